@@ -1,0 +1,310 @@
+import { z } from 'zod';
+import {
+  AttachmentSchema,
+  ChatKitRequestSchema,
+  ThreadItemSchema,
+  ThreadMetadataSchema,
+  ThreadStreamEventSchema,
+  WorkflowSchema,
+  type Page,
+  type ThreadItem,
+  type ThreadStreamEvent,
+} from 'src/chatkit/chatkit.schemas';
+import { formatZodError, sseFrame, toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+
+const T = '2026-01-02T03:04:05.000Z';
+
+const privateAttachment = {
+  id: 'atc_1',
+  name: 'a.png',
+  mime_type: 'image/png',
+  type: 'image' as const,
+  preview_url: 'https://files.example/atc_1/p',
+  thread_id: 'thr_1',
+  upload_descriptor: null,
+  metadata: { storage_key: 'bucket/secret-key' },
+};
+
+const userMessage: ThreadItem = ThreadItemSchema.parse({
+  id: 'msg_1',
+  thread_id: 'thr_1',
+  created_at: T,
+  type: 'user_message',
+  content: [{ type: 'input_text', text: 'hi' }],
+  attachments: [privateAttachment],
+});
+
+const wire = (value: unknown): any => JSON.parse(toWireJson(value));
+
+describe('toWireJson', () => {
+  it('emits compact JSON', () => {
+    expect(toWireJson({ type: 'progress_update', text: 'a b', icon: 'search' })).toBe(
+      '{"type":"progress_update","text":"a b","icon":"search"}',
+    );
+  });
+
+  it('drops null and undefined keys at every depth but keeps array elements', () => {
+    const value = {
+      a: null,
+      b: undefined,
+      c: { d: null, e: { f: undefined, g: 1 } },
+      list: [null, { h: null, i: 2 }, 3],
+      keep: { zero: 0, empty: '', no: false, nested: [] },
+    };
+    expect(toWireJson(value)).toBe(
+      '{"c":{"e":{"g":1}},"list":[null,{"i":2},3],"keep":{"zero":0,"empty":"","no":false,"nested":[]}}',
+    );
+  });
+
+  it('omits null optional protocol fields such as title, after and message', () => {
+    expect(wire({ type: 'error', code: 'stream.error', message: null, allow_retry: true })).toEqual({
+      type: 'error',
+      code: 'stream.error',
+      allow_retry: true,
+    });
+    expect(wire({ data: [], has_more: false, after: null })).toEqual({ data: [], has_more: false });
+  });
+
+  it('serializes Date values as ISO strings', () => {
+    expect(toWireJson({ at: new Date(T) })).toBe(`{"at":"${T}"}`);
+  });
+
+  it('strips attachment metadata from an attachments.create result', () => {
+    const out = wire(AttachmentSchema.parse(privateAttachment));
+    expect(out).not.toHaveProperty('metadata');
+    expect(out).toEqual({
+      id: 'atc_1',
+      name: 'a.png',
+      mime_type: 'image/png',
+      type: 'image',
+      preview_url: 'https://files.example/atc_1/p',
+      thread_id: 'thr_1',
+    });
+  });
+
+  it('strips attachment metadata inside user messages wherever they appear', () => {
+    const done: ThreadStreamEvent = { type: 'thread.item.done', item: userMessage };
+    const added: ThreadStreamEvent = { type: 'thread.item.added', item: userMessage };
+    const replaced: ThreadStreamEvent = { type: 'thread.item.replaced', item: userMessage };
+    const page: Page<ThreadItem> = { data: [userMessage], has_more: false };
+    const thread = toWireThread(ThreadMetadataSchema.parse({ id: 'thr_1', created_at: T }), page);
+    const outputs = [done, added, replaced, page, userMessage, { updated_item: userMessage }, thread];
+    for (const output of outputs) {
+      const json = toWireJson(output);
+      expect(json).toContain('"atc_1"');
+      expect(json).not.toContain('secret-key');
+    }
+    expect(wire(done).item.attachments[0]).toEqual({
+      id: 'atc_1',
+      name: 'a.png',
+      mime_type: 'image/png',
+      type: 'image',
+      preview_url: 'https://files.example/atc_1/p',
+      thread_id: 'thr_1',
+    });
+  });
+
+  it('does not touch opaque payloads that happen to look like attachments', () => {
+    const tool = ThreadItemSchema.parse({
+      id: 'tc_1',
+      thread_id: 'thr_1',
+      created_at: T,
+      type: 'client_tool_call',
+      status: 'completed',
+      call_id: 'c',
+      name: 'pick_file',
+      arguments: {},
+      output: { type: 'file', id: 'f', name: 'n', mime_type: 'text/plain', metadata: { mine: true } },
+    });
+    expect(wire({ type: 'thread.item.done', item: tool }).item.output.metadata).toEqual({ mine: true });
+  });
+
+  it('always sends thread metadata as {}', () => {
+    const thread = {
+      id: 'thr_1',
+      created_at: T,
+      title: null,
+      status: { type: 'active' },
+      metadata: { previous_response_id: 'resp_secret' },
+      items: { data: [], has_more: false },
+    };
+    const expected = {
+      id: 'thr_1',
+      created_at: T,
+      status: { type: 'active' },
+      metadata: {},
+      items: { data: [], has_more: false },
+    };
+    expect(wire(thread)).toEqual(expected);
+    expect(wire({ type: 'thread.created', thread })).toEqual({ type: 'thread.created', thread: expected });
+    expect(wire({ type: 'thread.updated', thread })).toEqual({ type: 'thread.updated', thread: expected });
+    expect(wire({ data: [thread], has_more: true, after: 'thr_1' })).toEqual({
+      data: [expected],
+      has_more: true,
+      after: 'thr_1',
+    });
+    const { metadata: _omitted, ...withoutMetadata } = thread;
+    expect(wire(withoutMetadata)).toEqual(expected);
+  });
+
+  it('keeps thread status reasons and allowed image domains', () => {
+    const meta = ThreadMetadataSchema.parse({
+      id: 'thr_1',
+      created_at: T,
+      status: { type: 'locked', reason: 'r' },
+      allowed_image_domains: ['img.example'],
+    });
+    expect(wire(toWireThread(meta))).toMatchObject({
+      status: { type: 'locked', reason: 'r' },
+      allowed_image_domains: ['img.example'],
+      metadata: {},
+    });
+  });
+
+  it('keeps defaults that are not null', () => {
+    const workflow = WorkflowSchema.parse({ type: 'custom', tasks: [{ type: 'custom', title: 't' }] });
+    expect(toWireJson(workflow)).toBe(
+      '{"type":"custom","tasks":[{"status_indicator":"none","type":"custom","title":"t"}],"expanded":false}',
+    );
+  });
+});
+
+describe('sseFrame', () => {
+  it('produces exactly one data line followed by a blank line', () => {
+    expect(sseFrame({ type: 'progress_update', text: 'working', icon: 'search' })).toBe(
+      'data: {"type":"progress_update","text":"working","icon":"search"}\n\n',
+    );
+    expect(sseFrame({ type: 'stream_options', stream_options: { allow_cancel: true } })).toBe(
+      'data: {"type":"stream_options","stream_options":{"allow_cancel":true}}\n\n',
+    );
+  });
+
+  it('escapes newlines inside values so a frame never spans lines', () => {
+    const frame = sseFrame({ type: 'notice', level: 'info', message: 'line 1\nline 2', title: null });
+    expect(frame).toBe('data: {"type":"notice","level":"info","message":"line 1\\nline 2"}\n\n');
+    expect(frame.slice(0, -2)).not.toContain('\n');
+  });
+
+  it('applies the wire rules to the event it frames', () => {
+    const event = ThreadStreamEventSchema.parse({ type: 'thread.item.done', item: userMessage });
+    const frame = sseFrame(event);
+    expect(frame.startsWith('data: ')).toBe(true);
+    expect(frame.endsWith('\n\n')).toBe(true);
+    expect(frame).not.toContain('secret-key');
+    expect(frame).not.toContain('null');
+  });
+});
+
+describe('toWireThread', () => {
+  const hidden: ThreadItem = {
+    id: 'h_1',
+    thread_id: 'thr_1',
+    created_at: T,
+    type: 'hidden_context_item',
+    content: 'the user clicked buy',
+  };
+  const marker: ThreadItem = {
+    id: 'shcx_1',
+    thread_id: 'thr_1',
+    created_at: T,
+    type: 'sdk_hidden_context',
+    content: 'cancelled',
+  };
+
+  it('rebuilds the thread from metadata only, with an empty items page by default', () => {
+    const stored = {
+      ...ThreadMetadataSchema.parse({ id: 'thr_1', created_at: T, title: 'T', metadata: { secret: 1 } }),
+      items: { data: [userMessage], has_more: false },
+      owner_id: 'user_9',
+    };
+    const thread = toWireThread(stored);
+    expect(thread.metadata).toEqual({});
+    expect(thread.items).toEqual({ data: [], has_more: false });
+    expect(thread).not.toHaveProperty('owner_id');
+    expect(wire(thread)).toEqual({
+      id: 'thr_1',
+      created_at: T,
+      title: 'T',
+      status: { type: 'active' },
+      metadata: {},
+      items: { data: [], has_more: false },
+    });
+  });
+
+  it('removes hidden items but passes has_more and after through', () => {
+    const meta = ThreadMetadataSchema.parse({ id: 'thr_1', created_at: T });
+    const thread = toWireThread(meta, {
+      data: [userMessage, hidden, marker],
+      has_more: true,
+      after: 'shcx_1',
+    });
+    expect(thread.items.data.map((i) => i.id)).toEqual(['msg_1']);
+    expect(thread.items.has_more).toBe(true);
+    expect(thread.items.after).toBe('shcx_1');
+  });
+});
+
+describe('formatZodError', () => {
+  const message = (schema: z.ZodType, value: unknown) => {
+    const result = schema.safeParse(value);
+    if (result.success) throw new Error('expected a failure');
+    return formatZodError(result.error);
+  };
+
+  it('names the content part discriminator with its allowed values', () => {
+    const body = {
+      type: 'threads.create',
+      params: { input: { content: [{ type: 'input_image' }], attachments: [], inference_options: {} } },
+    };
+    expect(message(ChatKitRequestSchema, body)).toBe(
+      'params.input.content[0].type: expected one of input_text, input_tag',
+    );
+  });
+
+  it('calls the root "body" and says what it received', () => {
+    expect(message(ChatKitRequestSchema, [])).toBe('body: expected object, received array');
+  });
+
+  it('reports missing fields as required', () => {
+    expect(message(ChatKitRequestSchema, { type: 'threads.get_by_id', params: {} })).toBe(
+      'params.thread_id: required',
+    );
+  });
+
+  it('says integer and object rather than zod type names', () => {
+    expect(message(ChatKitRequestSchema, { type: 'threads.list', params: { limit: 1.5 } })).toBe(
+      'params.limit: expected integer, received number',
+    );
+    expect(message(ChatKitRequestSchema, { type: 'threads.list', params: {}, metadata: 'x' })).toBe(
+      'metadata: expected object, received string',
+    );
+  });
+
+  it('lists several failures and caps the list', () => {
+    const body = {
+      type: 'attachments.create',
+      params: { name: 1, size: -1, mime_type: 2, extra: 'ignored' },
+    };
+    expect(message(ChatKitRequestSchema, body)).toBe(
+      'params.name: expected string, received number; params.size: must be >= 0; params.mime_type: expected string, received number',
+    );
+    const many = z.object({ a: z.string(), b: z.string(), c: z.string(), d: z.string(), e: z.string() });
+    expect(message(many, {})).toBe('a: required; b: required; c: required (and 2 more)');
+  });
+
+  it('quotes keys that are not plain identifiers', () => {
+    const body = {
+      type: 'threads.add_structured_input',
+      params: { thread_id: 't', item_id: 'i', input: { answers: { 'q 1': { skipped: 'no' } } } },
+    };
+    expect(message(ChatKitRequestSchema, body)).toBe(
+      'params.input.answers["q 1"].skipped: expected boolean, received string',
+    );
+  });
+
+  it('explains undiscriminated union failures', () => {
+    expect(message(WorkflowSchema, { type: 'custom', tasks: [], summary: {} })).toBe(
+      'summary: does not match any allowed shape',
+    );
+  });
+});
