@@ -1,0 +1,48 @@
+/**
+ * The application root: imports every feature module and registers the global pipeline as APP_*
+ * providers, so an app built from AppModule in a test behaves exactly like production.
+ * Guard order matters: authentication first (the rate limiter keys on the user), then the rate
+ * limiter, then the database-availability check.
+ */
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ZodValidationPipe } from 'nestjs-zod';
+import { AuthGuard } from 'src/auth/auth.guard';
+import { AuthModule } from 'src/auth/auth.module';
+import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
+import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
+import { GracefulShutdown } from 'src/common/graceful-shutdown';
+import { LoggingModule } from 'src/common/logging.module';
+import { CONFIG_NAMESPACES } from 'src/config/config.registry';
+import { DatabaseModule } from 'src/database/database.module';
+import { HealthModule } from 'src/health/health.module';
+import { MetricsModule } from 'src/metrics/metrics.module';
+import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
+import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({
+      isGlobal: true,
+      load: CONFIG_NAMESPACES,
+      // Tests control the environment themselves; a developer's .env must not leak into them.
+      ignoreEnvFile: process.env.NODE_ENV === 'test',
+    }),
+    LoggingModule,
+    MetricsModule,
+    DatabaseModule,
+    AuthModule,
+    RateLimitModule,
+    HealthModule,
+  ],
+  providers: [
+    GracefulShutdown,
+    { provide: APP_GUARD, useExisting: AuthGuard },
+    { provide: APP_GUARD, useExisting: UserThrottlerGuard },
+    { provide: APP_GUARD, useClass: DatabaseReadyGuard },
+    { provide: APP_PIPE, useClass: ZodValidationPipe },
+    { provide: APP_FILTER, useClass: AllExceptionsFilter },
+  ],
+})
+export class AppModule {}

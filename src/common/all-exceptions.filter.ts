@@ -1,0 +1,137 @@
+/**
+ * The one exception filter. Every error leaves as `{statusCode, code, message, requestId}`.
+ * Unknown errors become a 500 whose message says nothing about internals (the details go to
+ * the log with the request id); database connection failures become a 503 with
+ * `database_unavailable` so clients and load balancers can tell an outage from a bug.
+ */
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { ZodValidationException } from 'nestjs-zod';
+import { ZodError } from 'zod';
+import { AppException, ErrorCode } from 'src/common/app.exception';
+import { requestIdOf, type AuthenticatedRequest } from 'src/common/request-context';
+import { formatIssues } from 'src/common/zod-errors';
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  requestId: string;
+  /** Only for health checks: which dependency failed. */
+  details?: unknown;
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<AuthenticatedRequest>();
+    const res = http.getResponse<Response>();
+    const requestId = requestIdOf(req);
+    const { body, headers } = toErrorBody(exception, requestId);
+
+    if (body.statusCode >= 500 && body.code !== ErrorCode.DatabaseUnavailable && body.code !== ErrorCode.NotImplemented) {
+      this.logger.error({ err: exception, requestId }, 'unhandled error');
+    }
+    if (res.headersSent) {
+      // A stream already started; the protocol layer reports errors in-band. Just close it.
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.status(body.statusCode).json(body);
+  }
+}
+
+export function toErrorBody(exception: unknown, requestId: string): { body: ErrorBody; headers: Record<string, string> } {
+  const make = (statusCode: number, code: string, message: string, headers: Record<string, string> = {}) => ({
+    body: { statusCode, code, message, requestId },
+    headers,
+  });
+
+  if (exception instanceof AppException) {
+    return make(exception.status, exception.code, exception.message, exception.headers);
+  }
+  if (exception instanceof ZodValidationException) {
+    const zodError = exception.getZodError();
+    const message = zodError instanceof ZodError ? formatIssues(zodError.issues) : 'invalid request';
+    return make(400, ErrorCode.ValidationFailed, message);
+  }
+  if (exception instanceof ZodError) {
+    return make(400, ErrorCode.ValidationFailed, formatIssues(exception.issues));
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    const message =
+      typeof response === 'string'
+        ? response
+        : Array.isArray((response as { message?: unknown }).message)
+          ? ((response as { message: string[] }).message).join('; ')
+          : String((response as { message?: unknown }).message ?? exception.message);
+    const made = make(status, codeForStatus(status), message);
+    if (typeof response === 'object' && response && 'details' in response) {
+      (made.body as ErrorBody).details = (response as { details: unknown }).details;
+    }
+    return made;
+  }
+  const bodyParserError = exception as { type?: string; status?: number; expose?: boolean; message?: string };
+  if (bodyParserError?.type === 'entity.too.large') {
+    return make(413, ErrorCode.PayloadTooLarge, 'request body is larger than the configured limit');
+  }
+  if (bodyParserError?.type === 'entity.parse.failed') {
+    return make(400, ErrorCode.BadRequest, 'request body is not valid JSON');
+  }
+  if (bodyParserError?.expose && typeof bodyParserError.status === 'number' && bodyParserError.status < 500) {
+    return make(bodyParserError.status, codeForStatus(bodyParserError.status), bodyParserError.message ?? 'bad request');
+  }
+  if (isDatabaseConnectionError(exception)) {
+    return make(503, ErrorCode.DatabaseUnavailable, 'the database is unavailable; try again shortly', {
+      'Retry-After': '5',
+    });
+  }
+  return make(500, ErrorCode.Internal, 'internal server error');
+}
+
+function codeForStatus(status: number): string {
+  switch (status) {
+    case HttpStatus.BAD_REQUEST:
+      return ErrorCode.BadRequest;
+    case HttpStatus.UNAUTHORIZED:
+      return ErrorCode.Unauthorized;
+    case HttpStatus.FORBIDDEN:
+      return ErrorCode.Forbidden;
+    case HttpStatus.NOT_FOUND:
+      return ErrorCode.NotFound;
+    case HttpStatus.CONFLICT:
+      return ErrorCode.Conflict;
+    case HttpStatus.PAYLOAD_TOO_LARGE:
+      return ErrorCode.PayloadTooLarge;
+    case HttpStatus.UNSUPPORTED_MEDIA_TYPE:
+      return ErrorCode.UnsupportedMediaType;
+    case HttpStatus.TOO_MANY_REQUESTS:
+      return ErrorCode.RateLimited;
+    case HttpStatus.NOT_IMPLEMENTED:
+      return ErrorCode.NotImplemented;
+    case HttpStatus.SERVICE_UNAVAILABLE:
+      return ErrorCode.ServiceUnavailable;
+    default:
+      return status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest;
+  }
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08000', '08003', '08006']);
+
+export function isDatabaseConnectionError(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: string; name?: string; message?: string; driverError?: unknown };
+  if (e.code && CONNECTION_ERROR_CODES.has(e.code)) return true;
+  if (e.name === 'CannotExecuteNotConnectedError' || e.name === 'ConnectionIsNotSetError') return true;
+  const msg = e.message ?? '';
+  if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not initialized|connect ECONNREFUSED/i.test(msg)) {
+    return true;
+  }
+  return e.driverError ? isDatabaseConnectionError(e.driverError) : false;
+}

@@ -1,0 +1,73 @@
+/**
+ * The one error type services throw. `code` is a stable, machine-readable string that clients can
+ * switch on; the global filter maps it to `{statusCode, code, message, requestId}` and, inside an
+ * open stream, to a ChatKit `error` event. Messages must never carry secrets or other users' data.
+ */
+export enum ErrorCode {
+  BadRequest = 'bad_request',
+  ValidationFailed = 'validation_failed',
+  PayloadTooLarge = 'payload_too_large',
+  UnsupportedMediaType = 'unsupported_media_type',
+  Unauthorized = 'unauthorized',
+  TokenMissing = 'token_missing',
+  TokenMalformed = 'token_malformed',
+  TokenExpired = 'token_expired',
+  TokenNotYetValid = 'token_not_yet_valid',
+  TokenInvalidSignature = 'token_invalid_signature',
+  TokenInvalidClaims = 'token_invalid_claims',
+  TokenAlgorithmNotAllowed = 'token_algorithm_not_allowed',
+  AuthNotConfigured = 'auth_not_configured',
+  Forbidden = 'forbidden',
+  NotFound = 'not_found',
+  Conflict = 'conflict',
+  ThreadBusy = 'thread_busy',
+  RateLimited = 'rate_limited',
+  NotImplemented = 'not_implemented',
+  DatabaseUnavailable = 'database_unavailable',
+  ServiceUnavailable = 'service_unavailable',
+  Internal = 'internal_error',
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.BadRequest]: 400,
+  [ErrorCode.ValidationFailed]: 400,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.UnsupportedMediaType]: 415,
+  [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.TokenMissing]: 401,
+  [ErrorCode.TokenMalformed]: 401,
+  [ErrorCode.TokenExpired]: 401,
+  [ErrorCode.TokenNotYetValid]: 401,
+  [ErrorCode.TokenInvalidSignature]: 401,
+  [ErrorCode.TokenInvalidClaims]: 401,
+  [ErrorCode.TokenAlgorithmNotAllowed]: 401,
+  [ErrorCode.AuthNotConfigured]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.ThreadBusy]: 409,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.NotImplemented]: 501,
+  [ErrorCode.DatabaseUnavailable]: 503,
+  [ErrorCode.ServiceUnavailable]: 503,
+  [ErrorCode.Internal]: 500,
+};
+
+export class AppException extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode | string,
+    message: string,
+    status?: number,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AppException';
+    this.status = status ?? STATUS[code as ErrorCode] ?? 500;
+  }
+
+  static notFound(what: string): AppException {
+    return new AppException(ErrorCode.NotFound, `${what} not found`);
+  }
+}

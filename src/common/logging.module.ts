@@ -1,0 +1,58 @@
+/**
+ * Structured JSON logs (pino). One line per request with method, route template, status,
+ * duration, user id and request id. The request id comes from X-Request-ID when the client sends
+ * a sane one, else it is generated, and it is echoed in the response header.
+ * Never logs headers, bodies, query strings (signed URLs carry signatures) or message text.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { appConfig, type AppConfig } from 'src/config/app.config';
+import type { AuthenticatedRequest } from 'src/common/request-context';
+import { routeTemplate } from 'src/metrics/http-metrics.middleware';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-ID', id);
+  return id;
+}
+
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.logLevel,
+          genReqId: requestIdFor,
+          // Health probes and scrapes would drown the log; they are counted in metrics instead.
+          autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? '') },
+          customProps: (req: IncomingMessage) => {
+            const r = req as unknown as AuthenticatedRequest;
+            return { userId: r.context?.userId, orgId: r.context?.orgId, route: routeTemplate(r) };
+          },
+          serializers: {
+            req: (req: { id: unknown; method: string; url: string }) => ({
+              id: req.id,
+              method: req.method,
+              path: String(req.url).split('?')[0],
+            }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
+          customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) =>
+            `${req.method} ${routeTemplate(req as never)} ${res.statusCode} ${Math.round(ms)}ms`,
+          customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
+            `${req.method} ${routeTemplate(req as never)} ${res.statusCode}`,
+          customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
+            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+          redact: { paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'], remove: true },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}

@@ -1,0 +1,42 @@
+/** Process-level settings: listening address, proxy trust, body limits, shutdown grace, logging. */
+import { registerAs } from '@nestjs/config';
+import { z } from 'zod';
+import { envInt, envList, envString, parseEnv } from 'src/config/env.schema';
+
+export const appEnvShape = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).optional().default('development'),
+  PORT: envInt(3000, { min: 0, max: 65535 }),
+  HOST: envString('0.0.0.0'),
+  // "false", "true", a hop count ("1") or a comma list of trusted subnets, as Express understands it.
+  TRUST_PROXY: envString('false'),
+  BODY_LIMIT_KB: envInt(1024, { min: 1, max: 1024 * 100 }),
+  SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
+  CORS_ORIGINS: envList([]),
+  PUBLIC_BASE_URL: envString(),
+};
+
+export const appConfig = registerAs('app', () => {
+  const env = parseEnv(appEnvShape);
+  return {
+    nodeEnv: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    port: env.PORT,
+    host: env.HOST!,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY!),
+    bodyLimitBytes: env.BODY_LIMIT_KB * 1024,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    logLevel: env.LOG_LEVEL,
+    corsOrigins: env.CORS_ORIGINS,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
+  };
+});
+
+export type AppConfig = ReturnType<typeof appConfig>;
+
+function parseTrustProxy(value: string): boolean | number | string[] {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((s) => s.trim());
+}

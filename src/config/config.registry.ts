@@ -1,0 +1,27 @@
+/**
+ * Every config namespace of the app, in one list: ConfigModule loads them, and the bootstrap
+ * validates them all up front so a bad environment is reported in one message naming every bad
+ * variable, before anything starts.
+ */
+import { appConfig } from 'src/config/app.config';
+import { authConfig } from 'src/config/auth.config';
+import { databaseConfig } from 'src/config/database.config';
+import { metricsConfig } from 'src/config/metrics.config';
+import { rateLimitConfig } from 'src/config/rate-limit.config';
+import { ConfigValidationError } from 'src/config/env.schema';
+
+export const CONFIG_NAMESPACES = [appConfig, databaseConfig, authConfig, rateLimitConfig, metricsConfig];
+
+/** Runs every namespace factory; throws one ConfigValidationError listing all problems. */
+export function validateAllConfig(): void {
+  const problems: string[] = [];
+  for (const factory of CONFIG_NAMESPACES) {
+    try {
+      factory();
+    } catch (err) {
+      if (err instanceof ConfigValidationError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ConfigValidationError(problems);
+}

@@ -1,0 +1,22 @@
+/** Per-user request budgets; counters live in Redis when REDIS_URL is set so replicas share them. */
+import { registerAs } from '@nestjs/config';
+import { envBoolean, envInt, envUrl, parseEnv } from 'src/config/env.schema';
+
+export const rateLimitEnvShape = {
+  RATE_LIMIT_ENABLED: envBoolean(true),
+  RATE_LIMIT_WINDOW_S: envInt(60, { min: 1, max: 86_400 }),
+  RATE_LIMIT_MAX: envInt(120, { min: 1, max: 1_000_000 }),
+  REDIS_URL: envUrl(['redis:', 'rediss:']),
+};
+
+export const rateLimitConfig = registerAs('rateLimit', () => {
+  const env = parseEnv(rateLimitEnvShape);
+  return {
+    enabled: env.RATE_LIMIT_ENABLED,
+    windowMs: env.RATE_LIMIT_WINDOW_S * 1000,
+    max: env.RATE_LIMIT_MAX,
+    redisUrl: env.REDIS_URL,
+  };
+});
+
+export type RateLimitConfig = ReturnType<typeof rateLimitConfig>;

@@ -1,0 +1,22 @@
+/**
+ * The DataSource the TypeORM CLI uses (`npm run migration:run|revert|generate`). Same options as
+ * the app. Without DATABASE_URL it opens the embedded database under EMBEDDED_DATA_DIR; the CLI
+ * process exits when done, which stops it.
+ */
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { databaseConfig } from 'src/config/database.config';
+import { EmbeddedPostgres } from 'src/database/embedded-postgres';
+import { buildTypeOrmOptions } from 'src/database/typeorm.options';
+
+async function createDataSource(): Promise<DataSource> {
+  const config = databaseConfig();
+  let url = config.url;
+  if (!url) {
+    const embedded = new EmbeddedPostgres({ dataDir: config.embeddedDataDir, port: config.embeddedPort });
+    url = await embedded.start();
+  }
+  return new DataSource(buildTypeOrmOptions(config, url));
+}
+
+export default createDataSource();

@@ -1,0 +1,77 @@
+/**
+ * Owns the connection's life: connects and migrates at start-up, keeps retrying in the background
+ * when the database is unreachable (the app still serves health, metrics and docs meanwhile),
+ * and closes the connection, then the embedded database, at shutdown.
+ *
+ * It must never block the process from starting because the database is down.
+ */
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { databaseConfig, type DatabaseConfig } from 'src/config/database.config';
+import { EmbeddedPostgres } from 'src/database/embedded-postgres';
+
+@Injectable()
+export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+  private retryTimer?: NodeJS.Timeout;
+  private connecting?: Promise<boolean>;
+  private stopped = false;
+  private migrated = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
+    private readonly embedded: EmbeddedPostgres,
+  ) {}
+
+  /** True once connected and migrated; the pool itself recovers from later outages. */
+  get ready(): boolean {
+    return this.dataSource.isInitialized && this.migrated;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!(await this.connect())) this.scheduleRetry();
+  }
+
+  /** One attempt to connect and migrate; safe to call concurrently. */
+  connect(): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    this.connecting ??= this.attempt().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async attempt(): Promise<boolean> {
+    try {
+      if (!this.dataSource.isInitialized) await this.dataSource.initialize();
+      if (this.config.runMigrations && !this.migrated) {
+        const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+        if (applied.length) this.logger.log(`applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}`);
+      }
+      this.migrated = true;
+      this.logger.log(`connected (${this.config.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'})`);
+      return true;
+    } catch (err) {
+      this.logger.warn(`database unavailable: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      void this.connect().then((ok) => {
+        if (!ok) this.scheduleRetry();
+      });
+    }, this.config.retryIntervalMs);
+    this.retryTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.connecting?.catch(() => undefined);
+    if (this.dataSource.isInitialized) await this.dataSource.destroy().catch(() => undefined);
+    await this.embedded.stop();
+  }
+}

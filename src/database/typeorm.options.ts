@@ -1,0 +1,33 @@
+/**
+ * The one place TypeORM options are built, shared by the app and the migration CLI, so both see
+ * the same entities, migrations and connection settings. `synchronize` is off, always.
+ */
+import { join } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from 'src/config/database.config';
+
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
+export function buildTypeOrmOptions(config: DatabaseConfig, url: string): DataSourceOptions {
+  const root = join(__dirname, '..', '..');
+  return {
+    type: 'postgres',
+    url,
+    ssl: config.ssl ? { rejectUnauthorized: true } : false,
+    synchronize: false,
+    migrationsRun: false,
+    logging: config.logging ? ['query', 'error'] : false,
+    entities: [join(root, 'src', '**', '*.entity.{ts,js}')],
+    migrations: [join(root, 'migrations', '*.{ts,js}')],
+    migrationsTableName: MIGRATIONS_TABLE,
+    migrationsTransactionMode: 'each',
+    extra: {
+      max: config.poolSize,
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      statement_timeout: config.statementTimeoutMs || undefined,
+      // Keeps a dead server from pinning requests: idle connections are recycled.
+      idleTimeoutMillis: 30_000,
+      application_name: 'chatkit-gateway',
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Kubernetes probes. /health/live says the process serves HTTP (it never looks at dependencies,
+ * so a database outage does not get the pod killed); /health/ready says it can do real work.
+ */
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
+import { Public, WithoutDatabase } from 'src/common/decorators';
+import { DatabaseHealthIndicator } from 'src/health/database.health';
+
+@ApiTags('health')
+@Controller('health')
+@Public()
+@WithoutDatabase()
+@SkipThrottle()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: DatabaseHealthIndicator,
+  ) {}
+
+  @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  live() {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: the database answers' })
+  @ApiResponse({ status: 503, description: 'A dependency is down' })
+  async ready() {
+    try {
+      return await this.health.check([() => this.database.ping()]);
+    } catch (err) {
+      if (err instanceof ServiceUnavailableException) {
+        // Keep Terminus' detailed body: probes and operators read which check failed.
+        throw new ServiceUnavailableException({ ...(err.getResponse() as object), message: 'not ready' });
+      }
+      throw err;
+    }
+  }
+}

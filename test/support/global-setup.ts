@@ -1,0 +1,19 @@
+/**
+ * Gives the e2e suites a PostgreSQL: the server in DATABASE_URL when set (CI points it at a fresh
+ * database), else one embedded PostgreSQL (in memory) for the whole run, exactly the launcher the
+ * app uses. Test apps reach it with a single connection, as the app does.
+ */
+import 'tsconfig-paths/register';
+import { EmbeddedPostgres } from 'src/database/embedded-postgres';
+
+export default async function globalSetup(): Promise<void> {
+  if (process.env.DATABASE_URL) {
+    process.stdout.write(`\ne2e: using PostgreSQL from DATABASE_URL\n`);
+    return;
+  }
+  const embedded = new EmbeddedPostgres({ dataDir: 'memory://' });
+  process.env.DATABASE_URL = await embedded.start();
+  process.env.TEST_EMBEDDED_DATABASE = '1';
+  (globalThis as { __embeddedPostgres?: EmbeddedPostgres }).__embeddedPostgres = embedded;
+  process.stdout.write(`\ne2e: using embedded PostgreSQL at ${process.env.DATABASE_URL}\n`);
+}
