@@ -1,5 +1,5 @@
 import { CHATKIT_REQUEST_TYPES, ChatKitRequestSchema } from 'src/chatkit/chatkit.schemas';
-import { formatZodError } from 'src/chatkit/chatkit.wire';
+import { formatZodError } from 'src/common/zod-errors';
 import { BAD_REQUESTS, GOOD_REQUESTS } from 'test/fixtures/bad-requests';
 
 /** The exact field paths a formatted message reports (`path: reason; path: reason`). */

@@ -10,7 +10,8 @@ import {
   type ThreadItem,
   type ThreadStreamEvent,
 } from 'src/chatkit/chatkit.schemas';
-import { formatZodError, sseFrame, toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+import { sseFrame, toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+import { formatZodError } from 'src/common/zod-errors';
 
 const T = '2026-01-02T03:04:05.000Z';
 

@@ -10,7 +10,7 @@ import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { requestIdOf, type AuthenticatedRequest } from 'src/common/request-context';
-import { formatIssues } from 'src/common/zod-errors';
+import { formatZodError } from 'src/common/zod-errors';
 
 export interface ErrorBody {
   statusCode: number;
@@ -56,11 +56,11 @@ export function toErrorBody(exception: unknown, requestId: string): { body: Erro
   }
   if (exception instanceof ZodValidationException) {
     const zodError = exception.getZodError();
-    const message = zodError instanceof ZodError ? formatIssues(zodError.issues) : 'invalid request';
+    const message = zodError instanceof ZodError ? formatZodError(zodError) : 'invalid request';
     return make(400, ErrorCode.ValidationFailed, message);
   }
   if (exception instanceof ZodError) {
-    return make(400, ErrorCode.ValidationFailed, formatIssues(exception.issues));
+    return make(400, ErrorCode.ValidationFailed, formatZodError(exception));
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();

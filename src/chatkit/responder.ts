@@ -1,0 +1,36 @@
+/**
+ * What produces the assistant's side of a turn. The protocol layer calls `respond` for create,
+ * add_user_message, retry (with the user message) and for client-tool output / structured input
+ * (with null), and streams, persists and cancels whatever it yields. A responder may mutate
+ * `thread` (title, metadata): the pipeline notices, saves it and emits `thread.updated`.
+ *
+ * A responder must stop promptly when `signal` aborts (the client left) and must never write
+ * events for another thread.
+ */
+import type { ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
+import type { RequestContext } from 'src/common/request-context';
+
+export type IdKind = 'thread' | 'message' | 'tool_call' | 'workflow' | 'task' | 'attachment' | 'sdk_hidden_context';
+
+export interface ResponderContext {
+  request: RequestContext;
+  /** The thread's items, oldest first, hidden ones included (for model history). */
+  loadHistory(limit: number): Promise<ThreadItem[]>;
+  /** Stores an item without streaming it (hidden context, an open workflow at the end of a run). */
+  saveItem(item: ThreadItem): Promise<void>;
+  generateId(kind: IdKind): string;
+  /** ISO-8601 UTC "now", the clock items must use. */
+  now(): string;
+}
+
+export interface Responder {
+  respond(
+    thread: ThreadMetadata,
+    input: UserMessageItem | null,
+    context: ResponderContext,
+    signal: AbortSignal,
+  ): AsyncIterable<ThreadStreamEvent>;
+}
+
+/** DI token for the active responder (the agent, or a scripted one in tests). */
+export const RESPONDER = Symbol('RESPONDER');
