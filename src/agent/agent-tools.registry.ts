@@ -1,0 +1,165 @@
+/**
+ * The tools the agent may call, registered by other modules at startup (the knowledge base
+ * registers `search_knowledge_base`). Two kinds:
+ * - server tools run here; the stream shows a progress line and a task while they run;
+ * - client tools run in the browser (ChatKit `onClientTool`): the run stops at the call, the
+ *   turn ends with a pending `client_tool_call` item, and the client posts the result back.
+ *
+ * A tool receives the AgentRunContext and must scope any user data it reads by
+ * `context.request` — the model decides the arguments, never who is asking.
+ */
+import { Injectable } from '@nestjs/common';
+import { tool } from '@openai/agents';
+import type { FunctionTool } from '@openai/agents';
+import { z } from 'zod';
+import { AgentMetrics } from 'src/agent/agent.metrics';
+import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
+import type { ThreadMetadata, ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
+import type { ResponderContext } from 'src/chatkit/responder';
+import type { RequestContext } from 'src/common/request-context';
+
+/** What a tool sees of the turn it runs in (`runContext.context` in SDK terms). */
+export interface AgentRunContext {
+  request: RequestContext;
+  thread: ThreadMetadata;
+  responder: ResponderContext;
+  /** Streams an event to the client right away, between model events (e.g. a task with sources). */
+  emit(event: ThreadStreamEvent): void;
+}
+
+/** How a server tool call looks in the chat while it runs and in the workflow afterwards. */
+export interface ToolDisplay {
+  /** Ephemeral status line while the tool runs, e.g. "Searching the knowledge base…". */
+  progress: string;
+  /** Title of the workflow task that records the call (replayed to the model in later turns). */
+  title: string;
+  icon: string;
+}
+
+export interface ServerToolDefinition<P extends z.ZodObject> {
+  name: string;
+  description: string;
+  parameters: P;
+  execute(args: z.infer<P>, context: AgentRunContext): Promise<unknown> | unknown;
+  display?: Partial<ToolDisplay>;
+}
+
+/** A JSON Schema object, for client tools described by front-end teams rather than in zod. */
+export type JsonSchemaObject = {
+  type: 'object';
+  properties: Record<string, unknown>;
+  [key: string]: unknown;
+};
+
+export interface ClientToolDefinition {
+  name: string;
+  description: string;
+  parameters: z.ZodObject | JsonSchemaObject;
+}
+
+type AgentTool = FunctionTool<AgentRunContext, any, any>;
+
+const BUILT_IN_DISPLAY: Record<string, Partial<ToolDisplay>> = {
+  [KNOWLEDGE_BASE_TOOL]: {
+    progress: 'Searching the knowledge base…',
+    title: 'Searched the knowledge base',
+    icon: 'search',
+  },
+};
+
+/** What a client tool "returns" inside the run; the real result comes from the browser. */
+const CLIENT_TOOL_PENDING = 'Waiting for the client to run this tool.';
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+@Injectable()
+export class AgentTools {
+  private readonly server = new Map<string, { tool: AgentTool; display: ToolDisplay }>();
+  private readonly client = new Map<string, AgentTool>();
+
+  constructor(private readonly metrics: AgentMetrics) {}
+
+  register<P extends z.ZodObject>(definition: ServerToolDefinition<P>): void {
+    this.assertNewName(definition.name);
+    const metrics = this.metrics;
+    const execute = async (args: z.infer<P>, context: AgentRunContext): Promise<unknown> => {
+      try {
+        const result = await definition.execute(args, context);
+        metrics.toolCall(definition.name, 'ok');
+        return result;
+      } catch (error) {
+        metrics.toolCall(definition.name, 'error');
+        // The SDK turns this into a generic failure message for the model; the run goes on.
+        throw error;
+      }
+    };
+    const built = tool({
+      name: definition.name,
+      description: definition.description,
+      parameters: definition.parameters as z.ZodObject,
+      strict: true,
+      execute: (args, runContext) => execute(args as z.infer<P>, runContext!.context as AgentRunContext),
+    }) as AgentTool;
+    const fallback = BUILT_IN_DISPLAY[definition.name] ?? {};
+    this.server.set(definition.name, {
+      tool: built,
+      display: {
+        progress: definition.display?.progress ?? fallback.progress ?? `Using ${definition.name}…`,
+        title: definition.display?.title ?? fallback.title ?? `Used ${definition.name}`,
+        icon: definition.display?.icon ?? fallback.icon ?? 'bolt',
+      },
+    });
+  }
+
+  registerClientTool(definition: ClientToolDefinition): void {
+    this.assertNewName(definition.name);
+    const common = {
+      name: definition.name,
+      description: definition.description,
+      execute: () => CLIENT_TOOL_PENDING,
+    };
+    const built =
+      definition.parameters instanceof z.ZodObject
+        ? tool({ ...common, parameters: definition.parameters, strict: true })
+        : tool({
+            ...common,
+            parameters: { required: [], additionalProperties: true, ...definition.parameters } as any,
+            strict: false,
+          });
+    this.client.set(definition.name, built as AgentTool);
+  }
+
+  has(name: string): boolean {
+    return this.server.has(name) || this.client.has(name);
+  }
+
+  isClientTool(name: string): boolean {
+    return this.client.has(name);
+  }
+
+  clientToolNames(): string[] {
+    return [...this.client.keys()];
+  }
+
+  /** Every tool, server tools first, in registration order. */
+  tools(): AgentTool[] {
+    return [...[...this.server.values()].map((entry) => entry.tool), ...this.client.values()];
+  }
+
+  /** How a call of `name` is shown; unknown names get a generic line. */
+  display(name: string): ToolDisplay {
+    return (
+      this.server.get(name)?.display ?? {
+        progress: `Using ${name}…`,
+        title: `Used ${name}`,
+        icon: 'bolt',
+      }
+    );
+  }
+
+  private assertNewName(name: string): void {
+    if (!TOOL_NAME.test(name))
+      throw new Error(`Invalid tool name "${name}": use 1-64 letters, digits, _ or -`);
+    if (this.has(name)) throw new Error(`A tool named "${name}" is already registered`);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The model-backed responder: builds the agent (instructions with the request's user and page
+ * context, registered tools, model settings from config), turns the thread's history into model
+ * input, runs it through the Agents SDK with streaming and maps the run to ChatKit events. After
+ * the first answer of an untitled thread it names the thread; it keeps cumulative token counts in
+ * the thread's private metadata; it also transcribes dictated audio.
+ *
+ * It must stop as soon as `signal` aborts (the SDK then tears down the model request), and it
+ * never retries a model call itself: the client retries only before the first byte, so nothing
+ * the user has seen can be streamed twice.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import OpenAI, { toFile } from 'openai';
+import { Agent, Runner } from '@openai/agents';
+import type { ModelSettings } from '@openai/agents';
+import { AgentMetrics, type RunOutcome } from 'src/agent/agent.metrics';
+import { mapAgentStream, type RunUsage } from 'src/agent/agent-stream.mapper';
+import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
+import {
+  ATTACHMENT_READER,
+  toAgentInput,
+  userMessageText,
+  type AttachmentReader,
+} from 'src/agent/history.converter';
+import { AGENT_RUNNER, OPENAI_CLIENT } from 'src/agent/model-provider';
+import { KNOWLEDGE_BASE_TOOL, buildInstructions } from 'src/agent/prompt';
+import { TITLE_INSTRUCTIONS, cleanTitle, fallbackTitle } from 'src/agent/thread-title';
+import type {
+  ThreadItem,
+  ThreadMetadata,
+  ThreadStreamEvent,
+  UserMessageItem,
+  WorkflowItem,
+} from 'src/chatkit/chatkit.schemas';
+import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import { AppException, ErrorCode } from 'src/common/app.exception';
+import { agentConfig, type AgentConfig } from 'src/config/agent.config';
+
+/** Cumulative token counts kept in `thread.metadata.usage` (never sent to the client). */
+export interface ThreadUsage {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}
+
+const AUDIO_EXTENSIONS: Record<string, string> = {
+  'audio/webm': 'webm',
+  'audio/ogg': 'ogg',
+  'audio/mp4': 'mp4',
+  'audio/m4a': 'm4a',
+  'audio/x-m4a': 'm4a',
+  'audio/mpeg': 'mp3',
+  'audio/mp3': 'mp3',
+  'audio/wav': 'wav',
+  'audio/x-wav': 'wav',
+  'audio/flac': 'flac',
+};
+
+const TITLE_TIMEOUT_MS = 15_000;
+
+/**
+ * The workflow a previous turn left open because it ended in a client tool call: the newest
+ * item, or the one before a client tool call.
+ */
+function openWorkflowOf(history: readonly ThreadItem[]): WorkflowItem | undefined {
+  const last = history.at(-1);
+  const before = history.at(-2);
+  if (last?.type === 'workflow' && !last.workflow.summary) return last;
+  if (last?.type === 'client_tool_call' && before?.type === 'workflow' && !before.workflow.summary)
+    return before;
+  return undefined;
+}
+
+function addUsage(thread: ThreadMetadata, run: ThreadUsage): void {
+  if (run.requests === 0) return;
+  const metadata = thread.metadata ?? {};
+  const previous = (metadata.usage ?? {}) as Partial<ThreadUsage>;
+  thread.metadata = {
+    ...metadata,
+    usage: {
+      requests: (previous.requests ?? 0) + run.requests,
+      input_tokens: (previous.input_tokens ?? 0) + run.input_tokens,
+      output_tokens: (previous.output_tokens ?? 0) + run.output_tokens,
+      total_tokens: (previous.total_tokens ?? 0) + run.total_tokens,
+    } satisfies ThreadUsage,
+  };
+}
+
+@Injectable()
+export class AgentService implements Responder {
+  private readonly logger = new Logger(AgentService.name);
+
+  constructor(
+    @Inject(agentConfig.KEY) private readonly config: AgentConfig,
+    @Inject(OPENAI_CLIENT) private readonly client: OpenAI,
+    @Inject(AGENT_RUNNER) private readonly runner: Runner,
+    private readonly tools: AgentTools,
+    private readonly metrics: AgentMetrics,
+    @Inject(ATTACHMENT_READER) private readonly attachments: AttachmentReader,
+  ) {}
+
+  get transcriptionEnabled(): boolean {
+    return this.config.modelConfigured && this.config.transcribeModel !== undefined;
+  }
+
+  async *respond(
+    thread: ThreadMetadata,
+    input: UserMessageItem | null,
+    context: ResponderContext,
+    signal: AbortSignal,
+  ): AsyncGenerator<ThreadStreamEvent, void> {
+    const model = this.config.model;
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    const usage: ThreadUsage = { requests: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+    // Stays 'cancelled' if the consumer stops pulling (the client went away) before the end.
+    let outcome: RunOutcome = 'cancelled';
+    try {
+      // Enough items to find the last N messages among tool calls, workflows and hidden context.
+      const history = await context.loadHistory(this.config.historyMessages * 4 + 10);
+      const modelInput = await toAgentInput(history, {
+        maxMessages: this.config.historyMessages,
+        tokenBudget: this.config.historyTokenBudget,
+        attachmentMaxBytes: this.config.attachmentMaxBytes,
+        attachments: this.attachments,
+      });
+      const toolEvents: ThreadStreamEvent[] = [];
+      const runContext: AgentRunContext = {
+        request: context.request,
+        thread,
+        responder: context,
+        emit: (event) => void toolEvents.push(event),
+      };
+      const result = await this.runner.run(this.buildAgent(context, input), modelInput, {
+        stream: true,
+        signal,
+        context: runContext,
+        maxTurns: this.config.maxTurns,
+      });
+      const summary = yield* mapAgentStream(result, {
+        threadId: thread.id,
+        context,
+        isClientTool: (name) => this.tools.isClientTool(name),
+        toolDisplay: (name) => this.tools.display(name),
+        openWorkflow: input === null ? openWorkflowOf(history) : undefined,
+        takeToolEvents: () => toolEvents.splice(0),
+        onFirstToken: () => this.metrics.timeToFirstToken(model, seconds()),
+        onUsage: (u: RunUsage) => {
+          usage.requests++;
+          usage.input_tokens += u.inputTokens;
+          usage.output_tokens += u.outputTokens;
+          usage.total_tokens += u.totalTokens;
+          this.metrics.usage(model, u.inputTokens, u.outputTokens);
+        },
+      });
+      if (summary.clientToolCall) this.metrics.toolCall(summary.clientToolCall.name, 'client');
+      outcome = summary.outcome;
+      addUsage(thread, usage);
+      if (summary.outcome === 'completed' && input !== null && !thread.title) {
+        thread.title = await this.generateTitle(userMessageText(input), summary.answer, signal);
+      }
+    } catch (error) {
+      addUsage(thread, usage);
+      if (!signal.aborted) {
+        outcome = 'error';
+        const kind = this.metrics.modelError(model, error);
+        this.logger.warn(
+          `Agent run failed (${kind}): ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      throw error;
+    } finally {
+      this.metrics.run(model, outcome, seconds());
+    }
+  }
+
+  /** Speech to text for `input.transcribe`; 501 unless AGENT_TRANSCRIBE_MODEL is set. */
+  async transcribe(audio: Buffer, mimeType: string): Promise<string> {
+    if (!this.transcriptionEnabled) {
+      throw new AppException(
+        ErrorCode.NotImplemented,
+        'Dictation is not configured on this server (set AGENT_TRANSCRIBE_MODEL).',
+      );
+    }
+    const type = mimeType.split(';')[0].trim().toLowerCase();
+    const file = await toFile(audio, `dictation.${AUDIO_EXTENSIONS[type] ?? 'webm'}`, { type });
+    const result = await this.client.audio.transcriptions.create({
+      model: this.config.transcribeModel!,
+      file,
+    });
+    return result.text.trim();
+  }
+
+  /** A short title from a small model call; the question's first words whenever that fails. */
+  async generateTitle(question: string, answer: string, signal?: AbortSignal): Promise<string> {
+    try {
+      const writer = new Agent({
+        name: 'Title writer',
+        instructions: TITLE_INSTRUCTIONS,
+        model: this.config.titleModel,
+        modelSettings: { maxTokens: 60, timeoutMs: TITLE_TIMEOUT_MS },
+      });
+      const prompt = `Question: ${question.slice(0, 2000)}\n\nAnswer: ${answer.slice(0, 1000)}`;
+      const result = await this.runner.run(writer, prompt, { signal, maxTurns: 1 });
+      const title = cleanTitle(typeof result.finalOutput === 'string' ? result.finalOutput : '');
+      if (title) return title;
+    } catch (error) {
+      this.logger.debug(`Title generation failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return fallbackTitle(question);
+  }
+
+  private buildAgent(context: ResponderContext, input: UserMessageItem | null): Agent<AgentRunContext> {
+    const clientTools = this.tools.clientToolNames();
+    // The composer's tool menu may force a tool for this turn; the SDK resets it after one call.
+    const chosen = input?.inference_options.tool_choice?.id;
+    const modelSettings: ModelSettings = {
+      ...(this.config.temperature !== undefined ? { temperature: this.config.temperature } : {}),
+      ...(this.config.maxOutputTokens !== undefined ? { maxTokens: this.config.maxOutputTokens } : {}),
+      ...(chosen && this.tools.has(chosen) ? { toolChoice: chosen } : {}),
+    };
+    return new Agent<AgentRunContext>({
+      name: 'Assistant',
+      instructions: buildInstructions({
+        instructions: this.config.instructions,
+        knowledgeBase: this.tools.has(KNOWLEDGE_BASE_TOOL),
+        metadata: context.request.metadata ?? {},
+        maxContextChars: this.config.contextMaxChars,
+      }),
+      model: this.config.model,
+      modelSettings,
+      tools: this.tools.tools(),
+      toolUseBehavior: clientTools.length > 0 ? { stopAtToolNames: clientTools } : 'run_llm_again',
+    });
+  }
+}
