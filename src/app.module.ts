@@ -10,6 +10,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { AuthModule } from 'src/auth/auth.module';
+import { ChatKitModule } from 'src/chatkit/chatkit.module';
 import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
 import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
 import { GracefulShutdown } from 'src/common/graceful-shutdown';
@@ -35,6 +36,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     AuthModule,
     RateLimitModule,
     HealthModule,
+    ChatKitModule.register(),
   ],
   providers: [
     GracefulShutdown,

@@ -17,7 +17,16 @@ export function configureApp(app: NestExpressApplication): AppConfig {
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: config.bodyLimitBytes });
   if (config.corsOrigins.length) {
-    app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-ID', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'] });
+    app.enableCors({
+      origin: config.corsOrigins,
+      exposedHeaders: [
+        'X-Request-ID',
+        'Retry-After',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+      ],
+    });
   }
   app.enableShutdownHooks();
   setupOpenApi(app);
@@ -33,7 +42,39 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion(process.env.npm_package_version ?? '0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, BEARER_SCHEME)
     .build();
-  return cleanupOpenApiDoc(SwaggerModule.createDocument(app, builder));
+  return downgradeToOpenApi30(
+    cleanupOpenApiDoc(SwaggerModule.createDocument(app, builder), { version: '3.0' }),
+  );
+}
+
+/**
+ * zod emits a few JSON Schema 2020 idioms that OpenAPI 3.0 does not allow and that the cleanup
+ * above leaves behind: `type: [T, "null"]` (3.0 says `nullable: true`) and `const` (3.0 says
+ * `enum: [value]`). Rewritten in place so Swagger UI and code generators accept the document.
+ */
+export function downgradeToOpenApi30<T>(node: T): T {
+  if (Array.isArray(node)) {
+    node.forEach(downgradeToOpenApi30);
+  } else if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (Array.isArray(o.type)) {
+      const types = (o.type as string[]).filter((t) => t !== 'null');
+      if (types.length < (o.type as string[]).length) o.nullable = true;
+      if (types.length === 1) o.type = types[0];
+      else {
+        delete o.type;
+        if (types.length > 1) o.anyOf = types.map((t) => ({ type: t }));
+      }
+    }
+    // JSON Schema keywords that OpenAPI 3.0 schema objects do not have.
+    for (const key of ['contentEncoding', 'contentMediaType', 'propertyNames', '$schema']) delete o[key];
+    if ('const' in o) {
+      o.enum = [o.const];
+      delete o.const;
+    }
+    Object.values(o).forEach(downgradeToOpenApi30);
+  }
+  return node;
 }
 
 function setupOpenApi(app: INestApplication): void {

@@ -52,20 +52,23 @@ describe('migrations', () => {
   });
 
   const serverUrl = process.env.TEST_EMBEDDED_DATABASE ? undefined : process.env.DATABASE_URL;
-  (serverUrl ? it : it.skip)('apply, revert and re-apply on a fresh database of the PostgreSQL server', async () => {
-    const admin = new Client({ connectionString: serverUrl });
-    await admin.connect();
-    const name = `chatkit_migrations_${Date.now()}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    try {
-      const url = new URL(serverUrl!);
-      url.pathname = `/${name}`;
-      await upDownUp(url.toString(), 4);
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    }
-  });
+  (serverUrl ? it : it.skip)(
+    'apply, revert and re-apply on a fresh database of the PostgreSQL server',
+    async () => {
+      const admin = new Client({ connectionString: serverUrl });
+      await admin.connect();
+      const name = `chatkit_migrations_${Date.now()}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      try {
+        const url = new URL(serverUrl!);
+        url.pathname = `/${name}`;
+        await upDownUp(url.toString(), 4);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+  );
 });
 
 describe('fresh start on the embedded database', () => {
@@ -82,12 +85,20 @@ describe('fresh start on the embedded database', () => {
 
   function launch(env: Record<string, string>): { proc: ChildProcess; output: () => string } {
     let out = '';
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DATABASE_|AUTH_|RATE_LIMIT|REDIS_|EMBEDDED_|TEST_)/.test(k)));
-    const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { ...clean, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !/^(DATABASE_|AUTH_|RATE_LIMIT|REDIS_|EMBEDDED_|TEST_)/.test(k),
+      ),
+    );
+    const proc = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'src/main.ts'],
+      {
+        cwd: ROOT,
+        env: { ...clean, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));
     return { proc, output: () => out };
@@ -95,7 +106,11 @@ describe('fresh start on the embedded database', () => {
 
   it('serves /health/ready 200 with no database configured, and stops cleanly on SIGTERM', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'chatkit-fresh-'));
-    const { proc, output } = launch({ PORT: '0', HOST: '127.0.0.1', EMBEDDED_DATA_DIR: join(dataDir, 'pglite') });
+    const { proc, output } = launch({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      EMBEDDED_DATA_DIR: join(dataDir, 'pglite'),
+    });
     child = proc;
     let port: number | undefined;
     for (let i = 0; i < 240 && !port; i++) {
@@ -107,7 +122,9 @@ describe('fresh start on the embedded database', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
     expect(ready.status).toBe(200);
     // Nest closes the app, then re-raises the signal: the process ends by SIGTERM after cleanup.
-    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+      proc.once('exit', (code, signal) => r({ code, signal })),
+    );
     proc.kill('SIGTERM');
     const result = await exited;
     expect(result.code === 0 || result.signal === 'SIGTERM').toBe(true);

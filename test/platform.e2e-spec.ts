@@ -25,7 +25,12 @@ describe('request ids, errors, metrics and OpenAPI', () => {
   it('answers unknown routes with the standard error body', async () => {
     const res = await fetch(`${app.url}/no/such/route/42`, { headers: { 'X-Request-ID': 'req-404' } });
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ statusCode: 404, code: 'not_found', message: expect.any(String), requestId: 'req-404' });
+    expect(await res.json()).toEqual({
+      statusCode: 404,
+      code: 'not_found',
+      message: expect.any(String),
+      requestId: 'req-404',
+    });
   });
 
   it('rejects malformed JSON bodies with 400', async () => {
@@ -46,7 +51,9 @@ describe('request ids, errors, metrics and OpenAPI', () => {
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     expect(text).toContain('# TYPE chatkit_http_request_duration_seconds histogram');
-    expect(text).toMatch(/chatkit_http_request_duration_seconds_bucket\{[^}]*method="GET"[^}]*route="\/api\/me"[^}]*status="200"/);
+    expect(text).toMatch(
+      /chatkit_http_request_duration_seconds_bucket\{[^}]*method="GET"[^}]*route="\/api\/me"[^}]*status="200"/,
+    );
     expect(text).toMatch(/route="unmatched"/);
     expect(text).not.toContain('12345');
     expect(text).toContain('chatkit_http_requests_in_flight');
@@ -110,7 +117,10 @@ describe('rate limits shared through Redis', () => {
   let available = false;
   beforeAll(async () => {
     available = await redisReachable();
-    if (!available) process.stdout.write('\nRedis is not running on 127.0.0.1:6379: the Redis rate-limit test is skipped\n');
+    if (!available)
+      process.stdout.write(
+        '\nRedis is not running on 127.0.0.1:6379: the Redis rate-limit test is skipped\n',
+      );
   });
 
   it('two app instances share one budget per user', async () => {
@@ -149,11 +159,19 @@ describe('readiness follows the database', () => {
 
   it('starts without a database, reports 503, and recovers without a restart', async () => {
     await proxy.cut();
-    app = await startApp({ DATABASE_URL: proxy.proxiedUrl(process.env.DATABASE_URL!), DATABASE_POOL_SIZE: '1', DATABASE_CONNECT_TIMEOUT_MS: '500', DATABASE_RETRY_INTERVAL_MS: '200' });
+    app = await startApp({
+      DATABASE_URL: proxy.proxiedUrl(process.env.DATABASE_URL!),
+      DATABASE_POOL_SIZE: '1',
+      DATABASE_CONNECT_TIMEOUT_MS: '500',
+      DATABASE_RETRY_INTERVAL_MS: '200',
+    });
     expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
     const down = await fetch(`${app.url}/health/ready`);
     expect(down.status).toBe(503);
-    expect(await down.json()).toMatchObject({ code: 'service_unavailable', details: { database: { status: 'down' } } });
+    expect(await down.json()).toMatchObject({
+      code: 'service_unavailable',
+      details: { database: { status: 'down' } },
+    });
 
     await proxy.start();
     let status = 0;

@@ -24,13 +24,17 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (isPublic) return true;
 
     const header = req.headers.authorization;
     if (header) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!match) throw new AppException(ErrorCode.TokenMalformed, 'the Authorization header must be "Bearer <token>"');
+      if (!match)
+        throw new AppException(ErrorCode.TokenMalformed, 'the Authorization header must be "Bearer <token>"');
       if (!this.verifier.configured) {
         throw new AppException(ErrorCode.AuthNotConfigured, 'no token issuer is configured on this server');
       }
@@ -51,7 +55,10 @@ export class AuthGuard implements CanActivate {
         };
         return true;
       }
-      throw new AppException(ErrorCode.TokenMissing, 'send a bearer token, or an X-User-ID header (development mode)');
+      throw new AppException(
+        ErrorCode.TokenMissing,
+        'send a bearer token, or an X-User-ID header (development mode)',
+      );
     }
     if (!this.verifier.configured) {
       throw new AppException(

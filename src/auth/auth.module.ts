@@ -4,5 +4,9 @@ import { AuthController } from 'src/auth/auth.controller';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { JwtVerifier } from 'src/auth/jwt-verifier.service';
 
-@Module({ controllers: [AuthController], providers: [JwtVerifier, AuthGuard], exports: [JwtVerifier, AuthGuard] })
+@Module({
+  controllers: [AuthController],
+  providers: [JwtVerifier, AuthGuard],
+  exports: [JwtVerifier, AuthGuard],
+})
 export class AuthModule {}

@@ -23,7 +23,10 @@ export class JwtVerifier {
   constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {
     if (config.jwtSecret) this.secret = new TextEncoder().encode(config.jwtSecret);
     if (config.jwksUrl) {
-      this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), {
+        timeoutDuration: 5000,
+        cooldownDuration: 30_000,
+      });
     }
   }
 
@@ -39,7 +42,10 @@ export class JwtVerifier {
       throw new AppException(ErrorCode.TokenMalformed, 'the bearer token is not a well-formed JWT');
     }
     if (!alg || alg.toLowerCase() === 'none' || !this.config.algorithms.includes(alg)) {
-      throw new AppException(ErrorCode.TokenAlgorithmNotAllowed, `tokens signed with "${alg ?? 'none'}" are not accepted`);
+      throw new AppException(
+        ErrorCode.TokenAlgorithmNotAllowed,
+        `tokens signed with "${alg ?? 'none'}" are not accepted`,
+      );
     }
     const symmetric = alg.startsWith('HS');
     const key = symmetric ? this.secret : this.jwks;
@@ -63,7 +69,10 @@ export class JwtVerifier {
     }
     const userId = payload[this.config.userClaim];
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
-      throw new AppException(ErrorCode.TokenInvalidClaims, `the token has no usable "${this.config.userClaim}" claim`);
+      throw new AppException(
+        ErrorCode.TokenInvalidClaims,
+        `the token has no usable "${this.config.userClaim}" claim`,
+      );
     }
     const orgRaw = this.config.orgClaim ? payload[this.config.orgClaim] : undefined;
     const orgId = typeof orgRaw === 'string' && orgRaw.length > 0 ? orgRaw : undefined;
@@ -78,9 +87,11 @@ function hasRole(claim: unknown, role: string): boolean {
 }
 
 function mapJoseError(err: unknown): AppException {
-  if (err instanceof errors.JWTExpired) return new AppException(ErrorCode.TokenExpired, 'the token has expired');
+  if (err instanceof errors.JWTExpired)
+    return new AppException(ErrorCode.TokenExpired, 'the token has expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf') return new AppException(ErrorCode.TokenNotYetValid, 'the token is not valid yet');
+    if (err.claim === 'nbf')
+      return new AppException(ErrorCode.TokenNotYetValid, 'the token is not valid yet');
     return new AppException(ErrorCode.TokenInvalidClaims, `the token's "${err.claim}" claim is not accepted`);
   }
   if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey) {
@@ -89,10 +100,20 @@ function mapJoseError(err: unknown): AppException {
   if (err instanceof errors.JOSEAlgNotAllowed) {
     return new AppException(ErrorCode.TokenAlgorithmNotAllowed, 'the token algorithm is not accepted');
   }
-  if (err instanceof errors.JWKSTimeout || (err instanceof errors.JOSEError && err.code === 'ERR_JWKS_INVALID')) {
-    return new AppException(ErrorCode.ServiceUnavailable, 'the signing keys could not be fetched; try again shortly');
+  if (
+    err instanceof errors.JWKSTimeout ||
+    (err instanceof errors.JOSEError && err.code === 'ERR_JWKS_INVALID')
+  ) {
+    return new AppException(
+      ErrorCode.ServiceUnavailable,
+      'the signing keys could not be fetched; try again shortly',
+    );
   }
-  if (err instanceof errors.JOSEError) return new AppException(ErrorCode.TokenMalformed, 'the token could not be verified');
+  if (err instanceof errors.JOSEError)
+    return new AppException(ErrorCode.TokenMalformed, 'the token could not be verified');
   // A network failure fetching the JWKS surfaces as a plain error.
-  return new AppException(ErrorCode.ServiceUnavailable, 'the signing keys could not be fetched; try again shortly');
+  return new AppException(
+    ErrorCode.ServiceUnavailable,
+    'the signing keys could not be fetched; try again shortly',
+  );
 }

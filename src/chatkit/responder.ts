@@ -7,10 +7,16 @@
  * A responder must stop promptly when `signal` aborts (the client left) and must never write
  * events for another thread.
  */
-import type { ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
+import type {
+  ThreadItem,
+  ThreadMetadata,
+  ThreadStreamEvent,
+  UserMessageItem,
+} from 'src/chatkit/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
 
-export type IdKind = 'thread' | 'message' | 'tool_call' | 'workflow' | 'task' | 'attachment' | 'sdk_hidden_context';
+export type { IdKind } from 'src/common/ids';
+import type { IdKind } from 'src/common/ids';
 
 export interface ResponderContext {
   request: RequestContext;

@@ -32,7 +32,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const requestId = requestIdOf(req);
     const { body, headers } = toErrorBody(exception, requestId);
 
-    if (body.statusCode >= 500 && body.code !== ErrorCode.DatabaseUnavailable && body.code !== ErrorCode.NotImplemented) {
+    if (
+      body.statusCode >= 500 &&
+      body.code !== ErrorCode.DatabaseUnavailable &&
+      body.code !== ErrorCode.NotImplemented
+    ) {
       this.logger.error({ err: exception, requestId }, 'unhandled error');
     }
     if (res.headersSent) {
@@ -45,7 +49,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 }
 
-export function toErrorBody(exception: unknown, requestId: string): { body: ErrorBody; headers: Record<string, string> } {
+export function toErrorBody(
+  exception: unknown,
+  requestId: string,
+): { body: ErrorBody; headers: Record<string, string> } {
   const make = (statusCode: number, code: string, message: string, headers: Record<string, string> = {}) => ({
     body: { statusCode, code, message, requestId },
     headers,
@@ -69,7 +76,7 @@ export function toErrorBody(exception: unknown, requestId: string): { body: Erro
       typeof response === 'string'
         ? response
         : Array.isArray((response as { message?: unknown }).message)
-          ? ((response as { message: string[] }).message).join('; ')
+          ? (response as { message: string[] }).message.join('; ')
           : String((response as { message?: unknown }).message ?? exception.message);
     const made = make(status, codeForStatus(status), message);
     if (typeof response === 'object' && response && 'details' in response) {
@@ -85,7 +92,11 @@ export function toErrorBody(exception: unknown, requestId: string): { body: Erro
     return make(400, ErrorCode.BadRequest, 'request body is not valid JSON');
   }
   if (bodyParserError?.expose && typeof bodyParserError.status === 'number' && bodyParserError.status < 500) {
-    return make(bodyParserError.status, codeForStatus(bodyParserError.status), bodyParserError.message ?? 'bad request');
+    return make(
+      bodyParserError.status,
+      codeForStatus(bodyParserError.status),
+      bodyParserError.message ?? 'bad request',
+    );
   }
   if (isDatabaseConnectionError(exception)) {
     return make(503, ErrorCode.DatabaseUnavailable, 'the database is unavailable; try again shortly', {
@@ -122,7 +133,17 @@ function codeForStatus(status: number): string {
   }
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08000', '08003', '08006']);
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+]);
 
 export function isDatabaseConnectionError(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
@@ -130,7 +151,11 @@ export function isDatabaseConnectionError(err: unknown): boolean {
   if (e.code && CONNECTION_ERROR_CODES.has(e.code)) return true;
   if (e.name === 'CannotExecuteNotConnectedError' || e.name === 'ConnectionIsNotSetError') return true;
   const msg = e.message ?? '';
-  if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not initialized|connect ECONNREFUSED/i.test(msg)) {
+  if (
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not initialized|connect ECONNREFUSED/i.test(
+      msg,
+    )
+  ) {
     return true;
   }
   return e.driverError ? isDatabaseConnectionError(e.driverError) : false;

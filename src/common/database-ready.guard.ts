@@ -18,10 +18,18 @@ export class DatabaseReadyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    if (this.reflector.getAllAndOverride<boolean>(WITHOUT_DATABASE, [context.getHandler(), context.getClass()])) return true;
+    if (
+      this.reflector.getAllAndOverride<boolean>(WITHOUT_DATABASE, [context.getHandler(), context.getClass()])
+    )
+      return true;
     if (this.lifecycle.ready || (await this.lifecycle.connect())) return true;
-    throw new AppException(ErrorCode.DatabaseUnavailable, 'the database is unavailable; try again shortly', 503, {
-      'Retry-After': '5',
-    });
+    throw new AppException(
+      ErrorCode.DatabaseUnavailable,
+      'the database is unavailable; try again shortly',
+      503,
+      {
+        'Retry-After': '5',
+      },
+    );
   }
 }

@@ -30,7 +30,9 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
           level: config.logLevel,
           genReqId: requestIdFor,
           // Health probes and scrapes would drown the log; they are counted in metrics instead.
-          autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? '') },
+          autoLogging: {
+            ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
+          },
           customProps: (req: IncomingMessage) => {
             const r = req as unknown as AuthenticatedRequest;
             return { userId: r.context?.userId, orgId: r.context?.orgId, route: routeTemplate(r) };
@@ -49,7 +51,10 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
             `${req.method} ${routeTemplate(req as never)} ${res.statusCode}`,
           customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
             err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          redact: { paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'], remove: true },
+          redact: {
+            paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],
+            remove: true,
+          },
         },
       }),
     }),

@@ -11,7 +11,10 @@ export const appEnvShape = {
   TRUST_PROXY: envString('false'),
   BODY_LIMIT_KB: envInt(1024, { min: 1, max: 1024 * 100 }),
   SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .default('info'),
   CORS_ORIGINS: envList([]),
   PUBLIC_BASE_URL: envString(),
 };

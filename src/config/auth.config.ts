@@ -4,7 +4,15 @@
  */
 import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
-import { envBoolean, envInt, envList, envString, envUrl, parseEnv, ConfigValidationError } from 'src/config/env.schema';
+import {
+  envBoolean,
+  envInt,
+  envList,
+  envString,
+  envUrl,
+  parseEnv,
+  ConfigValidationError,
+} from 'src/config/env.schema';
 
 const ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
 
@@ -14,7 +22,11 @@ export const authEnvShape = {
   AUTH_JWT_ISSUER: envString(),
   AUTH_JWT_AUDIENCE: envString(),
   AUTH_JWT_ALGORITHMS: envList([]).pipe(
-    z.array(z.enum(ALGORITHMS as [string, ...string[]], { message: `each must be one of ${ALGORITHMS.join(', ')}` })),
+    z.array(
+      z.enum(ALGORITHMS as [string, ...string[]], {
+        message: `each must be one of ${ALGORITHMS.join(', ')}`,
+      }),
+    ),
   ),
   AUTH_CLOCK_TOLERANCE_S: envInt(30, { min: 0, max: 3600 }),
   AUTH_USER_CLAIM: envString('sub'),

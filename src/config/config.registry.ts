@@ -8,9 +8,17 @@ import { authConfig } from 'src/config/auth.config';
 import { databaseConfig } from 'src/config/database.config';
 import { metricsConfig } from 'src/config/metrics.config';
 import { rateLimitConfig } from 'src/config/rate-limit.config';
+import { chatkitConfig } from 'src/config/chatkit.config';
 import { ConfigValidationError } from 'src/config/env.schema';
 
-export const CONFIG_NAMESPACES = [appConfig, databaseConfig, authConfig, rateLimitConfig, metricsConfig];
+export const CONFIG_NAMESPACES = [
+  appConfig,
+  databaseConfig,
+  authConfig,
+  rateLimitConfig,
+  metricsConfig,
+  chatkitConfig,
+];
 
 /** Runs every namespace factory; throws one ConfigValidationError listing all problems. */
 export function validateAllConfig(): void {

@@ -40,8 +40,15 @@ export const envNumber = (fallback: number, opts: { min?: number; max?: number }
     .transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return fallback;
       const n = Number(v);
-      if (!Number.isFinite(n) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
-        ctx.addIssue({ code: 'custom', message: `expected a number in [${opts.min ?? '-inf'}, ${opts.max ?? 'inf'}], got "${v}"` });
+      if (
+        !Number.isFinite(n) ||
+        (opts.min !== undefined && n < opts.min) ||
+        (opts.max !== undefined && n > opts.max)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a number in [${opts.min ?? '-inf'}, ${opts.max ?? 'inf'}], got "${v}"`,
+        });
         return z.NEVER;
       }
       return n;

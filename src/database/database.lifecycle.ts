@@ -46,7 +46,8 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
       if (!this.dataSource.isInitialized) await this.dataSource.initialize();
       if (this.config.runMigrations && !this.migrated) {
         const applied = await this.dataSource.runMigrations({ transaction: 'each' });
-        if (applied.length) this.logger.log(`applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}`);
+        if (applied.length)
+          this.logger.log(`applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}`);
       }
       this.migrated = true;
       this.logger.log(`connected (${this.config.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'})`);

@@ -32,15 +32,26 @@ export class MetricsService {
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     const full = `${this.config.prefix}${name}`;
-    return (this.registry.getSingleMetric(full) as Counter<L>) ?? new Counter({ name: full, help, labelNames, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(full) as Counter<L>) ??
+      new Counter({ name: full, help, labelNames, registers: [this.registry] })
+    );
   }
 
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
     const full = `${this.config.prefix}${name}`;
-    return (this.registry.getSingleMetric(full) as Gauge<L>) ?? new Gauge({ name: full, help, labelNames, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(full) as Gauge<L>) ??
+      new Gauge({ name: full, help, labelNames, registers: [this.registry] })
+    );
   }
 
-  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: number[],
+  ): Histogram<L> {
     const full = `${this.config.prefix}${name}`;
     return (
       (this.registry.getSingleMetric(full) as Histogram<L>) ??

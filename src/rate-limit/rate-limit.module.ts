@@ -16,7 +16,11 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
         throttlers: [{ name: 'default', ttl: config.windowMs, limit: config.max }],
         skipIf: () => !config.enabled,
         storage: config.redisUrl
-          ? new ThrottlerStorageRedisService(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true })
+          ? new ThrottlerStorageRedisService(config.redisUrl, {
+              lazyConnect: false,
+              maxRetriesPerRequest: 2,
+              enableOfflineQueue: true,
+            })
           : undefined,
       }),
     }),

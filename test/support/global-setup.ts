@@ -14,6 +14,8 @@ export default async function globalSetup(): Promise<void> {
   const embedded = new EmbeddedPostgres({ dataDir: 'memory://' });
   process.env.DATABASE_URL = await embedded.start();
   process.env.TEST_EMBEDDED_DATABASE = '1';
+  // The embedded server takes one connection, as the app's own embedded mode does.
+  process.env.DATABASE_POOL_SIZE = '1';
   (globalThis as { __embeddedPostgres?: EmbeddedPostgres }).__embeddedPostgres = embedded;
   process.stdout.write(`\ne2e: using embedded PostgreSQL at ${process.env.DATABASE_URL}\n`);
 }

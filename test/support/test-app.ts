@@ -3,7 +3,7 @@
  * made for the test, and gives back its URL plus small helpers for authenticated calls.
  */
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { NestFactory } from '@nestjs/core';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { SignJWT } from 'jose';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
@@ -15,19 +15,25 @@ export interface TestApp {
   url: string;
   close(): Promise<void>;
   /** fetch against the app with a bearer token for `user` (when given). */
-  fetch(path: string, init?: RequestInit & { user?: string; org?: string; json?: unknown }): Promise<Response>;
+  fetch(
+    path: string,
+    init?: RequestInit & { user?: string; org?: string; json?: unknown },
+  ): Promise<Response>;
 }
 
 const BASE_ENV: Record<string, string> = {
   NODE_ENV: 'test',
-  LOG_LEVEL: 'silent',
+  LOG_LEVEL: process.env.TEST_LOGS ? 'debug' : 'silent',
   AUTH_JWT_SECRET: TEST_JWT_SECRET,
   AUTH_ORG_CLAIM: 'org',
   RATE_LIMIT_MAX: '100000',
   SHUTDOWN_GRACE_MS: '1000',
 };
 
-export async function startApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string | undefined> = {},
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder,
+): Promise<TestApp> {
   const saved = { ...process.env };
   const merged = { ...BASE_ENV, ...env };
   for (const [k, v] of Object.entries(merged)) {
@@ -36,7 +42,14 @@ export async function startApp(env: Record<string, string | undefined> = {}): Pr
   }
   let app: NestExpressApplication;
   try {
-    app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: false, bufferLogs: true });
+    let builder = Test.createTestingModule({ imports: [AppModule] });
+    if (override) builder = override(builder);
+    const moduleRef = await builder.compile();
+    // TEST_LOGS=1 shows the app's logs when a test needs debugging.
+    app = moduleRef.createNestApplication<NestExpressApplication>({
+      logger: process.env.TEST_LOGS ? undefined : false,
+      bufferLogs: true,
+    });
     configureApp(app);
     await app.listen(0, '127.0.0.1');
   } finally {
@@ -63,9 +76,19 @@ export async function startApp(env: Record<string, string | undefined> = {}): Pr
 
 export async function tokenFor(
   userId: string,
-  opts: { org?: string; roles?: string[]; expiresIn?: string | number; secret?: string; claims?: Record<string, unknown> } = {},
+  opts: {
+    org?: string;
+    roles?: string[];
+    expiresIn?: string | number;
+    secret?: string;
+    claims?: Record<string, unknown>;
+  } = {},
 ): Promise<string> {
-  const jwt = new SignJWT({ ...(opts.org ? { org: opts.org } : {}), ...(opts.roles ? { roles: opts.roles } : {}), ...opts.claims })
+  const jwt = new SignJWT({
+    ...(opts.org ? { org: opts.org } : {}),
+    ...(opts.roles ? { roles: opts.roles } : {}),
+    ...opts.claims,
+  })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)
     .setIssuedAt()

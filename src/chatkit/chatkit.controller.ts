@@ -1,0 +1,47 @@
+/**
+ * POST /chatkit — the single ChatKit endpoint. The body's `type` decides between a JSON answer
+ * and a Server-Sent Events stream; see docs/protocol.md.
+ */
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { createZodDto } from 'nestjs-zod';
+import { ChatKitRequestSchema } from 'src/chatkit/chatkit.schemas';
+import { ChatKitService } from 'src/chatkit/chatkit.service';
+import { Authenticated, CurrentUser } from 'src/common/decorators';
+import type { RequestContext } from 'src/common/request-context';
+
+// A union has no class shape; the DTO exists only to put the schema into the OpenAPI document.
+const ChatKitRequestDto = createZodDto(ChatKitRequestSchema as never);
+
+@ApiTags('chatkit')
+@Authenticated()
+@Controller('chatkit')
+export class ChatKitController {
+  constructor(private readonly chatkit: ChatKitService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'ChatKit protocol endpoint',
+    description:
+      'One JSON body `{type, params, metadata?}`. threads.create, threads.add_user_message, threads.add_client_tool_output, threads.add_structured_input, threads.retry_after_item and threads.custom_action answer with text/event-stream (one `data: <json>` frame per event); every other type answers with one JSON document.',
+  })
+  @ApiBody({ type: ChatKitRequestDto })
+  @ApiProduces('application/json', 'text/event-stream')
+  @ApiResponse({ status: 200, description: 'A JSON result, or an SSE stream of thread events' })
+  @ApiResponse({
+    status: 400,
+    description: 'The body does not match the protocol (the message names the field)',
+  })
+  @ApiResponse({ status: 404, description: 'Thread or item not found (or not yours)' })
+  @ApiResponse({ status: 409, description: 'A response is already streaming on this thread (thread_busy)' })
+  async handle(
+    @CurrentUser() ctx: RequestContext,
+    @Body() body: unknown,
+    @Res() res: Response,
+  ): Promise<void> {
+    const request = this.chatkit.parse(body);
+    await this.chatkit.handle(ctx, request, res);
+  }
+}

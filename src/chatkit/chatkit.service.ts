@@ -1,0 +1,466 @@
+/**
+ * The ChatKit protocol: validates a request body, answers the ten JSON requests, and runs the
+ * six streaming ones through the event pipeline. Everything that can refuse a streaming request
+ * (bad body, unknown thread, busy thread, bad retry target, no pending tool call, item not
+ * pending, unknown action) is checked before the first SSE byte, so the client gets a plain 4xx
+ * JSON error and nothing was written. Once the stream is open, failures are `error` events.
+ *
+ * The user's message is stored before the responder runs, in the same transaction as its
+ * thread and attachment links: it survives any failure of the response.
+ */
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import type { Response } from 'express';
+import {
+  ChatKitRequestSchema,
+  isStreamingRequest,
+  type ChatKitRequest,
+  type ClientToolCallItem,
+  type NonStreamingChatKitRequest,
+  type StreamingChatKitRequest,
+  type StructuredInputItem,
+  type StructuredInputSubmission,
+  type ThreadMetadata,
+  type ThreadStreamEvent,
+  type UserMessageInput,
+  type UserMessageItem,
+  type WidgetItem,
+} from 'src/chatkit/chatkit.schemas';
+import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+import { ChatKitActions } from 'src/chatkit/chatkit.actions';
+import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
+import {
+  ATTACHMENT_LINKS,
+  TRANSCRIBER,
+  type AttachmentLinks,
+  type Transcriber,
+} from 'src/chatkit/attachment-links';
+import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
+import { SseStream } from 'src/chatkit/sse.stream';
+import { runPipeline } from 'src/chatkit/stream.pipeline';
+import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
+import { AppException, ErrorCode } from 'src/common/app.exception';
+import { formatZodError } from 'src/common/zod-errors';
+import { newId } from 'src/common/ids';
+import type { RequestContext } from 'src/common/request-context';
+import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import { ThreadStore } from 'src/threads/thread.store';
+
+/** A streaming request that passed every check: what to send first, then what to run. */
+interface PreparedStream {
+  thread: ThreadMetadata;
+  lease: RunLease;
+  preamble: ThreadStreamEvent[];
+  events: (context: ResponderContext, signal: AbortSignal) => AsyncIterable<ThreadStreamEvent>;
+}
+
+@Injectable()
+export class ChatKitService {
+  private readonly logger = new Logger('ChatKit');
+
+  constructor(
+    private readonly store: ThreadStore,
+    private readonly lock: ThreadRunLock,
+    private readonly actions: ChatKitActions,
+    private readonly metrics: ChatKitMetrics,
+    @Inject(RESPONDER) private readonly responder: Responder,
+    @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
+    @Optional() @Inject(ATTACHMENT_LINKS) private readonly attachments?: AttachmentLinks,
+    @Optional() @Inject(TRANSCRIBER) private readonly transcriber?: Transcriber,
+  ) {}
+
+  /** Parses a body; a bad one is a 400 naming the field, before anything else happens. */
+  parse(body: unknown): ChatKitRequest {
+    const result = ChatKitRequestSchema.safeParse(body);
+    if (!result.success) {
+      const type =
+        typeof body === 'object' && body && 'type' in body
+          ? String((body as { type: unknown }).type)
+          : 'unknown';
+      this.metrics.requests.inc({ type: knownType(type), outcome: 'invalid' });
+      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error));
+    }
+    return result.data;
+  }
+
+  /** Serves one request on `res`: a JSON document or an SSE stream. */
+  async handle(ctx: RequestContext, request: ChatKitRequest, res: Response): Promise<void> {
+    ctx.metadata = request.metadata ?? {};
+    if (!isStreamingRequest(request)) {
+      try {
+        const result = await this.answer(ctx, request);
+        this.metrics.requests.inc({ type: request.type, outcome: 'ok' });
+        res.status(200).type('application/json').send(toWireJson(result));
+      } catch (err) {
+        this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
+        throw err;
+      }
+      return;
+    }
+    let prepared: PreparedStream;
+    try {
+      prepared = await this.prepare(ctx, request);
+    } catch (err) {
+      this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
+      throw err;
+    }
+    await this.stream(ctx, request.type, prepared, res);
+  }
+
+  // ------------------------------------------------------------------------------ JSON requests
+
+  private async answer(ctx: RequestContext, request: NonStreamingChatKitRequest): Promise<unknown> {
+    switch (request.type) {
+      case 'threads.get_by_id':
+        return this.getThread(ctx, request.params.thread_id);
+      case 'threads.list': {
+        const page = await this.store.listThreads(ctx, request.params);
+        return { ...page, data: page.data.map((t) => toWireThread(t)) };
+      }
+      case 'threads.update': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        thread.title = request.params.title;
+        await this.store.saveThread(ctx, thread);
+        return toWireThread(thread);
+      }
+      case 'threads.delete':
+        await this.deleteThread(ctx, request.params.thread_id);
+        return {};
+      case 'items.list': {
+        const page = await this.store.listItems(ctx, request.params.thread_id, request.params);
+        return this.attachments ? this.attachments.refresh(ctx, page) : page;
+      }
+      case 'items.feedback': {
+        await this.store.saveFeedback(
+          ctx,
+          request.params.thread_id,
+          request.params.item_ids,
+          request.params.kind,
+        );
+        this.metrics.feedback.inc({ kind: request.params.kind }, request.params.item_ids.length);
+        return {};
+      }
+      case 'attachments.create':
+        return this.requireAttachments().create(ctx, request.params);
+      case 'attachments.delete':
+        await this.requireAttachments().delete(ctx, request.params.attachment_id);
+        return {};
+      case 'input.transcribe': {
+        if (!this.transcriber) {
+          throw new AppException(
+            ErrorCode.NotImplemented,
+            'dictation is not configured on this server (set AGENT_TRANSCRIBE_MODEL)',
+          );
+        }
+        const audio = Buffer.from(request.params.audio_base64, 'base64');
+        return this.transcriber.transcribe(ctx, audio, request.params.mime_type);
+      }
+      case 'threads.sync_custom_action': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const sender = await this.loadSender(ctx, thread.id, request.params.item_id);
+        const handler = this.actions.get(request.params.action.type);
+        if (!handler?.sync) throw unknownAction(request.params.action.type, this.actions.types);
+        const result = await handler.sync(
+          thread,
+          request.params.action,
+          sender,
+          this.responderContext(ctx, thread),
+        );
+        // The reference leaves the updated widget unsaved, so a reload shows the old one; we store it.
+        if (result.updated_item) await this.store.upsertItem(ctx, thread.id, result.updated_item);
+        return result.updated_item ? { updated_item: result.updated_item } : {};
+      }
+    }
+  }
+
+  async getThread(ctx: RequestContext, threadId: string) {
+    const thread = await this.store.loadThread(ctx, threadId);
+    const items = await this.store.listItems(ctx, threadId, { order: 'asc' });
+    const wire = toWireThread(thread, items);
+    return this.attachments ? this.attachments.refresh(ctx, wire) : wire;
+  }
+
+  async deleteThread(ctx: RequestContext, threadId: string): Promise<void> {
+    await this.store.loadThread(ctx, threadId);
+    if (this.attachments) await this.attachments.deleteForThread(ctx, threadId);
+    await this.store.deleteThread(ctx, threadId);
+  }
+
+  private requireAttachments(): AttachmentLinks {
+    if (!this.attachments)
+      throw new AppException(ErrorCode.NotImplemented, 'attachments are not enabled on this server');
+    return this.attachments;
+  }
+
+  // ------------------------------------------------------------------------------ streaming
+
+  private async prepare(ctx: RequestContext, request: StreamingChatKitRequest): Promise<PreparedStream> {
+    switch (request.type) {
+      case 'threads.create': {
+        const attachments = await this.resolveAttachments(ctx, request.params.input);
+        const thread: ThreadMetadata = {
+          id: newId('thread'),
+          created_at: new Date().toISOString(),
+          status: { type: 'active' },
+          metadata: {},
+        };
+        const message = this.buildUserMessage(thread.id, request.params.input, attachments);
+        await this.store.transaction(async (m) => {
+          await this.store.createThread(ctx, thread, m);
+          await this.store.upsertItem(ctx, thread.id, message, m);
+          if (attachments.length)
+            await this.attachments!.link(ctx, thread.id, request.params.input.attachments, m);
+        });
+        const lease = await this.lock.acquire(thread.id, ctx.requestId);
+        return {
+          thread,
+          lease,
+          preamble: [
+            { type: 'thread.created', thread: toWireThread(thread) },
+            { type: 'thread.item.done', item: message },
+          ],
+          events: (rc, signal) => this.responder.respond(thread, message, rc, signal),
+        };
+      }
+      case 'threads.add_user_message': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const attachments = await this.resolveAttachments(ctx, request.params.input);
+        const lease = await this.lock.acquire(thread.id, ctx.requestId);
+        const message = this.buildUserMessage(thread.id, request.params.input, attachments);
+        try {
+          await this.store.transaction(async (m) => {
+            await this.store.upsertItem(ctx, thread.id, message, m);
+            if (attachments.length)
+              await this.attachments!.link(ctx, thread.id, request.params.input.attachments, m);
+          });
+        } catch (err) {
+          await lease.release();
+          throw err;
+        }
+        return {
+          thread,
+          lease,
+          preamble: [{ type: 'thread.item.done', item: message }],
+          events: (rc, signal) => this.responder.respond(thread, message, rc, signal),
+        };
+      }
+      case 'threads.add_client_tool_output': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        return this.withLease(ctx, thread, async () => {
+          const newest = (
+            await this.store.listItems(ctx, thread.id, { limit: 20, order: 'desc', includeHidden: true })
+          ).data;
+          const call = newest[0];
+          if (!call || call.type !== 'client_tool_call' || call.status !== 'pending') {
+            throw new AppException(
+              ErrorCode.BadRequest,
+              'the thread has no pending client tool call to complete',
+            );
+          }
+          const completed: ClientToolCallItem = {
+            ...call,
+            status: 'completed',
+            output: request.params.result,
+          };
+          await this.store.transaction(async (m) => {
+            await this.store.upsertItem(ctx, thread.id, completed, m);
+            // Any other call still pending can never be answered now; the reference drops them too.
+            for (const stale of newest.slice(1)) {
+              if (stale.type === 'client_tool_call' && stale.status === 'pending')
+                await this.store.deleteItem(ctx, thread.id, stale.id, m);
+            }
+          });
+          return { preamble: [], events: (rc, signal) => this.responder.respond(thread, null, rc, signal) };
+        });
+      }
+      case 'threads.add_structured_input': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const item = await this.store.loadItem(ctx, thread.id, request.params.item_id);
+        if (item.type !== 'structured_input')
+          throw new AppException(ErrorCode.BadRequest, 'params.item_id: the item is not a structured input');
+        if (item.status !== 'pending')
+          throw new AppException(
+            ErrorCode.Conflict,
+            'params.item_id: the structured input was already answered',
+          );
+        const answered = applySubmission(item, request.params.input);
+        const respond = this.responder;
+        return this.withLease(ctx, thread, async () => ({
+          preamble: [],
+          events: async function* (rc, signal) {
+            yield { type: 'thread.item.replaced', item: answered };
+            yield* respond.respond(thread, null, rc, signal);
+          },
+        }));
+      }
+      case 'threads.retry_after_item': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const item = await this.store.loadItem(ctx, thread.id, request.params.item_id);
+        if (item.type !== 'user_message')
+          throw new AppException(ErrorCode.BadRequest, 'params.item_id: retry needs a user message');
+        return this.withLease(ctx, thread, async () => {
+          await this.store.deleteItemsAfter(ctx, thread.id, item.id);
+          return { preamble: [], events: (rc, signal) => this.responder.respond(thread, item, rc, signal) };
+        });
+      }
+      case 'threads.custom_action': {
+        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const sender = await this.loadSender(ctx, thread.id, request.params.item_id);
+        const handler = this.actions.get(request.params.action.type);
+        if (!handler?.action) throw unknownAction(request.params.action.type, this.actions.types);
+        const action = request.params.action;
+        return this.withLease(ctx, thread, async () => ({
+          preamble: [],
+          events: (rc, signal) => handler.action!(thread, action, sender, rc, signal),
+        }));
+      }
+    }
+  }
+
+  /** Takes the thread's run lease, then runs the remaining checks; releases it if they fail. */
+  private async withLease(
+    ctx: RequestContext,
+    thread: ThreadMetadata,
+    rest: () => Promise<Pick<PreparedStream, 'preamble' | 'events'>>,
+  ): Promise<PreparedStream> {
+    const lease = await this.lock.acquire(thread.id, ctx.requestId);
+    try {
+      return { thread, lease, ...(await rest()) };
+    } catch (err) {
+      await lease.release();
+      throw err;
+    }
+  }
+
+  private async stream(
+    ctx: RequestContext,
+    type: string,
+    prepared: PreparedStream,
+    res: Response,
+  ): Promise<void> {
+    const sse = new SseStream(res, this.config.heartbeatMs);
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.activeStreams.inc();
+    let outcome = 'failed';
+    try {
+      sse.open();
+      for (const event of prepared.preamble) sse.send(event);
+      const context = this.responderContext(ctx, prepared.thread);
+      outcome = await runPipeline(
+        sse,
+        this.store,
+        ctx,
+        prepared.thread,
+        prepared.events(context, sse.signal),
+        { allowCancel: this.config.allowCancel },
+        {
+          onFirstEvent: () => this.metrics.timeToFirstEvent.observe({ type }, seconds()),
+          onCancelled: () => this.metrics.cancellations.inc({ type }),
+        },
+      );
+    } catch (err) {
+      this.logger.error(`stream broke: ${(err as Error).message}`);
+    } finally {
+      await prepared.lease.release();
+      sse.end();
+      this.metrics.activeStreams.dec();
+      this.metrics.streamDuration.observe({ type }, seconds());
+      this.metrics.requests.inc({ type, outcome });
+    }
+  }
+
+  responderContext(ctx: RequestContext, thread: ThreadMetadata): ResponderContext {
+    return {
+      request: ctx,
+      loadHistory: (limit) => this.store.recentItems(ctx, thread.id, limit),
+      saveItem: (item) => this.store.upsertItem(ctx, thread.id, item),
+      generateId: (kind) => newId(kind),
+      now: () => new Date().toISOString(),
+    };
+  }
+
+  // ------------------------------------------------------------------------------ helpers
+
+  private async resolveAttachments(ctx: RequestContext, input: UserMessageInput) {
+    if (!input.attachments.length) return [];
+    if (!this.attachments) {
+      throw new AppException(
+        ErrorCode.BadRequest,
+        'params.input.attachments: attachments are not enabled on this server',
+      );
+    }
+    return this.attachments.resolve(ctx, input.attachments);
+  }
+
+  private buildUserMessage(
+    threadId: string,
+    input: UserMessageInput,
+    attachments: UserMessageItem['attachments'],
+  ): UserMessageItem {
+    return {
+      type: 'user_message',
+      id: newId('message'),
+      thread_id: threadId,
+      created_at: new Date().toISOString(),
+      content: input.content,
+      attachments: attachments.map((a) => ({ ...a, thread_id: threadId, upload_descriptor: null })),
+      quoted_text: input.quoted_text,
+      inference_options: input.inference_options,
+    };
+  }
+
+  private async loadSender(
+    ctx: RequestContext,
+    threadId: string,
+    itemId: string | null | undefined,
+  ): Promise<WidgetItem | null> {
+    if (!itemId) return null;
+    const item = await this.store.loadItem(ctx, threadId, itemId);
+    // The reference answers this with an error event inside a stream; a 400 before it opens is clearer.
+    if (item.type !== 'widget')
+      throw new AppException(
+        ErrorCode.BadRequest,
+        'params.item_id: actions can only be sent by widget items',
+      );
+    return item;
+  }
+}
+
+/** Fact sheet §5.8: how a structured-input submission is applied to the pending item. */
+export function applySubmission(
+  item: StructuredInputItem,
+  submission: StructuredInputSubmission,
+): StructuredInputItem {
+  const answers = submission.answers ?? {};
+  return {
+    ...item,
+    status: submission.status,
+    inputs: item.inputs.map((input) => {
+      const answer = answers[input.id];
+      if (submission.status === 'skipped' || !answer || answer.skipped || !answer.values?.length) {
+        return { ...input, answer: { values: [], skipped: true } };
+      }
+      const values =
+        input.type === 'multiple_choice' && !input.multiple ? answer.values.slice(0, 1) : answer.values;
+      return { ...input, answer: { values, skipped: false } };
+    }),
+  };
+}
+
+function unknownAction(type: string, known: string[]): AppException {
+  return new AppException(
+    ErrorCode.BadRequest,
+    `params.action.type: no handler for action "${type}"${known.length ? ` (known: ${known.join(', ')})` : ''}`,
+  );
+}
+
+const KNOWN_TYPES = new Set(ChatKitRequestSchema.options.map((o) => o.shape.type.value as string));
+
+function knownType(type: string): string {
+  return KNOWN_TYPES.has(type) ? type : 'unknown';
+}
+
+function outcomeOf(err: unknown): string {
+  if (err instanceof AppException) return err.status >= 500 ? 'error' : err.code;
+  return 'error';
+}

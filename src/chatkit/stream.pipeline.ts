@@ -1,0 +1,213 @@
+/**
+ * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9): emits
+ * `stream_options`, forwards the responder's events, persists `done` (upsert), `replaced`
+ * (upsert) and `removed` (delete), keeps `added`/`updated` items pending in memory, saves and
+ * announces thread changes, turns failures into one `error` event, and on client disconnect
+ * aborts the responder and stores the partial answer plus the "user cancelled" marker.
+ *
+ * Hidden-context items are stored but never streamed — for any event kind, not only `done`
+ * (the reference leaks them on `added`/`replaced`).
+ */
+import { Logger } from '@nestjs/common';
+import {
+  isHiddenItem,
+  type AssistantMessageContent,
+  type AssistantMessageItem,
+  type ThreadItem,
+  type ThreadItemUpdate,
+  type ThreadMetadata,
+  type ThreadStreamEvent,
+  type WorkflowItem,
+} from 'src/chatkit/chatkit.schemas';
+import { toWireThread } from 'src/chatkit/chatkit.wire';
+import { CustomStreamError } from 'src/chatkit/chatkit.errors';
+import type { SseStream } from 'src/chatkit/sse.stream';
+import type { RequestContext } from 'src/common/request-context';
+import { newId } from 'src/common/ids';
+import type { ThreadStore } from 'src/threads/thread.store';
+
+export const CANCELLED_MARKER = 'The user cancelled the stream. Stop responding to the prior request.';
+
+export interface PipelineHooks {
+  onFirstEvent?(): void;
+  onCancelled?(): void;
+}
+
+export interface PipelineOptions {
+  allowCancel: boolean;
+}
+
+const logger = new Logger('StreamPipeline');
+
+export async function runPipeline(
+  stream: SseStream,
+  store: ThreadStore,
+  ctx: RequestContext,
+  thread: ThreadMetadata,
+  events: AsyncIterable<ThreadStreamEvent>,
+  options: PipelineOptions,
+  hooks: PipelineHooks = {},
+): Promise<'completed' | 'failed' | 'cancelled'> {
+  const pending = new Map<string, ThreadItem>();
+  let snapshot = threadSnapshot(thread);
+  const threadChanged = async (): Promise<void> => {
+    const now = threadSnapshot(thread);
+    if (now === snapshot) return;
+    await store.saveThread(ctx, thread);
+    snapshot = now;
+    stream.send({ type: 'thread.updated', thread: toWireThread(thread) });
+  };
+
+  stream.send({ type: 'stream_options', stream_options: { allow_cancel: options.allowCancel } });
+  const iterator = events[Symbol.asyncIterator]();
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (stream.signal.aborted) resolve('aborted');
+    stream.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  let first = true;
+
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next === 'aborted') break;
+      if (next.done) break;
+      if (first) {
+        first = false;
+        hooks.onFirstEvent?.();
+      }
+      await handleEvent(next.value, pending, store, ctx, thread.id, stream);
+      await threadChanged();
+    }
+    if (!stream.signal.aborted) {
+      await threadChanged();
+      return 'completed';
+    }
+  } catch (err) {
+    if (stream.signal.aborted) {
+      // The responder failed because it was aborted; that is a cancellation, not an error.
+    } else {
+      stream.send(errorEvent(err));
+      if (!(err instanceof CustomStreamError))
+        logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
+      await threadChanged().catch(() => undefined);
+      return 'failed';
+    }
+  }
+
+  // Cancelled: stop the responder and keep what the user already saw.
+  void iterator.return?.().catch(() => undefined);
+  hooks.onCancelled?.();
+  await persistCancelled(store, ctx, thread.id, pending).catch((err: Error) =>
+    logger.error(`could not store a cancelled stream's partial answer: ${err.message}`),
+  );
+  return 'cancelled';
+}
+
+async function handleEvent(
+  event: ThreadStreamEvent,
+  pending: Map<string, ThreadItem>,
+  store: ThreadStore,
+  ctx: RequestContext,
+  threadId: string,
+  stream: SseStream,
+): Promise<void> {
+  switch (event.type) {
+    case 'thread.item.added':
+      pending.set(event.item.id, structuredClone(event.item));
+      if (isHiddenItem(event.item)) return;
+      break;
+    case 'thread.item.done':
+      await store.upsertItem(ctx, threadId, event.item);
+      pending.delete(event.item.id);
+      if (isHiddenItem(event.item)) return;
+      break;
+    case 'thread.item.replaced':
+      await store.upsertItem(ctx, threadId, event.item);
+      pending.delete(event.item.id);
+      if (isHiddenItem(event.item)) return;
+      break;
+    case 'thread.item.removed':
+      await store.deleteItem(ctx, threadId, event.item_id);
+      pending.delete(event.item_id);
+      break;
+    case 'thread.item.updated': {
+      const item = pending.get(event.item_id);
+      if (item) applyUpdate(item, event.update);
+      if (item && isHiddenItem(item)) return;
+      break;
+    }
+  }
+  stream.send(event);
+}
+
+/** Applies a content or workflow update to the pending copy, as the client does on screen. */
+export function applyUpdate(item: ThreadItem, update: ThreadItemUpdate): void {
+  if (item.type === 'assistant_message') {
+    const content = item.content;
+    const ensure = (index: number): AssistantMessageContent => {
+      while (content.length <= index) content.push({ type: 'output_text', text: '', annotations: [] });
+      return content[index];
+    };
+    switch (update.type) {
+      case 'assistant_message.content_part.added':
+        ensure(update.content_index);
+        content[update.content_index] = structuredClone(update.content);
+        return;
+      case 'assistant_message.content_part.text_delta':
+        ensure(update.content_index).text += update.delta;
+        return;
+      case 'assistant_message.content_part.annotation_added': {
+        const part = ensure(update.content_index);
+        part.annotations ??= [];
+        if (update.annotation_index >= part.annotations.length) part.annotations.push(update.annotation);
+        else part.annotations.splice(update.annotation_index, 0, update.annotation);
+        return;
+      }
+      case 'assistant_message.content_part.done':
+        ensure(update.content_index);
+        content[update.content_index] = structuredClone(update.content);
+        return;
+    }
+  }
+  if (item.type === 'workflow') {
+    const tasks = (item as WorkflowItem).workflow.tasks;
+    if (update.type === 'workflow.task.added') tasks.push(structuredClone(update.task));
+    if (update.type === 'workflow.task.updated') tasks[update.task_index] = structuredClone(update.task);
+  }
+}
+
+async function persistCancelled(
+  store: ThreadStore,
+  ctx: RequestContext,
+  threadId: string,
+  pending: Map<string, ThreadItem>,
+): Promise<void> {
+  for (const item of pending.values()) {
+    if (item.type !== 'assistant_message') continue;
+    const text = (item as AssistantMessageItem).content.map((c) => c.text).join('');
+    if (text.trim()) await store.upsertItem(ctx, threadId, item);
+  }
+  await store.upsertItem(ctx, threadId, {
+    type: 'sdk_hidden_context',
+    id: newId('sdk_hidden_context'),
+    thread_id: threadId,
+    created_at: new Date().toISOString(),
+    content: CANCELLED_MARKER,
+  });
+}
+
+function errorEvent(err: unknown): ThreadStreamEvent {
+  if (err instanceof CustomStreamError) {
+    return { type: 'error', code: 'custom', message: err.message, allow_retry: err.allowRetry };
+  }
+  return { type: 'error', code: 'stream.error', allow_retry: true };
+}
+
+function threadSnapshot(thread: ThreadMetadata): string {
+  return JSON.stringify([
+    thread.title ?? null,
+    thread.status,
+    thread.allowed_image_domains ?? null,
+    thread.metadata ?? {},
+  ]);
+}

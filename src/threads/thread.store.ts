@@ -1,0 +1,330 @@
+/**
+ * The PostgreSQL store behind the ChatKit protocol and the REST routes. Every method takes the
+ * caller's RequestContext and scopes every statement by (user_id, org_id): another user's thread
+ * or item is simply "not found", and nothing in an error tells it exists.
+ *
+ * Pages use keyset pagination on (created_at, id), so rows with equal timestamps are never skipped
+ * or repeated, and hidden items are filtered in SQL, so an items page is always full when more
+ * items exist (the reference filters after paginating and returns short pages).
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import {
+  DEFAULT_PAGE_LIMIT,
+  HIDDEN_ITEM_TYPES,
+  type FeedbackKind,
+  type Page,
+  type PageOrder,
+  type ThreadItem,
+  type ThreadMetadata,
+} from 'src/chatkit/chatkit.schemas';
+import { AppException, ErrorCode } from 'src/common/app.exception';
+import type { RequestContext } from 'src/common/request-context';
+import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+
+export interface PageQuery {
+  limit?: number | null;
+  after?: string | null;
+  order?: PageOrder;
+}
+
+interface ThreadRow {
+  id: string;
+  title: string | null;
+  status: ThreadMetadata['status'];
+  allowed_image_domains: string[] | null;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+interface ItemRow {
+  id: string;
+  created_at: Date;
+  payload: ThreadItem;
+}
+
+const HIDDEN = [...HIDDEN_ITEM_TYPES];
+
+@Injectable()
+export class ThreadStore {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
+  ) {}
+
+  /** Runs `work` in one transaction; store calls given the manager join it. */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  private db(manager?: EntityManager): Pick<EntityManager, 'query'> {
+    return manager ?? this.dataSource;
+  }
+
+  pageLimit(limit: number | null | undefined): number {
+    const wanted = limit ? limit : DEFAULT_PAGE_LIMIT;
+    return Math.min(wanted, this.config.maxPageSize);
+  }
+
+  // -------------------------------------------------------------------------------- threads
+
+  async createThread(ctx: RequestContext, thread: ThreadMetadata, manager?: EntityManager): Promise<void> {
+    await this.db(manager).query(
+      `INSERT INTO threads (id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
+      [
+        thread.id,
+        ctx.userId,
+        ctx.orgId ?? '',
+        thread.title ?? null,
+        JSON.stringify(thread.status),
+        thread.allowed_image_domains ? JSON.stringify(thread.allowed_image_domains) : null,
+        JSON.stringify(thread.metadata ?? {}),
+        thread.created_at,
+      ],
+    );
+  }
+
+  async loadThread(ctx: RequestContext, threadId: string, manager?: EntityManager): Promise<ThreadMetadata> {
+    const rows: ThreadRow[] = await this.db(manager).query(
+      `SELECT id, title, status, allowed_image_domains, metadata, created_at
+         FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3`,
+      [threadId, ctx.userId, ctx.orgId ?? ''],
+    );
+    if (!rows.length) throw AppException.notFound('thread');
+    return toThread(rows[0]);
+  }
+
+  /** Persists metadata fields only (title, status, image domains, private metadata). */
+  async saveThread(ctx: RequestContext, thread: ThreadMetadata, manager?: EntityManager): Promise<void> {
+    const rows: unknown[] = await this.db(manager).query(
+      `UPDATE threads SET title = $4, status = $5, allowed_image_domains = $6, metadata = $7, updated_at = now()
+        WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING id`,
+      [
+        thread.id,
+        ctx.userId,
+        ctx.orgId ?? '',
+        thread.title ?? null,
+        JSON.stringify(thread.status),
+        thread.allowed_image_domains ? JSON.stringify(thread.allowed_image_domains) : null,
+        JSON.stringify(thread.metadata ?? {}),
+      ],
+    );
+    if (!rows.length) throw AppException.notFound('thread');
+  }
+
+  async listThreads(ctx: RequestContext, query: PageQuery): Promise<Page<ThreadMetadata>> {
+    const limit = this.pageLimit(query.limit);
+    const desc = (query.order ?? 'desc') === 'desc';
+    const params: unknown[] = [ctx.userId, ctx.orgId ?? '', limit + 1];
+    let cursorSql = '';
+    if (query.after) {
+      const cursor: Array<{ created_at: Date; id: string }> = await this.dataSource.query(
+        `SELECT created_at, id FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3`,
+        [query.after, ctx.userId, ctx.orgId ?? ''],
+      );
+      if (!cursor.length) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
+      params.push(cursor[0].created_at, cursor[0].id);
+      cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($4, $5)`;
+    }
+    const rows: ThreadRow[] = await this.dataSource.query(
+      `SELECT id, title, status, allowed_image_domains, metadata, created_at FROM threads
+        WHERE user_id = $1 AND org_id = $2 ${cursorSql}
+        ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT $3`,
+      params,
+    );
+    return toPage(rows.map(toThread), limit);
+  }
+
+  /** Deletes the thread; its items and feedback go with it (ON DELETE CASCADE). */
+  async deleteThread(ctx: RequestContext, threadId: string, manager?: EntityManager): Promise<void> {
+    const rows: unknown[] = await this.db(manager).query(
+      `DELETE FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING id`,
+      [threadId, ctx.userId, ctx.orgId ?? ''],
+    );
+    if (!rows.length) throw AppException.notFound('thread');
+  }
+
+  // -------------------------------------------------------------------------------- items
+
+  /**
+   * One page of a thread's items. The thread's ownership is checked in the same statement, so
+   * another user's thread yields "not found", never an empty page.
+   */
+  async listItems(
+    ctx: RequestContext,
+    threadId: string,
+    query: PageQuery & { includeHidden?: boolean },
+    manager?: EntityManager,
+  ): Promise<Page<ThreadItem>> {
+    await this.loadThread(ctx, threadId, manager);
+    const limit = query.limit === Infinity ? Infinity : this.pageLimit(query.limit);
+    const desc = (query.order ?? 'desc') === 'desc';
+    const params: unknown[] = [threadId, query.includeHidden ? [] : HIDDEN];
+    let cursorSql = '';
+    if (query.after) {
+      const cursor: Array<{ created_at: Date; id: string }> = await this.db(manager).query(
+        `SELECT created_at, id FROM thread_items WHERE thread_id = $1 AND id = $2`,
+        [threadId, query.after],
+      );
+      if (!cursor.length) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
+      params.push(cursor[0].created_at, cursor[0].id);
+      cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($3, $4)`;
+    }
+    const limitSql = Number.isFinite(limit) ? `LIMIT ${Number(limit) + 1}` : '';
+    const rows: ItemRow[] = await this.db(manager).query(
+      `SELECT id, created_at, payload FROM thread_items
+        WHERE thread_id = $1 AND NOT (type = ANY($2::text[])) ${cursorSql}
+        ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} ${limitSql}`,
+      params,
+    );
+    return toPage(rows.map(toItem), limit);
+  }
+
+  /** The newest `limit` items (hidden included), returned oldest first — model history. */
+  async recentItems(ctx: RequestContext, threadId: string, limit: number): Promise<ThreadItem[]> {
+    const page = await this.listItems(ctx, threadId, {
+      limit: Math.max(1, limit),
+      order: 'desc',
+      includeHidden: true,
+    });
+    return page.data.reverse();
+  }
+
+  async loadItem(
+    ctx: RequestContext,
+    threadId: string,
+    itemId: string,
+    manager?: EntityManager,
+  ): Promise<ThreadItem> {
+    const rows: ItemRow[] = await this.db(manager).query(
+      `SELECT i.id, i.created_at, i.payload FROM thread_items i
+         JOIN threads t ON t.id = i.thread_id
+        WHERE i.thread_id = $1 AND i.id = $2 AND t.user_id = $3 AND t.org_id = $4`,
+      [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
+    );
+    if (!rows.length) throw AppException.notFound('item');
+    return toItem(rows[0]);
+  }
+
+  /**
+   * Inserts or replaces an item (ChatKit calls both add and save on the same id: an open
+   * workflow is stored at the end of a run and done again next turn). A replaced item keeps its
+   * original position in the thread.
+   */
+  async upsertItem(
+    ctx: RequestContext,
+    threadId: string,
+    item: ThreadItem,
+    manager?: EntityManager,
+  ): Promise<void> {
+    const rows: unknown[] = await this.db(manager).query(
+      `INSERT INTO thread_items (thread_id, id, user_id, org_id, type, created_at, payload)
+       SELECT $1::varchar, $2::varchar, t.user_id, t.org_id, $3::varchar, $4::timestamptz, $5::jsonb FROM threads t
+        WHERE t.id = $1 AND t.user_id = $6 AND t.org_id = $7
+       ON CONFLICT (thread_id, id) DO UPDATE SET type = EXCLUDED.type, payload = EXCLUDED.payload
+       RETURNING id`,
+      [
+        threadId,
+        item.id,
+        item.type,
+        item.created_at,
+        JSON.stringify({ ...item, thread_id: threadId }),
+        ctx.userId,
+        ctx.orgId ?? '',
+      ],
+    );
+    if (!rows.length) throw AppException.notFound('thread');
+  }
+
+  async deleteItem(
+    ctx: RequestContext,
+    threadId: string,
+    itemId: string,
+    manager?: EntityManager,
+  ): Promise<void> {
+    await this.db(manager).query(
+      `DELETE FROM thread_items i USING threads t
+        WHERE i.thread_id = $1 AND i.id = $2 AND t.id = i.thread_id AND t.user_id = $3 AND t.org_id = $4`,
+      [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
+    );
+  }
+
+  /** Deletes every item after `itemId` in thread order (retry); returns how many went. */
+  async deleteItemsAfter(
+    ctx: RequestContext,
+    threadId: string,
+    itemId: string,
+    manager?: EntityManager,
+  ): Promise<number> {
+    const rows: unknown[] = await this.db(manager).query(
+      `DELETE FROM thread_items i USING threads t, thread_items pivot
+        WHERE i.thread_id = $1 AND t.id = i.thread_id AND t.user_id = $3 AND t.org_id = $4
+          AND pivot.thread_id = $1 AND pivot.id = $2
+          AND (i.created_at, i.id) > (pivot.created_at, pivot.id)
+        RETURNING i.id`,
+      [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
+    );
+    return rows.length;
+  }
+
+  // -------------------------------------------------------------------------------- feedback
+
+  /**
+   * Records the user's verdict on items of their own thread; voting again changes the verdict
+   * rather than adding a row. Ids that are not items of the thread are refused, naming them.
+   */
+  async saveFeedback(
+    ctx: RequestContext,
+    threadId: string,
+    itemIds: string[],
+    kind: FeedbackKind,
+  ): Promise<number> {
+    await this.loadThread(ctx, threadId);
+    const unique = [...new Set(itemIds)];
+    if (!unique.length) return 0;
+    const found: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM thread_items WHERE thread_id = $1 AND id = ANY($2::text[])`,
+      [threadId, unique],
+    );
+    const known = new Set(found.map((r) => r.id));
+    const missing = unique.filter((id) => !known.has(id));
+    if (missing.length)
+      throw new AppException(ErrorCode.NotFound, `item not found: ${missing.slice(0, 5).join(', ')}`);
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO feedback (thread_id, item_id, user_id, org_id, kind)
+       SELECT $1, unnest($2::text[]), $3, $4, $5
+       ON CONFLICT ON CONSTRAINT uq_feedback_user_item
+       DO UPDATE SET kind = EXCLUDED.kind, updated_at = now()
+       RETURNING id`,
+      [threadId, unique, ctx.userId, ctx.orgId ?? '', kind],
+    );
+    return rows.length;
+  }
+}
+
+function iso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+function toThread(row: ThreadRow): ThreadMetadata {
+  return {
+    id: row.id,
+    created_at: iso(row.created_at),
+    title: row.title,
+    status: row.status ?? { type: 'active' },
+    allowed_image_domains: row.allowed_image_domains,
+    metadata: row.metadata ?? {},
+  };
+}
+
+function toItem(row: ItemRow): ThreadItem {
+  return { ...row.payload, created_at: iso(row.created_at) } as ThreadItem;
+}
+
+function toPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const hasMore = Number.isFinite(limit) && rows.length > limit;
+  const data = hasMore ? rows.slice(0, limit) : rows;
+  return hasMore ? { data, has_more: true, after: data[data.length - 1].id } : { data, has_more: false };
+}

@@ -1,0 +1,121 @@
+/**
+ * REST routes for front ends that do not use ChatKit.js: the same threads, items and streams as
+ * POST /chatkit, through the same service, so both views of the data always agree.
+ */
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { PageOrderSchema, UserMessageInputSchema } from 'src/chatkit/chatkit.schemas';
+import { ChatKitService } from 'src/chatkit/chatkit.service';
+import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+import { Authenticated, CurrentUser } from 'src/common/decorators';
+import type { RequestContext } from 'src/common/request-context';
+import { ThreadStore } from 'src/threads/thread.store';
+
+const PageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  after: z.string().min(1).max(64).optional(),
+  order: PageOrderSchema.default('desc'),
+});
+class PageQueryDto extends createZodDto(PageQuerySchema) {}
+
+const MessageBodySchema = z.object({
+  input: UserMessageInputSchema,
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+class MessageBodyDto extends createZodDto(MessageBodySchema) {}
+
+const UpdateThreadSchema = z.object({ title: z.string().max(500) });
+class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
+
+@ApiTags('threads')
+@Authenticated()
+@Controller('api/threads')
+export class ThreadsController {
+  constructor(
+    private readonly chatkit: ChatKitService,
+    private readonly store: ThreadStore,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)' })
+  async list(@CurrentUser() ctx: RequestContext, @Query() query: PageQueryDto, @Res() res: Response) {
+    const page = await this.store.listThreads(ctx, query);
+    sendJson(res, { ...page, data: page.data.map((t) => toWireThread(t)) });
+  }
+
+  @Post()
+  @HttpCode(200)
+  @ApiProduces('text/event-stream')
+  @ApiOperation({ summary: 'Start a thread with a first message; streams the same events as threads.create' })
+  async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
+    const request = this.chatkit.parse({
+      type: 'threads.create',
+      params: { input: body.input },
+      metadata: body.metadata,
+    });
+    await this.chatkit.handle(ctx, request, res);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A thread with its first page of items (oldest first)' })
+  async get(@CurrentUser() ctx: RequestContext, @Param('id') id: string, @Res() res: Response) {
+    sendJson(res, await this.chatkit.getThread(ctx, id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Rename a thread' })
+  async update(
+    @CurrentUser() ctx: RequestContext,
+    @Param('id') id: string,
+    @Body() body: UpdateThreadDto,
+    @Res() res: Response,
+  ) {
+    const thread = await this.store.loadThread(ctx, id);
+    thread.title = body.title;
+    await this.store.saveThread(ctx, thread);
+    sendJson(res, toWireThread(thread));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a thread with its items, feedback and attachments' })
+  async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
+    await this.chatkit.deleteThread(ctx, id);
+  }
+
+  @Get(':id/items')
+  @ApiOperation({ summary: 'A page of the thread items (hidden items never appear)' })
+  async items(
+    @CurrentUser() ctx: RequestContext,
+    @Param('id') id: string,
+    @Query() query: PageQueryDto,
+    @Res() res: Response,
+  ) {
+    sendJson(res, await this.store.listItems(ctx, id, query));
+  }
+
+  @Post(':id/messages')
+  @HttpCode(200)
+  @ApiProduces('text/event-stream')
+  @ApiOperation({ summary: 'Add a message; streams the same events as threads.add_user_message' })
+  async addMessage(
+    @CurrentUser() ctx: RequestContext,
+    @Param('id') id: string,
+    @Body() body: MessageBodyDto,
+    @Res() res: Response,
+  ) {
+    const request = this.chatkit.parse({
+      type: 'threads.add_user_message',
+      params: { thread_id: id, input: body.input },
+      metadata: body.metadata,
+    });
+    await this.chatkit.handle(ctx, request, res);
+  }
+}
+
+function sendJson(res: Response, value: unknown): void {
+  res.status(200).type('application/json').send(toWireJson(value));
+}
