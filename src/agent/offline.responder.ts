@@ -1,0 +1,171 @@
+/**
+ * The responder used when no language model is configured: it says so honestly, then shows the
+ * knowledge-base passages most relevant to the question, each cited with its source, so a fresh
+ * install is useful (and testable) before anyone has an API key.
+ *
+ * It must never pretend to be a model: it does not summarise or rephrase, it quotes. Searching
+ * goes through the KnowledgeSearch the knowledge-base module provides, scoped by the request.
+ */
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { userMessageText } from 'src/agent/history.converter';
+import { fallbackTitle } from 'src/agent/thread-title';
+import type {
+  Annotation,
+  AssistantMessageContent,
+  AssistantMessageItem,
+  Source,
+  ThreadMetadata,
+  ThreadStreamEvent,
+  UserMessageItem,
+} from 'src/chatkit/chatkit.schemas';
+import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import type { RequestContext } from 'src/common/request-context';
+
+export interface KnowledgePassage {
+  text: string;
+  title: string;
+  /** A URL, or a path / file name inside the knowledge base. */
+  source: string;
+  score: number;
+}
+
+/** Knowledge-base search, implemented by the knowledge-base module. */
+export interface KnowledgeSearch {
+  search(query: string, context: RequestContext, limit: number): Promise<KnowledgePassage[]>;
+}
+
+/** DI token for the KnowledgeSearch; without a provider the knowledge base counts as empty. */
+export const KNOWLEDGE_SEARCH = Symbol('KNOWLEDGE_SEARCH');
+
+const PASSAGES = 3;
+const EXCERPT_CHARS = 400;
+
+const NO_MODEL = 'No language model is configured on this server, so I can’t write an answer myself.';
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= EXCERPT_CHARS) return flat;
+  const cut = flat.slice(0, EXCERPT_CHARS);
+  const space = cut.lastIndexOf(' ');
+  return `${space > EXCERPT_CHARS / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+function sourceOf(passage: KnowledgePassage): Source {
+  if (/^https?:\/\//i.test(passage.source)) return { type: 'url', url: passage.source, title: passage.title };
+  const filename = passage.source.split(/[\\/]/).filter(Boolean).at(-1) ?? passage.source;
+  return { type: 'file', filename, title: passage.title, description: passage.source };
+}
+
+interface Piece {
+  text: string;
+  source?: Source;
+}
+
+@Injectable()
+export class OfflineResponder implements Responder {
+  private readonly logger = new Logger(OfflineResponder.name);
+
+  constructor(@Optional() @Inject(KNOWLEDGE_SEARCH) private readonly knowledge?: KnowledgeSearch | null) {}
+
+  async *respond(
+    thread: ThreadMetadata,
+    input: UserMessageItem | null,
+    context: ResponderContext,
+    signal: AbortSignal,
+  ): AsyncGenerator<ThreadStreamEvent, void> {
+    const question = (input ? userMessageText(input) : await this.lastQuestion(context)).trim();
+    const pieces = await this.answer(question, context.request);
+    if (signal.aborted) return;
+
+    const id = context.generateId('message');
+    const base = { id, thread_id: thread.id, created_at: context.now(), type: 'assistant_message' as const };
+    const part: AssistantMessageContent = { type: 'output_text', text: '', annotations: [] };
+    const update = (
+      u: Extract<ThreadStreamEvent, { type: 'thread.item.updated' }>['update'],
+    ): ThreadStreamEvent => ({
+      type: 'thread.item.updated',
+      item_id: id,
+      update: u,
+    });
+
+    yield { type: 'thread.item.added', item: { ...base, content: [] } };
+    yield update({
+      type: 'assistant_message.content_part.added',
+      content_index: 0,
+      content: structuredClone(part),
+    });
+    for (const piece of pieces) {
+      if (signal.aborted) return;
+      part.text += piece.text;
+      yield update({
+        type: 'assistant_message.content_part.text_delta',
+        content_index: 0,
+        delta: piece.text,
+      });
+      if (piece.source) {
+        const annotation: Annotation = { type: 'annotation', source: piece.source, index: part.text.length };
+        part.annotations.push(annotation);
+        yield update({
+          type: 'assistant_message.content_part.annotation_added',
+          content_index: 0,
+          annotation_index: part.annotations.length - 1,
+          annotation,
+        });
+      }
+    }
+    yield update({
+      type: 'assistant_message.content_part.done',
+      content_index: 0,
+      content: structuredClone(part),
+    });
+    const item: AssistantMessageItem = { ...base, content: [part] };
+    yield { type: 'thread.item.done', item };
+
+    if (input !== null && !thread.title) thread.title = fallbackTitle(question);
+  }
+
+  private async answer(question: string, request: RequestContext): Promise<Piece[]> {
+    if (!this.knowledge) {
+      return [
+        { text: `${NO_MODEL} The knowledge base is empty as well, so there is nothing I can show you yet.` },
+      ];
+    }
+    if (question === '') {
+      return [{ text: `${NO_MODEL} I can only search the knowledge base for a written question.` }];
+    }
+    let passages: KnowledgePassage[];
+    try {
+      passages = await this.knowledge.search(question, request, PASSAGES);
+    } catch (error) {
+      this.logger.warn(
+        `Knowledge-base search failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return [
+        {
+          text: `${NO_MODEL} The knowledge base could not be searched right now either; please try again later.`,
+        },
+      ];
+    }
+    if (passages.length === 0) {
+      return [{ text: `${NO_MODEL} I found nothing in the knowledge base that matches your question.` }];
+    }
+    const intro =
+      passages.length === 1
+        ? 'This passage from the knowledge base looks relevant to your question:'
+        : `These ${passages.length} passages from the knowledge base look most relevant to your question:`;
+    return [
+      { text: `${NO_MODEL} ${intro}` },
+      ...passages.map((p, i) => ({
+        text: `\n\n${i + 1}. **${p.title.replace(/\s+/g, ' ').trim()}**\n> ${excerpt(p.text)}`,
+        source: sourceOf(p),
+      })),
+    ];
+  }
+
+  /** Without a new user message (e.g. a structured-input answer) the question is the last one asked. */
+  private async lastQuestion(context: ResponderContext): Promise<string> {
+    const history = await context.loadHistory(20);
+    const last = [...history].reverse().find((item) => item.type === 'user_message');
+    return last?.type === 'user_message' ? userMessageText(last) : '';
+  }
+}
