@@ -65,7 +65,19 @@ interface Piece {
 export class OfflineResponder implements Responder {
   private readonly logger = new Logger(OfflineResponder.name);
 
-  constructor(@Optional() @Inject(KNOWLEDGE_SEARCH) private readonly knowledge?: KnowledgeSearch | null) {}
+  private readonly resolveKnowledge: () => KnowledgeSearch | undefined;
+
+  /**
+   * `knowledge` may be a function so AgentModule can look the search up at request time: the
+   * knowledge-base module registers it independently and may be initialised after this one.
+   */
+  constructor(
+    @Optional()
+    @Inject(KNOWLEDGE_SEARCH)
+    knowledge?: KnowledgeSearch | (() => KnowledgeSearch | undefined) | null,
+  ) {
+    this.resolveKnowledge = typeof knowledge === 'function' ? knowledge : () => knowledge ?? undefined;
+  }
 
   async *respond(
     thread: ThreadMetadata,
@@ -125,7 +137,8 @@ export class OfflineResponder implements Responder {
   }
 
   private async answer(question: string, request: RequestContext): Promise<Piece[]> {
-    if (!this.knowledge) {
+    const knowledge = this.resolveKnowledge();
+    if (!knowledge) {
       return [
         { text: `${NO_MODEL} The knowledge base is empty as well, so there is nothing I can show you yet.` },
       ];
@@ -135,7 +148,7 @@ export class OfflineResponder implements Responder {
     }
     let passages: KnowledgePassage[];
     try {
-      passages = await this.knowledge.search(question, request, PASSAGES);
+      passages = await knowledge.search(question, request, PASSAGES);
     } catch (error) {
       this.logger.warn(
         `Knowledge-base search failed: ${error instanceof Error ? error.message : String(error)}`,

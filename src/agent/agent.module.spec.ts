@@ -1,0 +1,196 @@
+/**
+ * AgentModule wiring in a Nest testing module: which responder RESPONDER resolves to, and that
+ * providers other modules register (tools, the attachment reader, the knowledge search) reach the
+ * agent without AgentModule importing those modules.
+ */
+import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { z } from 'zod';
+import { AgentModule } from 'src/agent/agent.module';
+import { AgentService } from 'src/agent/agent.service';
+import { AgentTools } from 'src/agent/agent-tools.registry';
+import { ATTACHMENT_READER, type AttachmentReader } from 'src/agent/history.converter';
+import { KNOWLEDGE_SEARCH, OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
+import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
+import { agentConfig } from 'src/config/agent.config';
+import { metricsConfig } from 'src/config/metrics.config';
+import { MetricsModule } from 'src/metrics/metrics.module';
+import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
+
+const ENV_KEYS = [
+  'OPENAI_API_KEY',
+  'OPENAI_BASE_URL',
+  'OPENAI_API',
+  'AGENT_MODEL',
+  'AGENT_TRACING',
+  'METRICS_PREFIX',
+];
+
+const searched: string[] = [];
+
+/** Stands in for the knowledge-base module: registers a tool and provides the search. */
+@Global()
+@Module({
+  imports: [AgentModule],
+  providers: [
+    {
+      provide: KNOWLEDGE_SEARCH,
+      useValue: {
+        search: (query) => {
+          searched.push(query);
+          return Promise.resolve([
+            { text: 'Refunds take 5 days.', title: 'Refunds', source: 'refunds.md', score: 1 },
+          ]);
+        },
+      } satisfies KnowledgeSearch,
+    },
+  ],
+  exports: [KNOWLEDGE_SEARCH],
+})
+class KnowledgeModule implements OnModuleInit {
+  constructor(@Inject(AgentTools) private readonly tools: AgentTools) {}
+
+  onModuleInit(): void {
+    this.tools.register({
+      name: 'search_knowledge_base',
+      description: 'Search the knowledge base.',
+      parameters: z.object({ query: z.string() }),
+      execute: ({ query }) => `Passages about ${query}: refunds take 5 days.`,
+    });
+  }
+}
+
+/** Stands in for the attachments module. */
+@Module({
+  providers: [
+    {
+      provide: ATTACHMENT_READER,
+      useValue: {
+        read: () => Promise.resolve({ mimeType: 'text/plain', data: Buffer.from('order #42, paid by card') }),
+      } satisfies AttachmentReader,
+    },
+  ],
+  exports: [ATTACHMENT_READER],
+})
+class AttachmentsModule {}
+
+let fake: FakeOpenAI;
+let saved: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  fake = await FakeOpenAI.start();
+});
+afterAll(() => fake.close());
+beforeEach(() => {
+  saved = { ...process.env };
+  for (const key of ENV_KEYS) delete process.env[key];
+  process.env.METRICS_PREFIX = 'module_spec_';
+  fake.reset();
+  searched.length = 0;
+});
+afterEach(() => {
+  process.env = saved;
+});
+
+async function compile(env: Record<string, string>): Promise<TestingModule> {
+  Object.assign(process.env, env);
+  const app = await Test.createTestingModule({
+    imports: [
+      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [agentConfig, metricsConfig] }),
+      MetricsModule,
+      AgentModule,
+      KnowledgeModule,
+      AttachmentsModule,
+    ],
+  }).compile();
+  // Runs onModuleInit, where other modules register their tools.
+  return app.init();
+}
+
+function context(): ResponderContext {
+  let ids = 0;
+  const question: UserMessageItem = {
+    id: 'msg_q',
+    thread_id: 'thr_1',
+    created_at: '2026-01-01T00:00:00.000Z',
+    type: 'user_message',
+    content: [{ type: 'input_text', text: 'How long do refunds take?' }],
+    attachments: [{ id: 'atc_1', name: 'order.txt', mime_type: 'text/plain', type: 'file' }],
+    inference_options: {},
+  };
+  return {
+    request: { userId: 'user_1', isAdmin: false, requestId: 'req_1', metadata: {} },
+    loadHistory: () => Promise.resolve([question]),
+    saveItem: () => Promise.resolve(),
+    generateId: (kind) => `${kind}_${++ids}`,
+    now: () => '2026-01-01T00:00:00.000Z',
+  };
+}
+
+async function answer(responder: Responder, ctx: ResponderContext): Promise<ThreadStreamEvent[]> {
+  const thread: ThreadMetadata = {
+    id: 'thr_1',
+    created_at: '2026-01-01T00:00:00.000Z',
+    title: 'Refunds',
+    status: { type: 'active' },
+    metadata: {},
+  };
+  const [input] = (await ctx.loadHistory(1)) as UserMessageItem[];
+  const events: ThreadStreamEvent[] = [];
+  for await (const e of responder.respond(thread, input, ctx, new AbortController().signal)) events.push(e);
+  return events;
+}
+
+describe('AgentModule', () => {
+  it('answers with the offline responder and the provided knowledge search when no model is configured', async () => {
+    const app = await compile({});
+    try {
+      const responder = app.get<Responder>(RESPONDER);
+      expect(responder).toBeInstanceOf(OfflineResponder);
+
+      const events = await answer(responder, context());
+
+      expect(searched).toEqual(['How long do refunds take?']);
+      const done = events.at(-1);
+      expect(done).toMatchObject({
+        type: 'thread.item.done',
+        item: { content: [{ annotations: [{ source: { type: 'file', filename: 'refunds.md' } }] }] },
+      });
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers with the agent, registered tools and the provided attachment reader when a model is configured', async () => {
+    const app = await compile({ OPENAI_BASE_URL: fake.baseURL, AGENT_MODEL: 'gpt-module' });
+    try {
+      const responder = app.get<Responder>(RESPONDER);
+      expect(responder).toBe(app.get(AgentService));
+      fake.enqueue(
+        toolCallTurn('search_knowledge_base', { query: 'refunds' }),
+        textTurn('Refunds take 5 days.'),
+      );
+
+      const events = await answer(responder, context());
+
+      expect(events.map((e) => e.type)).toContain('progress_update');
+      expect(events.at(-1)).toMatchObject({
+        type: 'thread.item.done',
+        item: { type: 'assistant_message', content: [{ text: 'Refunds take 5 days.' }] },
+      });
+      const first = JSON.stringify(fake.requests[0].body);
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-module' });
+      // The built-in instructions mention the search tool because it is registered.
+      expect(first).toContain('call the search_knowledge_base tool');
+      expect(first).toContain('order #42, paid by card');
+      // No key configured: the client sends a placeholder, never a real environment key.
+      expect(fake.requests[0].headers.authorization).toBe('Bearer not-needed');
+      expect(JSON.stringify(fake.requests[1].body)).toContain('Passages about refunds');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * The agent feature: the model client and runner, the tool registry, the model-backed responder
+ * and the offline one, and the RESPONDER the protocol layer streams from — AgentService when a
+ * model is configured (OPENAI_API_KEY or OPENAI_BASE_URL), otherwise OfflineResponder.
+ *
+ * The attachment reader (ATTACHMENT_READER) and the knowledge-base search (KNOWLEDGE_SEARCH) are
+ * provided by their own modules, which may import this one to register tools; so they are looked
+ * up when a request needs them, never required at startup. This module must not import them.
+ */
+import { Module, type Provider } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type OpenAI from 'openai';
+import type { Runner } from '@openai/agents';
+import { AgentMetrics } from 'src/agent/agent.metrics';
+import { AgentService } from 'src/agent/agent.service';
+import { AgentTools } from 'src/agent/agent-tools.registry';
+import { ATTACHMENT_READER, NO_ATTACHMENTS, type AttachmentReader } from 'src/agent/history.converter';
+import { AGENT_RUNNER, OPENAI_CLIENT, modelProviders } from 'src/agent/model-provider';
+import { KNOWLEDGE_SEARCH, OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import { RESPONDER, type Responder } from 'src/chatkit/responder';
+import { agentConfig, type AgentConfig } from 'src/config/agent.config';
+
+/**
+ * A getter for a provider registered anywhere in the application: undefined while nobody
+ * provides it, remembered once found.
+ */
+function lazy<T>(moduleRef: ModuleRef, token: symbol): () => T | undefined {
+  let found: T | undefined;
+  return () => {
+    if (found === undefined) {
+      try {
+        found = moduleRef.get<T>(token, { strict: false }) ?? undefined;
+      } catch {
+        // Not provided (yet).
+      }
+    }
+    return found;
+  };
+}
+
+const providers: Provider[] = [
+  ...modelProviders,
+  AgentMetrics,
+  AgentTools,
+  {
+    provide: AgentService,
+    useFactory: (
+      config: AgentConfig,
+      client: OpenAI,
+      runner: Runner,
+      tools: AgentTools,
+      metrics: AgentMetrics,
+      moduleRef: ModuleRef,
+    ) => {
+      const reader = lazy<AttachmentReader>(moduleRef, ATTACHMENT_READER);
+      const attachments: AttachmentReader = {
+        read: (attachment) => (reader() ?? NO_ATTACHMENTS).read(attachment),
+      };
+      return new AgentService(config, client, runner, tools, metrics, attachments);
+    },
+    inject: [agentConfig.KEY, OPENAI_CLIENT, AGENT_RUNNER, AgentTools, AgentMetrics, ModuleRef],
+  },
+  {
+    provide: OfflineResponder,
+    useFactory: (moduleRef: ModuleRef) =>
+      new OfflineResponder(lazy<KnowledgeSearch>(moduleRef, KNOWLEDGE_SEARCH)),
+    inject: [ModuleRef],
+  },
+  {
+    provide: RESPONDER,
+    useFactory: (config: AgentConfig, agent: AgentService, offline: OfflineResponder): Responder =>
+      config.modelConfigured ? agent : offline,
+    inject: [agentConfig.KEY, AgentService, OfflineResponder],
+  },
+];
+
+@Module({
+  providers,
+  exports: [RESPONDER, AgentService, OfflineResponder, AgentTools, OPENAI_CLIENT, AGENT_RUNNER],
+})
+export class AgentModule {}

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentConfig, agentEnvShape } from 'src/config/agent.config';
+import { ConfigValidationError } from 'src/config/env.schema';
+
+let saved: NodeJS.ProcessEnv;
+beforeEach(() => {
+  saved = { ...process.env };
+  for (const key of Object.keys(agentEnvShape)) delete process.env[key];
+});
+afterEach(() => {
+  process.env = saved;
+});
+
+function load(env: Record<string, string> = {}): ReturnType<typeof agentConfig> {
+  Object.assign(process.env, env);
+  return agentConfig();
+}
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    load(env);
+  } catch (error) {
+    if (error instanceof ConfigValidationError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('agent config', () => {
+  it('has working defaults and no model without a key or a base URL', () => {
+    expect(load()).toEqual({
+      modelConfigured: false,
+      apiKey: undefined,
+      baseURL: undefined,
+      api: 'responses',
+      model: 'gpt-4.1-mini',
+      temperature: undefined,
+      maxOutputTokens: undefined,
+      requestTimeoutMs: 60_000,
+      maxRetries: 2,
+      instructions: undefined,
+      historyMessages: 10,
+      historyTokenBudget: 8000,
+      contextMaxChars: 2000,
+      attachmentMaxBytes: 10 * 1024 * 1024,
+      maxTurns: 10,
+      titleModel: 'gpt-4.1-mini',
+      transcribeModel: undefined,
+      tracing: false,
+    });
+  });
+
+  it('counts the model as configured with a key alone or a base URL alone', () => {
+    expect(load({ OPENAI_API_KEY: 'sk-test' }).modelConfigured).toBe(true);
+    process.env = { ...saved };
+    delete process.env.OPENAI_API_KEY;
+    expect(load({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' })).toMatchObject({
+      modelConfigured: true,
+      apiKey: undefined,
+      baseURL: 'http://127.0.0.1:11434/v1',
+    });
+  });
+
+  it('reads every knob', () => {
+    expect(
+      load({
+        OPENAI_API: 'chat_completions',
+        AGENT_MODEL: 'llama3.1',
+        AGENT_TEMPERATURE: '0.2',
+        AGENT_MAX_OUTPUT_TOKENS: '800',
+        AGENT_TITLE_MODEL: 'llama3.2:1b',
+        AGENT_TRANSCRIBE_MODEL: 'whisper-1',
+        AGENT_ATTACHMENT_MAX_MB: '2',
+        AGENT_TRACING: 'true',
+      }),
+    ).toMatchObject({
+      api: 'chat_completions',
+      model: 'llama3.1',
+      temperature: 0.2,
+      maxOutputTokens: 800,
+      titleModel: 'llama3.2:1b',
+      transcribeModel: 'whisper-1',
+      attachmentMaxBytes: 2 * 1024 * 1024,
+      tracing: true,
+    });
+  });
+
+  it('names every bad variable', () => {
+    expect(
+      problems({
+        OPENAI_API: 'completions',
+        OPENAI_BASE_URL: 'ftp://x',
+        AGENT_TEMPERATURE: 'hot',
+        AGENT_MAX_OUTPUT_TOKENS: '1.5',
+        AGENT_HISTORY_MESSAGES: '0',
+      }).map((p) => p.split(':')[0]),
+    ).toEqual([
+      'OPENAI_BASE_URL',
+      'OPENAI_API',
+      'AGENT_TEMPERATURE',
+      'AGENT_MAX_OUTPUT_TOKENS',
+      'AGENT_HISTORY_MESSAGES',
+    ]);
+  });
+
+  it('reads the instructions from a file, and refuses a missing file or both sources', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-config-'));
+    try {
+      const file = join(dir, 'instructions.md');
+      writeFileSync(file, '\nYou are the ACME assistant.\n');
+      expect(load({ AGENT_INSTRUCTIONS_FILE: file }).instructions).toBe('You are the ACME assistant.');
+      expect(problems({ AGENT_INSTRUCTIONS: 'inline' })[0]).toMatch(/set one or the other/);
+      delete process.env.AGENT_INSTRUCTIONS;
+      expect(problems({ AGENT_INSTRUCTIONS_FILE: join(dir, 'missing.md') })[0]).toMatch(
+        /^AGENT_INSTRUCTIONS_FILE: cannot read/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
