@@ -15,7 +15,8 @@ export function configureApp(app: NestExpressApplication): AppConfig {
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
-  app.useBodyParser('json', { limit: config.bodyLimitBytes });
+  // Non-strict: a bare JSON string or null reaches validation and gets a 400 naming the body.
+  app.useBodyParser('json', { limit: config.bodyLimitBytes, strict: false });
   if (config.corsOrigins.length) {
     app.enableCors({
       origin: config.corsOrigins,

@@ -156,6 +156,12 @@ describe('readiness follows the database', () => {
   });
 
   const ready = async () => (await fetch(`${app.url}/health/ready`)).status;
+  const listThreads = () =>
+    app.fetch('/chatkit', {
+      method: 'POST',
+      user: 'db-down-user',
+      json: { type: 'threads.list', params: {} },
+    });
 
   it('starts without a database, reports 503, and recovers without a restart', async () => {
     await proxy.cut();
@@ -172,6 +178,12 @@ describe('readiness follows the database', () => {
       code: 'service_unavailable',
       details: { database: { status: 'down' } },
     });
+    // Data routes say why they cannot answer; routes that need no database still work.
+    const data = await listThreads();
+    expect(data.status).toBe(503);
+    expect(data.headers.get('retry-after')).toBe('5');
+    expect(await data.json()).toMatchObject({ code: 'database_unavailable' });
+    expect((await app.fetch('/api/me', { user: 'db-down-user' })).status).toBe(200);
 
     await proxy.start();
     let status = 0;
@@ -186,6 +198,9 @@ describe('readiness follows the database', () => {
     expect(await ready()).toBe(200);
     await proxy.cut();
     expect(await ready()).toBe(503);
+    const data = await listThreads();
+    expect(data.status).toBe(503);
+    expect(await data.json()).toMatchObject({ code: 'database_unavailable' });
     await proxy.start();
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
@@ -193,5 +208,6 @@ describe('readiness follows the database', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 200));
     }
     expect(status).toBe(200);
+    expect((await listThreads()).status).toBe(200);
   });
 });
