@@ -7,17 +7,18 @@ import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { z } from 'zod';
-import { AgentModule } from 'src/agent/agent.module';
+import { AgentModule, responderProvider } from 'src/agent/agent.module';
 import { AgentService } from 'src/agent/agent.service';
 import { AgentTools } from 'src/agent/agent-tools.registry';
 import { ATTACHMENT_READER, type AttachmentReader } from 'src/agent/history.converter';
 import { KNOWLEDGE_SEARCH, OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import { TRANSCRIBER, type Transcriber } from 'src/chatkit/attachment-links';
 import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
 import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
 import { agentConfig } from 'src/config/agent.config';
 import { metricsConfig } from 'src/config/metrics.config';
 import { MetricsModule } from 'src/metrics/metrics.module';
-import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
+import { FakeOpenAI, textTurn, toolCallTurn, transcriptionTurn } from 'test/support/fake-openai';
 
 const ENV_KEYS = [
   'OPENAI_API_KEY',
@@ -76,6 +77,10 @@ class KnowledgeModule implements OnModuleInit {
 })
 class AttachmentsModule {}
 
+/** Like ChatKitModule.register({ imports: [AgentModule], responder: responderProvider }). */
+@Module({ imports: [AgentModule], providers: [responderProvider] })
+class ProtocolModule {}
+
 let fake: FakeOpenAI;
 let saved: NodeJS.ProcessEnv;
 
@@ -103,6 +108,7 @@ async function compile(env: Record<string, string>): Promise<TestingModule> {
       AgentModule,
       KnowledgeModule,
       AttachmentsModule,
+      ProtocolModule,
     ],
   }).compile();
   // Runs onModuleInit, where other modules register their tools.
@@ -147,8 +153,11 @@ describe('AgentModule', () => {
   it('answers with the offline responder and the provided knowledge search when no model is configured', async () => {
     const app = await compile({});
     try {
-      const responder = app.get<Responder>(RESPONDER);
+      const responder = app.get<Responder>(RESPONDER, { strict: false });
       expect(responder).toBeInstanceOf(OfflineResponder);
+      expect(app.select(ProtocolModule).get(RESPONDER)).toBe(responder);
+      // No transcription model: the protocol layer answers input.transcribe with 501.
+      expect(app.get(TRANSCRIBER, { strict: false })).toBeNull();
 
       const events = await answer(responder, context());
 
@@ -165,10 +174,15 @@ describe('AgentModule', () => {
   });
 
   it('answers with the agent, registered tools and the provided attachment reader when a model is configured', async () => {
-    const app = await compile({ OPENAI_BASE_URL: fake.baseURL, AGENT_MODEL: 'gpt-module' });
+    const app = await compile({
+      OPENAI_BASE_URL: fake.baseURL,
+      AGENT_MODEL: 'gpt-module',
+      AGENT_TRANSCRIBE_MODEL: 'whisper-test',
+    });
     try {
-      const responder = app.get<Responder>(RESPONDER);
+      const responder = app.get<Responder>(RESPONDER, { strict: false });
       expect(responder).toBe(app.get(AgentService));
+      expect(app.select(ProtocolModule).get(RESPONDER)).toBe(responder);
       fake.enqueue(
         toolCallTurn('search_knowledge_base', { query: 'refunds' }),
         textTurn('Refunds take 5 days.'),
@@ -189,6 +203,14 @@ describe('AgentModule', () => {
       // No key configured: the client sends a placeholder, never a real environment key.
       expect(fake.requests[0].headers.authorization).toBe('Bearer not-needed');
       expect(JSON.stringify(fake.requests[1].body)).toContain('Passages about refunds');
+
+      fake.enqueueTranscription(transcriptionTurn('hello'));
+      const transcriber = app.get<Transcriber>(TRANSCRIBER, { strict: false });
+      await expect(
+        transcriber.transcribe(context().request, Buffer.from('audio'), 'audio/ogg'),
+      ).resolves.toEqual({
+        text: 'hello',
+      });
     } finally {
       await app.close();
     }

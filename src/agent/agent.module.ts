@@ -1,7 +1,8 @@
 /**
  * The agent feature: the model client and runner, the tool registry, the model-backed responder
  * and the offline one, and the RESPONDER the protocol layer streams from — AgentService when a
- * model is configured (OPENAI_API_KEY or OPENAI_BASE_URL), otherwise OfflineResponder.
+ * model is configured (OPENAI_API_KEY or OPENAI_BASE_URL), otherwise OfflineResponder — plus the
+ * TRANSCRIBER behind `input.transcribe`.
  *
  * The attachment reader (ATTACHMENT_READER) and the knowledge-base search (KNOWLEDGE_SEARCH) are
  * provided by their own modules, which may import this one to register tools; so they are looked
@@ -17,6 +18,7 @@ import { AgentTools } from 'src/agent/agent-tools.registry';
 import { ATTACHMENT_READER, NO_ATTACHMENTS, type AttachmentReader } from 'src/agent/history.converter';
 import { AGENT_RUNNER, OPENAI_CLIENT, modelProviders } from 'src/agent/model-provider';
 import { KNOWLEDGE_SEARCH, OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import { TRANSCRIBER, type Transcriber } from 'src/chatkit/attachment-links';
 import { RESPONDER, type Responder } from 'src/chatkit/responder';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 
@@ -37,6 +39,28 @@ function lazy<T>(moduleRef: ModuleRef, token: symbol): () => T | undefined {
     return found;
   };
 }
+
+/**
+ * RESPONDER: the agent when a model is configured, else the offline responder. Exported so the
+ * protocol module can declare it locally: `ChatKitModule.register({ imports: [AgentModule],
+ * responder: responderProvider })`.
+ */
+export const responderProvider: Provider = {
+  provide: RESPONDER,
+  useFactory: (config: AgentConfig, agent: AgentService, offline: OfflineResponder): Responder =>
+    config.modelConfigured ? agent : offline,
+  inject: [agentConfig.KEY, AgentService, OfflineResponder],
+};
+
+/** TRANSCRIBER for `input.transcribe`; null (→ 501) unless AGENT_TRANSCRIBE_MODEL is set. */
+const transcriberProvider: Provider = {
+  provide: TRANSCRIBER,
+  useFactory: (agent: AgentService): Transcriber | null =>
+    agent.transcriptionEnabled
+      ? { transcribe: async (_ctx, audio, mimeType) => ({ text: await agent.transcribe(audio, mimeType) }) }
+      : null,
+  inject: [AgentService],
+};
 
 const providers: Provider[] = [
   ...modelProviders,
@@ -66,16 +90,12 @@ const providers: Provider[] = [
       new OfflineResponder(lazy<KnowledgeSearch>(moduleRef, KNOWLEDGE_SEARCH)),
     inject: [ModuleRef],
   },
-  {
-    provide: RESPONDER,
-    useFactory: (config: AgentConfig, agent: AgentService, offline: OfflineResponder): Responder =>
-      config.modelConfigured ? agent : offline,
-    inject: [agentConfig.KEY, AgentService, OfflineResponder],
-  },
+  responderProvider,
+  transcriberProvider,
 ];
 
 @Module({
   providers,
-  exports: [RESPONDER, AgentService, OfflineResponder, AgentTools, OPENAI_CLIENT, AGENT_RUNNER],
+  exports: [RESPONDER, TRANSCRIBER, AgentService, OfflineResponder, AgentTools, OPENAI_CLIENT, AGENT_RUNNER],
 })
 export class AgentModule {}
