@@ -8,6 +8,7 @@ import { authConfig } from 'src/config/auth.config';
 import { databaseConfig } from 'src/config/database.config';
 import { metricsConfig } from 'src/config/metrics.config';
 import { rateLimitConfig } from 'src/config/rate-limit.config';
+import { ragConfig } from 'src/config/rag.config';
 import { chatkitConfig } from 'src/config/chatkit.config';
 import { ConfigValidationError } from 'src/config/env.schema';
 
@@ -18,6 +19,7 @@ export const CONFIG_NAMESPACES = [
   rateLimitConfig,
   metricsConfig,
   chatkitConfig,
+  ragConfig,
 ];
 
 /** Runs every namespace factory; throws one ConfigValidationError listing all problems. */
