@@ -226,6 +226,32 @@ describe('mapAgentStream with scripted SDK events', () => {
     });
   });
 
+  it('stamps new items strictly after each other and after the newest stored item, even on a frozen clock', async () => {
+    const raw = (event: Record<string, unknown>) => ({
+      type: 'raw_model_stream_event',
+      source: 'openai-responses',
+      data: { type: 'model', event, providerData: { rawModelEventSource: 'openai-responses' } },
+    });
+    const frozen = '2026-01-01T00:00:00.000Z';
+    const options = mapperOptions();
+    options.context.now = () => frozen;
+    options.notBefore = frozen;
+    const { events } = await drain(
+      mapAgentStream(
+        scripted([
+          raw({ type: 'response.output_item.added', item: { id: 'rs_1', type: 'reasoning', summary: [] } }),
+          raw({
+            type: 'response.output_item.added',
+            item: { id: 'msg_1', type: 'message', role: 'assistant', content: [] },
+          }),
+        ]),
+        options,
+      ),
+    );
+    const stamps = events.flatMap((e) => (e.type === 'thread.item.added' ? [e.item.created_at] : []));
+    expect(stamps).toEqual(['2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z']);
+  });
+
   it('ends quietly with no further events when the run was cancelled', async () => {
     const run: AgentRunStream = { ...scripted([textDelta('par')]), cancelled: true };
     const stream = mapAgentStream(run, mapperOptions());

@@ -52,6 +52,8 @@ export interface StreamMapperOptions {
   toolDisplay(name: string): ToolDisplay;
   /** A workflow the previous turn left open (it ended in a client tool call): continue it. */
   openWorkflow?: WorkflowItem;
+  /** `created_at` of the newest stored item: new items are stamped strictly after it. */
+  notBefore?: string;
   /** Events tools emitted while running, streamed before the next model event. */
   takeToolEvents?(): ThreadStreamEvent[];
   onFirstToken?(): void;
@@ -152,9 +154,22 @@ class StreamMapper {
   private clientCall: ClientToolCallItem | undefined;
   private firstTokenSeen = false;
   private answer = '';
+  private lastStamp: number;
 
   constructor(private readonly options: StreamMapperOptions) {
     if (options.openWorkflow) this.workflow = clone(options.openWorkflow);
+    this.lastStamp = options.notBefore ? Date.parse(options.notBefore) : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * `created_at` for a new item: the context's clock, nudged to stay strictly increasing. Items
+   * are ordered by (created_at, id), and Responses ids are random, so two items stamped in the
+   * same millisecond could otherwise come back from the store in the wrong order.
+   */
+  private stamp(): string {
+    const ms = Math.max(Date.parse(this.options.context.now()), this.lastStamp + 1);
+    this.lastStamp = ms;
+    return new Date(ms).toISOString();
   }
 
   handle(event: RunStreamEvent): ThreadStreamEvent[] {
@@ -234,7 +249,7 @@ class StreamMapper {
     this.workflow = {
       id: this.options.context.generateId('workflow'),
       thread_id: this.options.threadId,
-      created_at: this.options.context.now(),
+      created_at: this.stamp(),
       type: 'workflow',
       workflow: { type, tasks, expanded: false },
     };
@@ -294,7 +309,7 @@ class StreamMapper {
       item: {
         id,
         thread_id: this.options.threadId,
-        created_at: this.options.context.now(),
+        created_at: this.stamp(),
         type: 'assistant_message',
         content,
       },
@@ -489,7 +504,7 @@ class StreamMapper {
         this.clientCall = {
           id,
           thread_id: this.options.threadId,
-          created_at: this.options.context.now(),
+          created_at: this.stamp(),
           type: 'client_tool_call',
           status: 'pending',
           call_id: callId || this.options.context.generateId('tool_call'),

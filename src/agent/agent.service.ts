@@ -144,6 +144,7 @@ export class AgentService implements Responder {
         isClientTool: (name) => this.tools.isClientTool(name),
         toolDisplay: (name) => this.tools.display(name),
         openWorkflow: input === null ? openWorkflowOf(history) : undefined,
+        notBefore: history.at(-1)?.created_at,
         takeToolEvents: () => toolEvents.splice(0),
         onFirstToken: () => this.metrics.timeToFirstToken(model, seconds()),
         onUsage: (u: RunUsage) => {
