@@ -7,7 +7,6 @@ export const chatkitEnvShape = {
   CHATKIT_HEARTBEAT_MS: envInt(15_000, { min: 0, max: 600_000 }),
   CHATKIT_RUN_LOCK_TTL_S: envInt(30, { min: 5, max: 3600 }),
   CHATKIT_ALLOW_CANCEL: envBoolean(true),
-  CHATKIT_HISTORY_ITEMS: envInt(40, { min: 1, max: 1000 }),
 };
 
 export const chatkitConfig = registerAs('chatkit', () => {
@@ -17,7 +16,6 @@ export const chatkitConfig = registerAs('chatkit', () => {
     heartbeatMs: env.CHATKIT_HEARTBEAT_MS,
     runLockTtlMs: env.CHATKIT_RUN_LOCK_TTL_S * 1000,
     allowCancel: env.CHATKIT_ALLOW_CANCEL,
-    historyItems: env.CHATKIT_HISTORY_ITEMS,
   };
 });
 
