@@ -223,9 +223,11 @@ class StreamMapper {
     return { events, summary: { outcome: 'completed', answer: this.answer } };
   }
 
+  /** Items tools streamed themselves belong to the run too (a guardrail retracts them). */
   private track(event: ThreadStreamEvent): void {
-    if (event.type === 'thread.item.added' && !this.produced.includes(event.item.id))
-      this.produced.push(event.item.id);
+    const created =
+      event.type === 'thread.item.added' || event.type === 'thread.item.done' ? event.item.id : undefined;
+    if (created !== undefined && !this.produced.includes(created)) this.produced.push(created);
   }
 
   private added(item: ThreadItem): ThreadStreamEvent {

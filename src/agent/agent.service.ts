@@ -116,6 +116,7 @@ export class AgentService implements Responder {
     const usage: ThreadUsage = { requests: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
     // Stays 'cancelled' if the consumer stops pulling (the client went away) before the end.
     let outcome: RunOutcome = 'cancelled';
+    let modelCalled = false;
     try {
       // Enough items to find the last N messages among tool calls, workflows and hidden context.
       const history = await context.loadHistory(this.config.historyMessages * 4 + 10);
@@ -132,6 +133,7 @@ export class AgentService implements Responder {
         responder: context,
         emit: (event) => void toolEvents.push(event),
       };
+      modelCalled = true;
       const result = await this.runner.run(this.buildAgent(context, input), modelInput, {
         stream: true,
         signal,
@@ -165,10 +167,11 @@ export class AgentService implements Responder {
       addUsage(thread, usage);
       if (!signal.aborted) {
         outcome = 'error';
-        const kind = this.metrics.modelError(model, error);
-        this.logger.warn(
-          `Agent run failed (${kind}): ${error instanceof Error ? error.message : String(error)}`,
-        );
+        const reason = error instanceof Error ? error.message : String(error);
+        // Only failures of the model run count as model errors, not a failed history load.
+        if (modelCalled)
+          this.logger.warn(`Agent run failed (${this.metrics.modelError(model, error)}): ${reason}`);
+        else this.logger.warn(`Could not prepare the agent run: ${reason}`);
       }
       throw error;
     } finally {
