@@ -143,6 +143,18 @@ describe('rate limits shared through Redis', () => {
   });
 });
 
+describe('rate limits when Redis is down', () => {
+  it('lets requests through instead of failing them', async () => {
+    const app = await startApp({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_MAX: '2' });
+    try {
+      for (let i = 0; i < 3; i++)
+        expect((await app.fetch('/api/me', { user: 'no-redis-user' })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('readiness follows the database', () => {
   let proxy: TcpProxy;
   let app: TestApp;

@@ -21,6 +21,11 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
   return id;
 }
 
+function requestFields(req: IncomingMessage): Record<string, unknown> {
+  const r = req as unknown as AuthenticatedRequest;
+  return { userId: r.context?.userId, orgId: r.context?.orgId, route: routeTemplate(r) };
+}
+
 @Module({
   imports: [
     LoggerModule.forRootAsync({
@@ -33,10 +38,24 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
           autoLogging: {
             ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
           },
-          customProps: (req: IncomingMessage) => {
-            const r = req as unknown as AuthenticatedRequest;
-            return { userId: r.context?.userId, orgId: r.context?.orgId, route: routeTemplate(r) };
-          },
+          // Added to the completion line only: at the start of a request the user is not known yet.
+          customSuccessObject: (
+            req: IncomingMessage,
+            _res: ServerResponse,
+            value: Record<string, unknown>,
+          ) => ({
+            ...value,
+            ...requestFields(req),
+          }),
+          customErrorObject: (
+            req: IncomingMessage,
+            _res: ServerResponse,
+            _err: Error,
+            value: Record<string, unknown>,
+          ) => ({
+            ...value,
+            ...requestFields(req),
+          }),
           serializers: {
             req: (req: { id: unknown; method: string; url: string }) => ({
               id: req.id,

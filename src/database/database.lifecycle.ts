@@ -11,6 +11,9 @@ import { DataSource } from 'typeorm';
 import { databaseConfig, type DatabaseConfig } from 'src/config/database.config';
 import { EmbeddedPostgres } from 'src/database/embedded-postgres';
 
+/** An arbitrary constant shared by every replica of this app. */
+const MIGRATION_LOCK_ID = 7_319_420_001;
+
 @Injectable()
 export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Database');
@@ -44,17 +47,33 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   private async attempt(): Promise<boolean> {
     try {
       if (!this.dataSource.isInitialized) await this.dataSource.initialize();
-      if (this.config.runMigrations && !this.migrated) {
-        const applied = await this.dataSource.runMigrations({ transaction: 'each' });
-        if (applied.length)
-          this.logger.log(`applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}`);
-      }
+      if (this.config.runMigrations && !this.migrated) await this.migrate();
       this.migrated = true;
       this.logger.log(`connected (${this.config.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'})`);
       return true;
     } catch (err) {
       this.logger.warn(`database unavailable: ${(err as Error).message}`);
       return false;
+    }
+  }
+
+  /**
+   * Replicas starting together would race on the migrations table; an advisory lock held on a
+   * connection of its own makes them take turns (the later ones find nothing left to apply).
+   * The embedded database has a single connection and a single process, so it needs none.
+   */
+  private async migrate(): Promise<void> {
+    const lock = this.config.poolSize > 1 ? this.dataSource.createQueryRunner() : undefined;
+    try {
+      if (lock) await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+      if (applied.length)
+        this.logger.log(`applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}`);
+    } finally {
+      if (lock) {
+        await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+        await lock.release();
+      }
     }
   }
 

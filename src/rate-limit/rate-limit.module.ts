@@ -4,8 +4,8 @@
  */
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { rateLimitConfig, type RateLimitConfig } from 'src/config/rate-limit.config';
+import { FailOpenRedisStorage } from 'src/rate-limit/fail-open.storage';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
 
 @Module({
@@ -15,13 +15,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
       useFactory: (config: RateLimitConfig) => ({
         throttlers: [{ name: 'default', ttl: config.windowMs, limit: config.max }],
         skipIf: () => !config.enabled,
-        storage: config.redisUrl
-          ? new ThrottlerStorageRedisService(config.redisUrl, {
-              lazyConnect: false,
-              maxRetriesPerRequest: 2,
-              enableOfflineQueue: true,
-            })
-          : undefined,
+        storage: config.redisUrl ? new FailOpenRedisStorage(config.redisUrl) : undefined,
       }),
     }),
   ],
