@@ -57,8 +57,18 @@ export interface StreamMapperOptions {
   /** Events tools emitted while running, streamed before the next model event. */
   takeToolEvents?(): ThreadStreamEvent[];
   onFirstToken?(): void;
+  /**
+   * Annotations for a finished content part from the outputs the run's tools returned, e.g.
+   * `[1]` markers that cite a search result. Added to those the model itself streamed.
+   */
+  annotate?(text: string, toolOutputs: readonly ToolOutput[]): Annotation[];
   /** Called once per model response with that response's token counts. */
   onUsage?(usage: RunUsage): void;
+}
+
+export interface ToolOutput {
+  name: string;
+  output: unknown;
 }
 
 export interface StreamSummary {
@@ -135,6 +145,8 @@ function isGuardrailTripwire(error: unknown): boolean {
 
 const clone = <T>(value: T): T => structuredClone(value);
 
+const sameAnnotation = (a: Annotation, b: Annotation): boolean => JSON.stringify(a) === JSON.stringify(b);
+
 interface OpenMessage {
   item: AssistantMessageItem;
   /** Emitted annotations per content index: the next `annotation_index`. */
@@ -151,6 +163,7 @@ class StreamMapper {
   private workflow: WorkflowItem | undefined;
   private readonly thoughts = new Map<string, number>();
   private readonly toolTasks = new Map<string, number>();
+  private readonly toolOutputs: ToolOutput[] = [];
   private clientCall: ClientToolCallItem | undefined;
   private firstTokenSeen = false;
   private answer = '';
@@ -198,7 +211,8 @@ class StreamMapper {
         out.push(...this.closeChatMessage());
       }
     } else if (event.type === 'run_item_stream_event') {
-      out.push(...this.runItem(event.name, event.item.rawItem as unknown as Record<string, unknown>));
+      const item = event.item as { rawItem: unknown; output?: unknown };
+      out.push(...this.runItem(event.name, item.rawItem as Record<string, unknown>, item.output));
     }
     return out;
   }
@@ -354,14 +368,25 @@ class StreamMapper {
     });
   }
 
-  private partDone(message: OpenMessage, index: number, text: string): ThreadStreamEvent {
+  private partDone(message: OpenMessage, index: number, text: string): ThreadStreamEvent[] {
     const part = this.part(message, index);
     part.text = text;
-    return this.updated(message.item.id, {
-      type: 'assistant_message.content_part.done',
-      content_index: index,
-      content: part,
-    });
+    const events: ThreadStreamEvent[] = [];
+    if (this.options.annotate && this.toolOutputs.length > 0) {
+      for (const annotation of this.options.annotate(text, this.toolOutputs)) {
+        if (!part.annotations.some((known) => sameAnnotation(known, annotation))) {
+          events.push(this.annotation(message, index, annotation));
+        }
+      }
+    }
+    events.push(
+      this.updated(message.item.id, {
+        type: 'assistant_message.content_part.done',
+        content_index: index,
+        content: part,
+      }),
+    );
+    return events;
   }
 
   private messageDone(message: OpenMessage): ThreadStreamEvent {
@@ -417,18 +442,27 @@ class StreamMapper {
       }
       case 'response.output_text.done': {
         const message = this.messages.get(e.item_id);
-        return message ? [this.partDone(message, e.content_index, e.text)] : [];
+        return message ? this.partDone(message, e.content_index, e.text) : [];
       }
       case 'response.refusal.done': {
         const message = this.messages.get(e.item_id);
-        return message ? [this.partDone(message, e.content_index, e.refusal)] : [];
+        return message ? this.partDone(message, e.content_index, e.refusal) : [];
       }
       case 'response.output_item.done': {
         if (e.item.type !== 'message') return [];
         const message = this.messages.get(e.item.id);
         if (!message) return [];
         this.messages.delete(e.item.id);
-        message.item.content = e.item.content.map((p) => this.convertPart(p));
+        // The final item is authoritative for text; keep annotations added from tool outputs.
+        const streamed = message.item.content;
+        message.item.content = e.item.content.map((p, i) => {
+          const part = this.convertPart(p);
+          for (const annotation of streamed[i]?.annotations ?? []) {
+            if (!part.annotations.some((known) => sameAnnotation(known, annotation)))
+              part.annotations.push(annotation);
+          }
+          return part;
+        });
         return [this.messageDone(message)];
       }
       case 'response.reasoning_summary_text.delta':
@@ -479,12 +513,12 @@ class StreamMapper {
     const message = this.chatMessage;
     if (!message) return [];
     this.chatMessage = undefined;
-    return [this.partDone(message, 0, message.item.content[0].text), this.messageDone(message)];
+    return [...this.partDone(message, 0, message.item.content[0].text), this.messageDone(message)];
   }
 
   // ---- tools ------------------------------------------------------------------------------------
 
-  private runItem(name: string, raw: Record<string, unknown>): ThreadStreamEvent[] {
+  private runItem(name: string, raw: Record<string, unknown>, output: unknown): ThreadStreamEvent[] {
     if (name === 'tool_called' && raw.type === 'function_call') {
       const toolName = String(raw.name);
       const callId = String(raw.callId ?? '');
@@ -531,6 +565,7 @@ class StreamMapper {
       return [{ type: 'progress_update', text: display.progress, icon: display.icon }, ...task.events];
     }
     if (name === 'tool_output' && raw.type === 'function_call_result') {
+      this.toolOutputs.push({ name: String(raw.name), output });
       const index = this.toolTasks.get(String(raw.callId));
       if (index === undefined) return [];
       this.toolTasks.delete(String(raw.callId));

@@ -8,13 +8,14 @@
  * A tool receives the AgentRunContext and must scope any user data it reads by
  * `context.request` — the model decides the arguments, never who is asking.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { tool } from '@openai/agents';
 import type { FunctionTool } from '@openai/agents';
 import { z } from 'zod';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
-import type { ThreadMetadata, ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
+import type { ToolOutput } from 'src/agent/agent-stream.mapper';
+import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/responder';
 import type { RequestContext } from 'src/common/request-context';
 
@@ -42,6 +43,11 @@ export interface ServerToolDefinition<P extends z.ZodObject> {
   parameters: P;
   execute(args: z.infer<P>, context: AgentRunContext): Promise<unknown> | unknown;
   display?: Partial<ToolDisplay>;
+  /**
+   * Citations in a finished answer that point at what this tool returned (e.g. `[1]` markers for
+   * search results), as ChatKit annotations. `outputs` are this tool's results in this turn.
+   */
+  annotate?(text: string, outputs: unknown[]): Annotation[];
 }
 
 /** A JSON Schema object, for client tools described by front-end teams rather than in zod. */
@@ -74,7 +80,11 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 @Injectable()
 export class AgentTools {
-  private readonly server = new Map<string, { tool: AgentTool; display: ToolDisplay }>();
+  private readonly server = new Map<
+    string,
+    { tool: AgentTool; display: ToolDisplay; annotate?: ServerToolDefinition<z.ZodObject>['annotate'] }
+  >();
+  private readonly logger = new Logger(AgentTools.name);
   private readonly client = new Map<string, AgentTool>();
 
   constructor(private readonly metrics: AgentMetrics) {}
@@ -108,6 +118,7 @@ export class AgentTools {
         title: definition.display?.title ?? fallback.title ?? `Used ${definition.name}`,
         icon: definition.display?.icon ?? fallback.icon ?? 'bolt',
       },
+      annotate: definition.annotate?.bind(definition),
     });
   }
 
@@ -155,6 +166,24 @@ export class AgentTools {
         icon: 'bolt',
       }
     );
+  }
+
+  /** What every tool with an `annotate` hook finds in `text` from its own outputs of this turn. */
+  annotate(text: string, outputs: readonly ToolOutput[]): Annotation[] {
+    const annotations: Annotation[] = [];
+    for (const [name, entry] of this.server) {
+      const mine = outputs.filter((o) => o.name === name).map((o) => o.output);
+      if (!entry.annotate || mine.length === 0) continue;
+      try {
+        annotations.push(...entry.annotate(text, mine));
+      } catch (error) {
+        // A citation that cannot be built is not worth failing an answer the user already read.
+        this.logger.warn(
+          `${name}: citations failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    return annotations;
   }
 
   private assertNewName(name: string): void {

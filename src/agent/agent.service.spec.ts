@@ -477,6 +477,75 @@ describe.each([
     });
   });
 
+  it('adds the citations a tool recognises in the finished answer to those the model streamed', async () => {
+    const { service, tools } = setup({ api });
+    tools.register({
+      name: 'search_knowledge_base',
+      description: 'Search the knowledge base.',
+      parameters: z.object({ query: z.string() }),
+      execute: () => JSON.stringify({ results: [{ ref: 1, title: 'Refund policy', source: 'refunds.md' }] }),
+      annotate: (answer, outputs) => {
+        const refs = new Map<number, string>();
+        for (const o of outputs) {
+          for (const r of (JSON.parse(String(o)) as { results: Array<{ ref: number; title: string }> })
+            .results) {
+            refs.set(r.ref, r.title);
+          }
+        }
+        return [...answer.matchAll(/\[(\d+)\]/g)].flatMap((m) => {
+          const title = refs.get(Number(m[1]));
+          return title
+            ? [
+                {
+                  type: 'annotation' as const,
+                  source: { type: 'file' as const, filename: 'refunds.md', title },
+                  index: m.index + m[0].length,
+                },
+              ]
+            : [];
+        });
+      },
+    });
+    const conversation = new Conversation();
+    const input = conversation.user('How long do refunds take?');
+    const answer = 'Refunds take 5 days [1], see the FAQ [2].';
+    fake.enqueue(
+      toolCallTurn('search_knowledge_base', { query: 'refunds' }),
+      modelTurn([
+        {
+          type: 'message',
+          text: answer,
+          annotations: [urlCitation({ url: 'https://faq.test', title: 'FAQ', startIndex: 30, endIndex: 37 })],
+        },
+      ]),
+    );
+
+    const { events, error } = await run(service, conversation, input);
+
+    expect(error).toBeUndefined();
+    const url = {
+      type: 'annotation',
+      source: { type: 'url', url: 'https://faq.test', title: 'FAQ' },
+      index: 37,
+    };
+    const file = {
+      type: 'annotation',
+      source: { type: 'file', filename: 'refunds.md', title: 'Refund policy' },
+      index: answer.indexOf('[1]') + 3,
+    };
+    expect(kinds(events).slice(-4)).toEqual([
+      'updated:assistant_message.content_part.annotation_added',
+      'updated:assistant_message.content_part.annotation_added',
+      'updated:assistant_message.content_part.done',
+      'thread.item.done:assistant_message',
+    ]);
+    expect(events.at(-3)).toMatchObject({ update: { annotation_index: 1, annotation: file } });
+    expect(events.at(-2)).toMatchObject({ update: { content: { annotations: [url, file] } } });
+    expect((events.at(-1) as { item: AssistantMessageItem }).item.content).toEqual([
+      { type: 'output_text', text: answer, annotations: [url, file] },
+    ]);
+  });
+
   it('lets the client retry a 429 before the first token', async () => {
     const { service } = setup({ api });
     const conversation = new Conversation();

@@ -148,6 +148,7 @@ export class AgentService implements Responder {
         openWorkflow: input === null ? openWorkflowOf(history) : undefined,
         notBefore: history.at(-1)?.created_at,
         takeToolEvents: () => toolEvents.splice(0),
+        annotate: (text, outputs) => this.tools.annotate(text, outputs),
         onFirstToken: () => this.metrics.timeToFirstToken(model, seconds()),
         onUsage: (u: RunUsage) => {
           usage.requests++;
