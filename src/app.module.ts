@@ -8,17 +8,19 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ZodValidationPipe } from 'nestjs-zod';
+import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
 import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
 import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
-import { GracefulShutdown } from 'src/common/graceful-shutdown';
+import { CommonModule } from 'src/common/common.module';
 import { LoggingModule } from 'src/common/logging.module';
 import { CONFIG_NAMESPACES } from 'src/config/config.registry';
 import { DatabaseModule } from 'src/database/database.module';
 import { HealthModule } from 'src/health/health.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
+import { RagModule } from 'src/rag/rag.module';
 import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
 
@@ -30,16 +32,17 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
       // Tests control the environment themselves; a developer's .env must not leak into them.
       ignoreEnvFile: process.env.NODE_ENV === 'test',
     }),
+    CommonModule,
     LoggingModule,
     MetricsModule,
     DatabaseModule,
     AuthModule,
     RateLimitModule,
     HealthModule,
-    ChatKitModule.register(),
+    RagModule,
+    ChatKitModule.register({ imports: [AttachmentsModule] }),
   ],
   providers: [
-    GracefulShutdown,
     { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: APP_GUARD, useExisting: UserThrottlerGuard },
     { provide: APP_GUARD, useClass: DatabaseReadyGuard },

@@ -151,6 +151,11 @@ export function checkType(
   return { ok: false, reason: 'type_mismatch' };
 }
 
+/** Whether a declared type is on the allow-list (`allowed` entries may be `type/*`). */
+export function isAllowedType(mime: string, allowed: Iterable<string> = DEFAULT_ALLOWED_MIME_TYPES): boolean {
+  return isAllowed(normalizeMimeType(mime), [...allowed].map(normalizeMimeType));
+}
+
 /** Only raster images may be shown inline; anything else is served as a download. */
 export function isInlineSafe(mime: string): boolean {
   return INLINE_SAFE.has(normalizeMimeType(mime));

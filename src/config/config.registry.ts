@@ -4,6 +4,7 @@
  * variable, before anything starts.
  */
 import { appConfig } from 'src/config/app.config';
+import { attachmentsConfig } from 'src/config/attachments.config';
 import { authConfig } from 'src/config/auth.config';
 import { databaseConfig } from 'src/config/database.config';
 import { metricsConfig } from 'src/config/metrics.config';
@@ -19,6 +20,7 @@ export const CONFIG_NAMESPACES = [
   rateLimitConfig,
   metricsConfig,
   chatkitConfig,
+  attachmentsConfig,
   ragConfig,
 ];
 

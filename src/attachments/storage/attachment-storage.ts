@@ -142,3 +142,6 @@ export function assertValidRange(range: ByteRange): void {
     throw new AttachmentStorageError(AttachmentStorageErrorCode.RangeNotSatisfiable, 'invalid byte range');
   }
 }
+
+/** DI token for the configured driver (an interface, so it needs a token). */
+export const ATTACHMENT_STORAGE = Symbol('ATTACHMENT_STORAGE');

@@ -1,0 +1,36 @@
+/**
+ * Operator routes for attachments: run the cleanup sweep now, or see what it would remove. Admins
+ * only (the admin claim of the token); everyone else gets a 403 before anything is read.
+ */
+import { Controller, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attachment.exception';
+import { AttachmentsCleanup, type PurgeReport } from 'src/attachments/attachments.cleanup';
+import { Authenticated, CurrentUser } from 'src/common/decorators';
+import type { RequestContext } from 'src/common/request-context';
+
+@ApiTags('admin')
+@Authenticated()
+@Controller('api/admin/attachments')
+export class AttachmentsAdminController {
+  constructor(private readonly cleanup: AttachmentsCleanup) {}
+
+  @Post('purge')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Remove expired pending uploads, unlinked attachments and orphaned stored objects now',
+    description:
+      'The same sweep the cleanup timer runs. With dry_run=true nothing is deleted; the report says what would be.',
+  })
+  @ApiQuery({ name: 'dry_run', required: false, enum: ['true', 'false'] })
+  @ApiResponse({ status: 403, description: 'Not an admin' })
+  async purge(@CurrentUser() ctx: RequestContext, @Query('dry_run') dryRun?: string): Promise<PurgeReport> {
+    if (!ctx.isAdmin) {
+      throw new AttachmentException(
+        AttachmentErrorCode.Forbidden,
+        'only administrators may purge attachments',
+      );
+    }
+    return this.cleanup.run({ dryRun: dryRun === 'true' || dryRun === '1' });
+  }
+}

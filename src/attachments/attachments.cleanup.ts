@@ -1,0 +1,203 @@
+/**
+ * Sweeps what users left behind: uploads never finished (pending past ATTACHMENTS_PENDING_TTL_H),
+ * attachments never sent in a message (unlinked past ATTACHMENTS_UNLINKED_TTL_H), and stored
+ * objects whose record is gone (a failed delete, a crash between the two steps). It runs on a
+ * timer in every replica — each step is idempotent, so replicas racing each other is harmless —
+ * and on demand from the admin purge route, which can also report without deleting.
+ * It must never delete an attachment that is linked to a thread, nor bytes whose record exists.
+ */
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { AttachmentStore, type AttachmentRecord, type ExpiredKind } from 'src/attachments/attachment.store';
+import { AttachmentsMetrics } from 'src/attachments/attachments.metrics';
+import { idFromStorageKey } from 'src/attachments/attachments.service';
+import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
+import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
+import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
+import { DatabaseLifecycle } from 'src/database/database.lifecycle';
+
+export interface PurgeSection {
+  count: number;
+  bytes: number;
+  /** The first few ids or keys, for the report. */
+  sample: string[];
+}
+
+export interface PurgeReport {
+  dry_run: boolean;
+  started_at: string;
+  duration_ms: number;
+  pending_expired: PurgeSection;
+  unlinked_expired: PurgeSection;
+  orphaned_objects: PurgeSection;
+  stale_temp_files: number;
+}
+
+const BATCH = 200;
+const SAMPLE = 50;
+const KEY_BATCH = 500;
+/** Upload temp files older than this belong to a process that died mid-upload. */
+const STALE_TEMP_MS = 6 * 3600_000;
+
+@Injectable()
+export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('AttachmentsCleanup');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<PurgeReport>;
+
+  constructor(
+    private readonly store: AttachmentStore,
+    @Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage,
+    private readonly metrics: AttachmentsMetrics,
+    private readonly database: DatabaseLifecycle,
+    @Inject(attachmentsConfig.KEY) private readonly config: AttachmentsConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const every = this.config.cleanupIntervalMs;
+    if (every <= 0) return;
+    // Spread replicas that started together; the first sweep comes soon after boot.
+    const first = Math.min(every, 60_000) + Math.floor(Math.random() * 30_000);
+    const tick = () => {
+      if (!this.database.ready) return;
+      this.run({ dryRun: false }).catch((err: unknown) =>
+        this.logger.error({ err }, 'attachment cleanup failed'),
+      );
+    };
+    this.timer = setTimeout(() => {
+      tick();
+      this.timer = setInterval(tick, every);
+      this.timer.unref();
+    }, first);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** One sweep; concurrent callers share the sweep in progress when both want the same mode. */
+  run(opts: { dryRun: boolean; now?: Date }): Promise<PurgeReport> {
+    if (this.running) return this.running.then(() => this.run(opts));
+    const sweep = this.sweep(opts.dryRun, opts.now ?? new Date()).finally(() => (this.running = undefined));
+    this.running = sweep;
+    return sweep;
+  }
+
+  private async sweep(dryRun: boolean, now: Date): Promise<PurgeReport> {
+    const started = Date.now();
+    const pending = await this.expired('pending', new Date(now.getTime() - this.config.pendingTtlMs), dryRun);
+    const unlinked = await this.expired(
+      'unlinked',
+      new Date(now.getTime() - this.config.unlinkedTtlMs),
+      dryRun,
+    );
+    const orphans = await this.orphans(dryRun);
+    let staleTemp = 0;
+    if (!dryRun && this.storage instanceof FilesystemAttachmentStorage) {
+      staleTemp = await this.storage.removeStaleTempFiles(STALE_TEMP_MS, now);
+    }
+    const report: PurgeReport = {
+      dry_run: dryRun,
+      started_at: new Date(started).toISOString(),
+      duration_ms: Date.now() - started,
+      pending_expired: pending,
+      unlinked_expired: unlinked,
+      orphaned_objects: orphans,
+      stale_temp_files: staleTemp,
+    };
+    const total = pending.count + unlinked.count + orphans.count + staleTemp;
+    if (total > 0 || dryRun) {
+      this.logger.log(
+        {
+          event: 'attachment.cleanup',
+          dryRun,
+          pendingExpired: pending.count,
+          unlinkedExpired: unlinked.count,
+          orphanedObjects: orphans.count,
+          staleTempFiles: staleTemp,
+          bytes: pending.bytes + unlinked.bytes,
+          durationMs: report.duration_ms,
+          pendingIds: pending.sample,
+          unlinkedIds: unlinked.sample,
+          orphanKeys: orphans.sample,
+        },
+        dryRun ? 'attachment cleanup (dry run): would remove' : 'attachment cleanup removed',
+      );
+    }
+    return report;
+  }
+
+  private async expired(kind: ExpiredKind, before: Date, dryRun: boolean): Promise<PurgeSection> {
+    const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
+    let after: AttachmentRecord | undefined;
+    for (;;) {
+      const batch = await this.store.findExpired(kind, before, BATCH, after);
+      if (!batch.length) break;
+      after = batch[batch.length - 1];
+      for (const record of batch) {
+        if (dryRun) {
+          this.count(section, record.id, record.size);
+        } else if (await this.store.deleteIfExpired(kind, record.id, before)) {
+          await this.deleteBytes(record);
+          this.count(section, record.id, record.size);
+          this.metrics.cleanupRemoved.inc({ kind });
+        }
+      }
+      if (batch.length < BATCH) break;
+    }
+    return section;
+  }
+
+  private async orphans(dryRun: boolean): Promise<PurgeSection> {
+    const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
+    let keys: string[] = [];
+    const flush = async () => {
+      const byId = new Map<string, string>();
+      for (const key of keys) {
+        const id = idFromStorageKey(key);
+        // Keys we did not make (someone else's objects in a shared bucket) are left alone.
+        if (id) byId.set(id, key);
+      }
+      keys = [];
+      const alive = await this.store.existingIds([...byId.keys()]);
+      for (const [id, key] of byId) {
+        if (alive.has(id)) continue;
+        const size = (await this.storage.stat(key))?.size ?? 0;
+        if (!dryRun) {
+          await this.storage.delete(key);
+          this.metrics.cleanupRemoved.inc({ kind: 'orphan' });
+        }
+        this.count(section, key, size);
+      }
+    };
+    for await (const key of this.storage.list()) {
+      keys.push(key);
+      if (keys.length >= KEY_BATCH) await flush();
+    }
+    await flush();
+    return section;
+  }
+
+  private async deleteBytes(record: AttachmentRecord): Promise<void> {
+    await this.storage
+      .delete(record.storageKey)
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { err, attachmentId: record.id },
+          'could not delete attachment bytes; next sweep retries',
+        ),
+      );
+  }
+
+  private count(section: PurgeSection, name: string, bytes: number): void {
+    section.count += 1;
+    section.bytes += bytes;
+    if (section.sample.length < SAMPLE) section.sample.push(name);
+  }
+}

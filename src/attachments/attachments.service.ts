@@ -1,0 +1,609 @@
+/**
+ * Attachments end to end: two-phase creation (attachments.create → signed upload URL), direct
+ * uploads, type and size checks on the real bytes, per-user quotas, linking to the message that
+ * uses them, deletion with their thread, fresh preview links on every read, and the bytes for the
+ * model. It is the AttachmentLinks of the protocol layer and the AttachmentReader of the agent.
+ *
+ * Rules it must keep: a record becomes `ready` only after its bytes were stored whole and judged
+ * by their first bytes; a refused upload leaves neither bytes nor a ready record; a user only ever
+ * sees, links or deletes their own attachments; nothing it logs carries file contents.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { EntityManager } from 'typeorm';
+import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attachment.exception';
+import { peekHead, type IncomingFile } from 'src/attachments/attachment.intake';
+import {
+  SNIFF_HEAD_BYTES,
+  attachmentKindFor,
+  checkType,
+  isAllowedType,
+  mimeTypeFromFilename,
+  normalizeMimeType,
+  sniffMimeType,
+} from 'src/attachments/attachment.mime';
+import { AttachmentStore, type AttachmentRecord } from 'src/attachments/attachment.store';
+import { AttachmentUrls } from 'src/attachments/attachment.urls';
+import { AttachmentsMetrics, type UploadFlow } from 'src/attachments/attachments.metrics';
+import {
+  ATTACHMENT_STORAGE,
+  AttachmentStorageErrorCode,
+  isAttachmentStorageError,
+  type AttachmentStorage,
+} from 'src/attachments/storage/attachment-storage';
+import { HashingLimitStream } from 'src/attachments/storage/hashing.stream';
+import type { AttachmentReader } from 'src/agent/history.converter';
+import type { AttachmentLinks } from 'src/chatkit/attachment-links';
+import type { Attachment, AttachmentsCreateParams, UploadDescriptor } from 'src/chatkit/chatkit.schemas';
+import { newId } from 'src/common/ids';
+import type { RequestContext } from 'src/common/request-context';
+import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
+
+/** Multipart framing around the file part: boundaries, part headers, other small fields. */
+const MULTIPART_OVERHEAD = 256 * 1024;
+const MAX_NAME_LENGTH = 255;
+
+interface StoreOptions {
+  flow: UploadFlow;
+  /** Most bytes this upload may have. */
+  limit: number;
+  /** The limit came from the user's quota rather than the per-file maximum. */
+  limitedByQuota: boolean;
+  /** Declared by attachments.create; shown when the real file is larger. */
+  declaredSize?: number;
+}
+
+@Injectable()
+export class AttachmentsService implements AttachmentLinks, AttachmentReader {
+  private readonly logger = new Logger('Attachments');
+
+  constructor(
+    private readonly store: AttachmentStore,
+    @Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage,
+    private readonly urls: AttachmentUrls,
+    private readonly metrics: AttachmentsMetrics,
+    @Inject(attachmentsConfig.KEY) private readonly config: AttachmentsConfig,
+  ) {}
+
+  // ------------------------------------------------------------------------------ two-phase
+
+  /** attachments.create: checks the declared file, records it as pending, hands out the upload target. */
+  async create(ctx: RequestContext, params: AttachmentsCreateParams): Promise<Attachment> {
+    const name = cleanName(params.name);
+    const mimeType = normalizeMimeType(params.mime_type);
+    const who = { userId: ctx.userId, flow: 'two_phase' as const };
+    if (!isAllowedType(mimeType, this.config.allowedMimeTypes)) {
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeNotAllowed,
+        `files of type ${mimeType} are not accepted`,
+        {
+          mimeType,
+        },
+      );
+    }
+    if (params.size > this.config.maxBytes) {
+      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(params.size), {
+        size: params.size,
+      });
+    }
+    await this.checkQuota(ctx, params.size, who);
+
+    const id = newId('attachment');
+    const record = await this.store.insertPending(ctx, {
+      id,
+      name,
+      mimeType,
+      size: params.size,
+      storageKind: this.storage.kind,
+      storageKey: storageKeyFor(id),
+    });
+    const attachment = this.toAttachment(record);
+    attachment.upload_descriptor = await this.uploadDescriptor(record);
+    this.logger.log(
+      { event: 'attachment.create', attachmentId: id, userId: ctx.userId, size: params.size, mimeType },
+      'attachment created, waiting for its bytes',
+    );
+    return attachment;
+  }
+
+  /**
+   * The signed upload target of a two-phase upload. The signature was checked by the caller
+   * (`verifyUpload`); `contentLength` is the request's, when it announced one.
+   */
+  async receiveUpload(id: string, file: IncomingFile, contentLength?: number): Promise<Attachment> {
+    const record = await this.store.findById(id);
+    const who = { userId: record?.userId, flow: 'two_phase' as const, attachmentId: id };
+    if (!record) throw this.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
+    if (record.status === 'ready') {
+      throw this.reject(who, AttachmentErrorCode.AlreadyUploaded, `attachment "${id}" was already uploaded`);
+    }
+    const limit = Math.min(this.config.maxBytes, record.size);
+    const announced = file.multipart ? undefined : contentLength;
+    if (announced !== undefined && announced > limit) {
+      await this.discardPending(record);
+      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(announced, record.size), {
+        size: announced,
+      });
+    }
+    const ready = await this.storeBytes(record, file, {
+      flow: 'two_phase',
+      limit,
+      limitedByQuota: false,
+      declaredSize: record.size,
+    });
+    return this.toAttachment(ready);
+  }
+
+  verifyUpload(id: string, query: Record<string, unknown>): void {
+    this.verifySigned(id, 'upload', query);
+  }
+
+  // ------------------------------------------------------------------------------ direct
+
+  /** ChatKit's `direct` strategy: one multipart request, one ready attachment. */
+  async receiveDirect(ctx: RequestContext, file: IncomingFile, contentLength?: number): Promise<Attachment> {
+    const who = { userId: ctx.userId, flow: 'direct' as const };
+    const name = cleanName(file.filename ?? '');
+    let mimeType = normalizeMimeType(file.contentType);
+    if (mimeType === '' || mimeType === 'application/octet-stream') {
+      mimeType = mimeTypeFromFilename(name) ?? mimeType;
+    }
+    if (!isAllowedType(mimeType, this.config.allowedMimeTypes)) {
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeNotAllowed,
+        `files of type ${mimeType || 'unknown'} are not accepted`,
+        { mimeType },
+      );
+    }
+    if (contentLength !== undefined && contentLength > this.config.maxBytes + MULTIPART_OVERHEAD) {
+      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(contentLength), {
+        size: contentLength,
+      });
+    }
+    let limit = this.config.maxBytes;
+    let limitedByQuota = false;
+    if (this.config.userQuotaBytes > 0) {
+      const remaining = this.config.userQuotaBytes - (await this.store.usage(ctx));
+      if (remaining <= 0) throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage());
+      if (remaining < limit) {
+        limit = remaining;
+        limitedByQuota = true;
+      }
+    }
+    const id = newId('attachment');
+    const record = await this.store.insertPending(ctx, {
+      id,
+      name,
+      mimeType,
+      size: 0,
+      storageKind: this.storage.kind,
+      storageKey: storageKeyFor(id),
+    });
+    const ready = await this.storeBytes(record, file, { flow: 'direct', limit, limitedByQuota });
+    return this.toAttachment(ready);
+  }
+
+  // ------------------------------------------------------------------------------ AttachmentLinks
+
+  async delete(ctx: RequestContext, attachmentId: string): Promise<void> {
+    const record = await this.store.deleteOwned(ctx, attachmentId);
+    if (!record)
+      throw new AttachmentException(AttachmentErrorCode.NotFound, `attachment "${attachmentId}" not found`);
+    await this.deleteBytes(record);
+    this.logger.log(
+      { event: 'attachment.delete', attachmentId, userId: ctx.userId, size: record.size },
+      'attachment deleted',
+    );
+  }
+
+  async resolve(ctx: RequestContext, ids: string[]): Promise<Attachment[]> {
+    const unique = [...new Set(ids)];
+    const byId = new Map((await this.store.findOwnedMany(ctx, unique)).map((r) => [r.id, r]));
+    const out: Attachment[] = [];
+    for (const id of unique) {
+      let record = byId.get(id);
+      if (!record) {
+        throw new AttachmentException(
+          AttachmentErrorCode.NotFound,
+          `params.input.attachments: attachment "${id}" not found`,
+        );
+      }
+      if (record.status !== 'ready') record = (await this.finishPresignedUpload(record)) ?? record;
+      if (record.status !== 'ready') {
+        throw new AttachmentException(
+          AttachmentErrorCode.NotReady,
+          `params.input.attachments: attachment "${id}" has not been uploaded yet`,
+        );
+      }
+      out.push(this.toAttachment(record));
+    }
+    return out;
+  }
+
+  async link(ctx: RequestContext, threadId: string, ids: string[], manager: EntityManager): Promise<void> {
+    const unique = [...new Set(ids)];
+    if (!unique.length) return;
+    const linked = await this.store.link(ctx, threadId, unique, manager);
+    const refused = unique.filter((id) => !linked.has(id));
+    if (refused.length) {
+      throw new AttachmentException(
+        AttachmentErrorCode.InUse,
+        `params.input.attachments: attachment "${refused[0]}" belongs to another thread or is no longer available`,
+      );
+    }
+  }
+
+  async deleteForThread(ctx: RequestContext, threadId: string): Promise<void> {
+    const records = await this.store.deleteForThread(ctx, threadId);
+    for (const record of records) await this.deleteBytes(record);
+    if (records.length) {
+      this.logger.log(
+        { event: 'attachment.thread_delete', threadId, userId: ctx.userId, count: records.length },
+        'attachments of a deleted thread removed',
+      );
+    }
+  }
+
+  /** Gives every image attachment in user messages of a page or thread a fresh preview link. */
+  async refresh<T>(_ctx: RequestContext, value: T): Promise<T> {
+    if (!isRecord(value)) return value;
+    if (Array.isArray(value.data)) {
+      return { ...value, data: value.data.map((item) => this.refreshItem(item)) } as T;
+    }
+    if (isRecord(value.items) && Array.isArray(value.items.data)) {
+      return {
+        ...value,
+        items: { ...value.items, data: value.items.data.map((item) => this.refreshItem(item)) },
+      } as T;
+    }
+    return this.refreshItem(value) as T;
+  }
+
+  // ------------------------------------------------------------------------------ AttachmentReader
+
+  /** The bytes of an attachment of a stored message, for the model; null when gone or not ready. */
+  async read(attachment: Attachment): Promise<{ mimeType: string; data: Buffer } | null> {
+    const record = await this.store.findById(attachment.id);
+    if (!record || record.status !== 'ready') return null;
+    // A message can only name attachments linked to its own thread.
+    if (attachment.thread_id && record.threadId && attachment.thread_id !== record.threadId) return null;
+    try {
+      const stream = await this.storage.get(record.storageKey);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      return { mimeType: record.mimeType, data: Buffer.concat(chunks, size) };
+    } catch (err) {
+      if (isAttachmentStorageError(err, AttachmentStorageErrorCode.NotFound)) return null;
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------------------ downloads
+
+  /** The caller's own ready attachment, or 404. */
+  async findForOwner(ctx: RequestContext, id: string): Promise<AttachmentRecord> {
+    const record = await this.store.findOwned(ctx, id);
+    if (!record || record.status !== 'ready') {
+      throw this.reject(
+        { userId: ctx.userId, attachmentId: id },
+        AttachmentErrorCode.NotFound,
+        `attachment "${id}" not found`,
+      );
+    }
+    return record;
+  }
+
+  /** A ready attachment named by a valid download signature, or 403/404. */
+  async findForSignedDownload(id: string, query: Record<string, unknown>): Promise<AttachmentRecord> {
+    this.verifySigned(id, 'download', query);
+    const record = await this.store.findById(id);
+    if (!record || record.status !== 'ready') {
+      throw this.reject({ attachmentId: id }, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
+    }
+    return record;
+  }
+
+  get storageKind(): string {
+    return this.storage.kind;
+  }
+
+  // ------------------------------------------------------------------------------ internals
+
+  toAttachment(record: AttachmentRecord): Attachment {
+    const base = {
+      id: record.id,
+      name: record.name,
+      mime_type: record.mimeType,
+      thread_id: record.threadId,
+      upload_descriptor: null,
+    };
+    return attachmentKindFor(record.mimeType) === 'image'
+      ? { ...base, type: 'image', preview_url: this.urls.downloadUrl(record.id, 'inline') }
+      : { ...base, type: 'file' };
+  }
+
+  /**
+   * Judges the first bytes, streams the rest into storage while hashing and counting, and marks
+   * the record ready. A refusal removes the pending record; whatever the failure, no bytes stay.
+   */
+  private async storeBytes(
+    record: AttachmentRecord,
+    file: IncomingFile,
+    opts: StoreOptions,
+  ): Promise<AttachmentRecord> {
+    const started = Date.now();
+    const who = { userId: record.userId, flow: opts.flow, attachmentId: record.id };
+    // Tells a client that hung up or sent a broken body apart from a failing store.
+    let sourceFailed = false;
+    file.stream.once('error', () => (sourceFailed = true));
+    let head: Buffer;
+    let body;
+    try {
+      ({ head, body } = await peekHead(file.stream, SNIFF_HEAD_BYTES));
+    } catch {
+      this.metrics.uploads.inc({ flow: opts.flow, result: 'failed' });
+      throw new AttachmentException(AttachmentErrorCode.BadBody, 'the upload was interrupted');
+    }
+    const sniffed = await sniffMimeType(head, record.mimeType, record.name);
+    const verdict = checkType(record.mimeType, sniffed, this.config.allowedMimeTypes);
+    if (!verdict.ok) {
+      body.destroy();
+      await this.discardPending(record);
+      throw verdict.reason === 'type_not_allowed'
+        ? this.reject(
+            who,
+            AttachmentErrorCode.TypeNotAllowed,
+            `files of type ${record.mimeType} are not accepted`,
+          )
+        : this.reject(
+            who,
+            AttachmentErrorCode.TypeMismatch,
+            `the file's content is not ${record.mimeType}${sniffed ? ` (it looks like ${sniffed})` : ''}`,
+            { mimeType: record.mimeType, sniffed },
+          );
+    }
+
+    let stored;
+    try {
+      stored = await this.storage.put(record.storageKey, body, {
+        contentType: verdict.mimeType,
+        maxBytes: opts.limit,
+      });
+    } catch (err) {
+      if (isAttachmentStorageError(err, AttachmentStorageErrorCode.TooLarge)) {
+        await this.discardPending(record);
+        throw opts.limitedByQuota
+          ? this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage())
+          : this.reject(
+              who,
+              AttachmentErrorCode.TooLarge,
+              this.tooLargeMessage(undefined, opts.declaredSize),
+            );
+      }
+      this.metrics.uploads.inc({ flow: opts.flow, result: 'failed' });
+      // A direct upload cannot be resumed; a two-phase one may be sent again to the same URL.
+      if (opts.flow === 'direct') await this.discardPending(record);
+      if (!sourceFailed) {
+        this.logger.error(
+          { event: 'attachment.upload_failed', attachmentId: record.id, userId: record.userId, err },
+          'storing attachment bytes failed',
+        );
+        throw new AttachmentException(
+          AttachmentErrorCode.StorageFailed,
+          'the file could not be stored; try again',
+        );
+      }
+      throw new AttachmentException(AttachmentErrorCode.BadBody, 'the upload was interrupted');
+    }
+
+    const ready = await this.store.markReady(record.id, {
+      size: stored.size,
+      sha256: stored.sha256,
+      mimeType: verdict.mimeType,
+    });
+    if (!ready) {
+      // Deleted (by its owner or cleanup) while the bytes were arriving.
+      await this.storage.delete(record.storageKey).catch(() => undefined);
+      throw this.reject(who, AttachmentErrorCode.NotFound, `attachment "${record.id}" not found`);
+    }
+    this.metrics.uploads.inc({ flow: opts.flow, result: 'ok' });
+    this.metrics.bytesIn.inc({ storage: this.storage.kind }, stored.size);
+    this.logger.log(
+      {
+        event: 'attachment.upload',
+        attachmentId: record.id,
+        userId: record.userId,
+        flow: opts.flow,
+        size: stored.size,
+        mimeType: verdict.mimeType,
+        durationMs: Date.now() - started,
+      },
+      'attachment uploaded',
+    );
+    return ready;
+  }
+
+  /**
+   * With presigned S3 uploads the bytes bypass us, so they are judged when first needed: read
+   * back, typed by their first bytes and hashed. Null while nothing was uploaded yet.
+   */
+  private async finishPresignedUpload(record: AttachmentRecord): Promise<AttachmentRecord | null> {
+    if (!this.presignedUploads() || record.status !== 'pending') return null;
+    const info = await this.storage.stat(record.storageKey);
+    if (!info) return null;
+    const who = { userId: record.userId, flow: 'presigned' as const, attachmentId: record.id };
+    const { head, body } = await peekHead(await this.storage.get(record.storageKey), SNIFF_HEAD_BYTES);
+    const sniffed = await sniffMimeType(head, record.mimeType, record.name);
+    const verdict = checkType(record.mimeType, sniffed, this.config.allowedMimeTypes);
+    if (!verdict.ok) {
+      body.destroy();
+      await this.discardPending(record);
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeMismatch,
+        `the file's content is not ${record.mimeType}`,
+      );
+    }
+    const hasher = new HashingLimitStream({ maxBytes: Math.min(this.config.maxBytes, record.size) });
+    try {
+      await pipeline(body, hasher, new Writable({ write: (_chunk, _enc, done) => done() }));
+    } catch (err) {
+      if (!isAttachmentStorageError(err, AttachmentStorageErrorCode.TooLarge)) throw err;
+      await this.discardPending(record);
+      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(info.size, record.size));
+    }
+    const { size, sha256 } = hasher.result();
+    const ready = await this.store.markReady(record.id, { size, sha256, mimeType: verdict.mimeType });
+    if (ready) {
+      this.metrics.uploads.inc({ flow: 'presigned', result: 'ok' });
+      this.logger.log(
+        {
+          event: 'attachment.upload',
+          attachmentId: record.id,
+          userId: record.userId,
+          flow: 'presigned',
+          size,
+          mimeType: verdict.mimeType,
+        },
+        'presigned upload verified',
+      );
+    }
+    return ready;
+  }
+
+  private presignedUploads(): boolean {
+    return this.config.s3.presignedUploads && typeof this.storage.presignUpload === 'function';
+  }
+
+  private async uploadDescriptor(record: AttachmentRecord): Promise<UploadDescriptor> {
+    if (this.presignedUploads()) {
+      const presigned = await this.storage.presignUpload!(record.storageKey, {
+        contentType: record.mimeType,
+        size: record.size,
+        expiresInSeconds: this.config.uploadUrlTtlS,
+      });
+      return { url: presigned.url, method: 'PUT', headers: presigned.headers };
+    }
+    return { url: this.urls.uploadUrl(record.id), method: 'PUT', headers: {} };
+  }
+
+  private verifySigned(id: string, purpose: 'upload' | 'download', query: Record<string, unknown>): void {
+    const result = this.urls.verify(id, purpose, query);
+    if (result.ok) return;
+    const who = { flow: purpose === 'upload' ? ('two_phase' as const) : undefined, attachmentId: id };
+    if (result.reason === 'expired') {
+      throw this.reject(who, AttachmentErrorCode.UrlExpired, 'this link has expired; ask for a new one');
+    }
+    throw this.reject(who, AttachmentErrorCode.SignatureInvalid, 'this link is not valid');
+  }
+
+  private async checkQuota(
+    ctx: RequestContext,
+    size: number,
+    who: { userId: string; flow: UploadFlow },
+  ): Promise<void> {
+    if (this.config.userQuotaBytes <= 0) return;
+    const used = await this.store.usage(ctx);
+    if (used + size > this.config.userQuotaBytes) {
+      throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), { size, used });
+    }
+  }
+
+  private async discardPending(record: AttachmentRecord): Promise<void> {
+    const deleted = await this.store.deleteById(record.id, true);
+    if (deleted) await this.deleteBytes(deleted);
+  }
+
+  /** Bytes go after the record; if this fails the orphan sweep finds them. */
+  private async deleteBytes(record: AttachmentRecord): Promise<void> {
+    try {
+      await this.storage.delete(record.storageKey);
+    } catch (err) {
+      this.logger.warn(
+        { event: 'attachment.bytes_delete_failed', attachmentId: record.id, err },
+        'could not delete attachment bytes; the cleanup job will retry',
+      );
+    }
+  }
+
+  /** Counts, logs and builds one refusal. */
+  private reject(
+    who: { userId?: string; flow?: UploadFlow; attachmentId?: string },
+    code: AttachmentErrorCode,
+    message: string,
+    facts: Record<string, unknown> = {},
+  ): AttachmentException {
+    const reason = code.replace(/^attachment_/, '');
+    this.metrics.rejects.inc({ reason });
+    if (who.flow && code !== AttachmentErrorCode.NotFound)
+      this.metrics.uploads.inc({ flow: who.flow, result: 'rejected' });
+    this.logger.warn(
+      {
+        event: 'attachment.reject',
+        reason,
+        attachmentId: who.attachmentId,
+        userId: who.userId,
+        flow: who.flow,
+        ...facts,
+      },
+      `attachment refused: ${reason}`,
+    );
+    return new AttachmentException(code, message);
+  }
+
+  private tooLargeMessage(size?: number, declared?: number): string {
+    const max = `${this.config.maxBytes / (1024 * 1024)} MB`;
+    if (declared !== undefined && declared < this.config.maxBytes) {
+      return `the file is larger than the ${declared} bytes declared when the attachment was created`;
+    }
+    return size !== undefined
+      ? `the file (${size} bytes) is larger than the ${max} limit`
+      : `the file is larger than the ${max} limit`;
+  }
+
+  private quotaMessage(): string {
+    return `your attachments would exceed your ${this.config.userQuotaBytes / (1024 * 1024)} MB storage quota; delete some first`;
+  }
+
+  private refreshItem(item: unknown): unknown {
+    if (!isRecord(item) || item.type !== 'user_message' || !Array.isArray(item.attachments)) return item;
+    return {
+      ...item,
+      attachments: item.attachments.map((a: unknown) =>
+        isRecord(a) && a.type === 'image' && typeof a.id === 'string'
+          ? { ...a, preview_url: this.urls.downloadUrl(a.id, 'inline'), upload_descriptor: null }
+          : a,
+      ),
+    };
+  }
+}
+
+/** Storage keys spread over 256 directories by the random end of the id. */
+export function storageKeyFor(id: string): string {
+  return `${id.slice(-2)}/${id}`;
+}
+
+/** The id a storage key was made for, or null for keys that are not ours. */
+export function idFromStorageKey(key: string): string | null {
+  const match = /^[0-9a-f]{2}\/(atc_[0-9a-f]{28})$/.exec(key);
+  return match && match[1].endsWith(key.slice(0, 2)) ? match[1] : null;
+}
+
+/** A display name: no path, no control characters, bounded length. */
+export function cleanName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const bare = name.replace(/[\u0000-\u001f\u007f]/g, '');
+  const base = (bare.split(/[\\/]/).pop() ?? '').trim();
+  return (base || 'file').slice(0, MAX_NAME_LENGTH);
+}
+
+function isRecord(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
