@@ -8,6 +8,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ZodValidationPipe } from 'nestjs-zod';
+import { AgentModule, responderProvider } from 'src/agent/agent.module';
 import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { AuthModule } from 'src/auth/auth.module';
@@ -40,7 +41,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     RateLimitModule,
     HealthModule,
     RagModule,
-    ChatKitModule.register({ imports: [AttachmentsModule] }),
+    ChatKitModule.register({ imports: [AgentModule, AttachmentsModule], responder: responderProvider }),
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

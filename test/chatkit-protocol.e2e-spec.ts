@@ -584,6 +584,39 @@ describe('ChatKit protocol conformance', () => {
     expect(retry.events.at(-1).item.content[0].text).toBe('better');
   });
 
+  it('a failure after some text keeps the partial answer, without the cancel marker', async () => {
+    const user = uniqueUser();
+    responder.script = async function* (thread, input, ctx) {
+      yield {
+        type: 'thread.item.added',
+        item: {
+          type: 'assistant_message',
+          id: 'msg_partial',
+          thread_id: thread.id,
+          created_at: ctx.now(),
+          content: [],
+        },
+      };
+      yield {
+        type: 'thread.item.updated',
+        item_id: 'msg_partial',
+        update: { type: 'assistant_message.content_part.text_delta', content_index: 0, delta: 'half way' },
+      };
+      throw new Error('connection reset by the model');
+    };
+    const { res, threadId } = await createThread(user);
+    expect(res.events.at(-1)).toEqual({ type: 'error', code: 'stream.error', allow_retry: true });
+    expect((await rawItems(app, threadId)).map((r) => r.type)).toEqual(['user_message', 'assistant_message']);
+    const items = await chatkit(app, user, {
+      type: 'items.list',
+      params: { thread_id: threadId, order: 'asc' },
+    });
+    expect(items.json.data[1]).toMatchObject({
+      id: 'msg_partial',
+      content: [{ type: 'output_text', text: 'half way', annotations: [] }],
+    });
+  });
+
   it('stop: a disconnect aborts the responder, keeps the partial text and adds the cancel marker', async () => {
     const user = uniqueUser();
     let sawAbort = false;
@@ -749,3 +782,70 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
   }
   throw new Error('condition not met in time');
 }
+
+describe('graceful shutdown during a stream', () => {
+  it('cuts the stream after the grace period and stores the partial answer before the database closes', async () => {
+    const app = await startApp({ CHATKIT_HEARTBEAT_MS: '0', SHUTDOWN_GRACE_MS: '200' }, (b) =>
+      b.overrideProvider(RESPONDER).useValue({
+        async *respond(thread: any, input: any, ctx: any, signal: AbortSignal) {
+          const base = {
+            type: 'assistant_message',
+            id: 'msg_shutdown',
+            thread_id: thread.id,
+            created_at: ctx.now(),
+          };
+          yield {
+            type: 'thread.item.added',
+            item: { ...base, content: [{ type: 'output_text', text: 'half an ', annotations: [] }] },
+          };
+          yield {
+            type: 'thread.item.updated',
+            item_id: 'msg_shutdown',
+            update: { type: 'assistant_message.content_part.text_delta', content_index: 0, delta: 'answer' },
+          };
+          await aborted(signal);
+        },
+      }),
+    );
+    const user = uniqueUser();
+    const res = await app.fetch('/chatkit', {
+      method: 'POST',
+      user,
+      json: { type: 'threads.create', params: { input: userInput('q') } },
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('"delta":"answer"')) text += new TextDecoder().decode((await reader.read()).value);
+    const threadId = JSON.parse(text.split('\n\n')[0].slice(6)).thread.id;
+    await app.close();
+    await reader.cancel().catch(() => undefined);
+
+    const { Client } = await import('pg');
+    // The embedded server takes one connection; the closed app's may take a moment to go away.
+    let db = new Client({ connectionString: process.env.DATABASE_URL });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await db.connect();
+        break;
+      } catch (err) {
+        if (attempt > 30) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+        db = new Client({ connectionString: process.env.DATABASE_URL });
+      }
+    }
+    try {
+      const rows = await db.query(
+        `SELECT type, payload FROM thread_items WHERE thread_id = $1 ORDER BY created_at, id`,
+        [threadId],
+      );
+      expect(rows.rows.map((r) => r.type)).toEqual([
+        'user_message',
+        'assistant_message',
+        'sdk_hidden_context',
+      ]);
+      expect(rows.rows[1].payload.content[0].text).toBe('half an answer');
+    } finally {
+      await db.end();
+    }
+  });
+});

@@ -116,7 +116,8 @@ describe('fresh start on the embedded database', () => {
     });
     child = proc;
     let port: number | undefined;
-    for (let i = 0; i < 240 && !port; i++) {
+    // Generous: a loaded CI machine takes a while to compile on the fly and start PGlite.
+    for (let i = 0; i < 600 && !port; i++) {
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(output());
       if (m) port = Number(m[1]);
       else await new Promise((r) => setTimeout(r, 250));
@@ -161,7 +162,7 @@ describe('fresh start on the embedded database', () => {
     proc.kill('SIGTERM');
     const result = await exited;
     expect(result.code === 0 || result.signal === 'SIGTERM').toBe(true);
-  }, 90_000);
+  }, 200_000);
 
   it('refuses to boot on bad configuration, naming each bad variable', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'chatkit-badcfg-'));

@@ -38,6 +38,7 @@ import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/re
 import { SseStream } from 'src/chatkit/sse.stream';
 import { runPipeline } from 'src/chatkit/stream.pipeline';
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
+import { ActiveWork } from 'src/common/active-work';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { formatZodError } from 'src/common/zod-errors';
 import { newId } from 'src/common/ids';
@@ -62,6 +63,7 @@ export class ChatKitService {
     private readonly lock: ThreadRunLock,
     private readonly actions: ChatKitActions,
     private readonly metrics: ChatKitMetrics,
+    private readonly work: ActiveWork,
     @Inject(RESPONDER) private readonly responder: Responder,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
     @Optional() @Inject(ATTACHMENT_LINKS) private readonly attachments?: AttachmentLinks,
@@ -103,7 +105,7 @@ export class ChatKitService {
       this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
       throw err;
     }
-    await this.stream(ctx, request.type, prepared, res);
+    await this.work.track(this.stream(ctx, request.type, prepared, res));
   }
 
   // ------------------------------------------------------------------------------ JSON requests

@@ -86,6 +86,8 @@ export async function runPipeline(
     if (stream.signal.aborted) {
       // The responder failed because it was aborted; that is a cancellation, not an error.
     } else {
+      // What the user already saw of the answer is kept, so a retry or a reload shows it.
+      await persistPartialAnswers(store, ctx, thread.id, pending).catch(() => undefined);
       stream.send(errorEvent(err));
       if (!(err instanceof CustomStreamError))
         logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
@@ -176,7 +178,8 @@ export function applyUpdate(item: ThreadItem, update: ThreadItemUpdate): void {
   }
 }
 
-async function persistCancelled(
+/** Stores pending assistant messages that have any visible text; empty ones are dropped. */
+async function persistPartialAnswers(
   store: ThreadStore,
   ctx: RequestContext,
   threadId: string,
@@ -187,6 +190,15 @@ async function persistCancelled(
     const text = (item as AssistantMessageItem).content.map((c) => c.text).join('');
     if (text.trim()) await store.upsertItem(ctx, threadId, item);
   }
+}
+
+async function persistCancelled(
+  store: ThreadStore,
+  ctx: RequestContext,
+  threadId: string,
+  pending: Map<string, ThreadItem>,
+): Promise<void> {
+  await persistPartialAnswers(store, ctx, threadId, pending);
   await store.upsertItem(ctx, threadId, {
     type: 'sdk_hidden_context',
     id: newId('sdk_hidden_context'),

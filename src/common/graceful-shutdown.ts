@@ -9,6 +9,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { appConfig, type AppConfig } from 'src/config/app.config';
 import { InFlightRequests } from 'src/metrics/in-flight-requests';
+import { ActiveWork } from 'src/common/active-work';
 
 @Injectable()
 export class GracefulShutdown implements BeforeApplicationShutdown {
@@ -17,6 +18,7 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly inFlight: InFlightRequests,
+    private readonly work: ActiveWork,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -29,7 +31,7 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     const drained = await this.inFlight.drained(this.config.shutdownGraceMs);
     if (!drained) this.logger.warn(`grace period over; closing ${this.inFlight.size} open connection(s)`);
     server.closeAllConnections();
-    // Let 'close' handlers of cut streams run their cleanup before the database goes away.
-    await this.inFlight.drained(2_000);
+    // Cut streams store their partial answers now; the database must stay open until they have.
+    await this.work.settled(5_000);
   }
 }

@@ -3,6 +3,7 @@
  * validates them all up front so a bad environment is reported in one message naming every bad
  * variable, before anything starts.
  */
+import { agentConfig } from 'src/config/agent.config';
 import { appConfig } from 'src/config/app.config';
 import { attachmentsConfig } from 'src/config/attachments.config';
 import { authConfig } from 'src/config/auth.config';
@@ -22,6 +23,7 @@ export const CONFIG_NAMESPACES = [
   chatkitConfig,
   attachmentsConfig,
   ragConfig,
+  agentConfig,
 ];
 
 /** Runs every namespace factory; throws one ConfigValidationError listing all problems. */
