@@ -9,16 +9,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { userMessageText } from 'src/agent/history.converter';
 import { fallbackTitle } from 'src/agent/thread-title';
-import type {
-  Annotation,
-  AssistantMessageContent,
-  AssistantMessageItem,
-  Source,
-  ThreadMetadata,
-  ThreadStreamEvent,
-  UserMessageItem,
-} from 'src/chatkit/chatkit.schemas';
+import type { Source, ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 import type { RequestContext } from 'src/common/request-context';
 
 export interface KnowledgePassage {
@@ -89,49 +82,13 @@ export class OfflineResponder implements Responder {
     const pieces = await this.answer(question, context.request);
     if (signal.aborted) return;
 
-    const id = context.generateId('message');
-    const base = { id, thread_id: thread.id, created_at: context.now(), type: 'assistant_message' as const };
-    const part: AssistantMessageContent = { type: 'output_text', text: '', annotations: [] };
-    const update = (
-      u: Extract<ThreadStreamEvent, { type: 'thread.item.updated' }>['update'],
-    ): ThreadStreamEvent => ({
-      type: 'thread.item.updated',
-      item_id: id,
-      update: u,
+    yield* streamAssistantMessage({
+      threadId: thread.id,
+      id: context.generateId('message'),
+      createdAt: context.now(),
+      pieces,
+      signal,
     });
-
-    yield { type: 'thread.item.added', item: { ...base, content: [] } };
-    yield update({
-      type: 'assistant_message.content_part.added',
-      content_index: 0,
-      content: structuredClone(part),
-    });
-    for (const piece of pieces) {
-      if (signal.aborted) return;
-      part.text += piece.text;
-      yield update({
-        type: 'assistant_message.content_part.text_delta',
-        content_index: 0,
-        delta: piece.text,
-      });
-      if (piece.source) {
-        const annotation: Annotation = { type: 'annotation', source: piece.source, index: part.text.length };
-        part.annotations.push(annotation);
-        yield update({
-          type: 'assistant_message.content_part.annotation_added',
-          content_index: 0,
-          annotation_index: part.annotations.length - 1,
-          annotation,
-        });
-      }
-    }
-    yield update({
-      type: 'assistant_message.content_part.done',
-      content_index: 0,
-      content: structuredClone(part),
-    });
-    const item: AssistantMessageItem = { ...base, content: [part] };
-    yield { type: 'thread.item.done', item };
 
     if (input !== null && !thread.title) thread.title = fallbackTitle(question);
   }

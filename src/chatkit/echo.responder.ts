@@ -5,6 +5,7 @@
  */
 import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 
 export function userText(input: UserMessageItem | null): string {
   if (!input) return '';
@@ -27,33 +28,13 @@ export class EchoResponder implements Responder {
     signal: AbortSignal,
   ): AsyncIterable<ThreadStreamEvent> {
     const text = input ? `You said: ${userText(input)}` : 'Thanks, noted.';
-    const id = context.generateId('message');
-    const base = { id, thread_id: thread.id, created_at: context.now(), type: 'assistant_message' as const };
-    yield { type: 'thread.item.added', item: { ...base, content: [] } };
-    yield {
-      type: 'thread.item.updated',
-      item_id: id,
-      update: {
-        type: 'assistant_message.content_part.added',
-        content_index: 0,
-        content: { type: 'output_text', text: '', annotations: [] },
-      },
-    };
-    for (const word of text.split(/(?<=\s)/)) {
-      if (signal.aborted) return;
-      yield {
-        type: 'thread.item.updated',
-        item_id: id,
-        update: { type: 'assistant_message.content_part.text_delta', content_index: 0, delta: word },
-      };
-    }
-    const content = { type: 'output_text' as const, text, annotations: [] };
-    yield {
-      type: 'thread.item.updated',
-      item_id: id,
-      update: { type: 'assistant_message.content_part.done', content_index: 0, content },
-    };
-    yield { type: 'thread.item.done', item: { ...base, content: [content] } };
+    yield* streamAssistantMessage({
+      threadId: thread.id,
+      id: context.generateId('message'),
+      createdAt: context.now(),
+      pieces: text.split(/(?<=\s)/).map((word) => ({ text: word })),
+      signal,
+    });
     if (!thread.title && input) thread.title = titleFrom(userText(input));
   }
 }

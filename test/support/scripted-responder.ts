@@ -4,6 +4,7 @@
  */
 import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 
 export type Script = (
   thread: ThreadMetadata,
@@ -38,32 +39,12 @@ export async function* assistantReply(
   text: string,
   opts: { id?: string; chunks?: string[] } = {},
 ): AsyncIterable<ThreadStreamEvent> {
-  const id = opts.id ?? context.generateId('message');
-  const base = { id, thread_id: thread.id, created_at: context.now(), type: 'assistant_message' as const };
-  yield { type: 'thread.item.added', item: { ...base, content: [] } };
-  yield {
-    type: 'thread.item.updated',
-    item_id: id,
-    update: {
-      type: 'assistant_message.content_part.added',
-      content_index: 0,
-      content: { type: 'output_text', text: '', annotations: [] },
-    },
-  };
-  for (const delta of opts.chunks ?? [text]) {
-    yield {
-      type: 'thread.item.updated',
-      item_id: id,
-      update: { type: 'assistant_message.content_part.text_delta', content_index: 0, delta },
-    };
-  }
-  const content = { type: 'output_text' as const, text, annotations: [] };
-  yield {
-    type: 'thread.item.updated',
-    item_id: id,
-    update: { type: 'assistant_message.content_part.done', content_index: 0, content },
-  };
-  yield { type: 'thread.item.done', item: { ...base, content: [content] } };
+  yield* streamAssistantMessage({
+    threadId: thread.id,
+    id: opts.id ?? context.generateId('message'),
+    createdAt: context.now(),
+    pieces: (opts.chunks ?? [text]).map((chunk) => ({ text: chunk })),
+  });
 }
 
 /** Resolves when `signal` aborts. */
