@@ -15,6 +15,7 @@ import {
   envBoolean,
   envInt,
   envList,
+  envNumber,
   envString,
   envUrl,
   parseEnv,
@@ -37,6 +38,7 @@ export const ragEnvShape = {
   RAG_MAX_QUERY_CHARS: envInt(1_000, { min: 10, max: 100_000 }),
   RAG_MAX_UPLOAD_MB: envInt(20, { min: 1, max: 1_024 }),
   RAG_TOOL_RESULTS: envInt(5, { min: 1, max: 20 }),
+  RAG_VECTOR_MIN_SIMILARITY: envNumber(0, { min: -1, max: 1 }),
   RAG_EMBEDDINGS_MODEL: envString(),
   RAG_EMBEDDINGS_API_KEY: envString(),
   RAG_EMBEDDINGS_BASE_URL: envUrl(['http:', 'https:']),
@@ -81,6 +83,8 @@ export const ragConfig = registerAs('rag', () => {
     maxQueryChars: env.RAG_MAX_QUERY_CHARS,
     maxUploadBytes: env.RAG_MAX_UPLOAD_MB * 1024 * 1024,
     toolResults: env.RAG_TOOL_RESULTS,
+    /** Vector hits below this cosine similarity are dropped: nearest is not always near. */
+    vectorMinSimilarity: env.RAG_VECTOR_MIN_SIMILARITY,
     embeddings:
       env.RAG_EMBEDDINGS_MODEL === undefined
         ? undefined

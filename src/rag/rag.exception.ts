@@ -4,6 +4,8 @@
  * "there is no text in it". Messages are shown to the uploader: they may name the file format but
  * must never echo file contents.
  */
+import { AppException } from 'src/common/app.exception';
+
 export enum RagErrorCode {
   UnsupportedFormat = 'unsupported_format',
   CorruptFile = 'corrupt_file',
@@ -34,4 +36,12 @@ export class RagException extends Error {
       }
     }
   }
+}
+
+/**
+ * The HTTP form of a RagException: the same stable code (`unsupported_format`, `corrupt_file`,
+ * `empty_document`) and message, with the status chosen above.
+ */
+export function toAppException(error: RagException): AppException {
+  return new AppException(error.code, error.message, error.status);
 }
