@@ -97,17 +97,17 @@ export class PostgresAttachmentStorage implements AttachmentStorage {
       start = range.start;
       end = Math.min(range.end, info.size - 1);
     }
-    const db = this.db;
     const chunkBytes = this.chunkBytes;
+    const db = this.db;
     async function* slices(): AsyncGenerator<Buffer> {
       let offset = start;
       while (offset <= end) {
         const length = Math.min(chunkBytes, end - offset + 1);
         // substring() counts from 1.
-        const rows: Array<{ chunk: Buffer | null }> = await db.query(
+        const rows = (await db.query(
           `SELECT substring(bytes FROM $2::int FOR $3::int) AS chunk FROM attachment_blobs WHERE key = $1`,
           [key, offset + 1, length],
-        );
+        )) as Array<{ chunk: Buffer | null }>;
         const chunk = rows[0]?.chunk;
         if (!chunk) throw notFound();
         if (chunk.length === 0)
