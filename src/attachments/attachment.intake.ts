@@ -153,22 +153,23 @@ export async function peekHead(source: Readable, bytes: number): Promise<{ head:
     size += chunk.length;
   }
   const head = Buffer.concat(buffered, size).subarray(0, bytes);
+  let finished = ended;
   async function* replay(): AsyncGenerator<Buffer> {
-    let finished = ended;
-    try {
-      yield* buffered;
-      buffered.length = 0;
-      while (!finished) {
-        const next = await iterator.next();
-        if (next.done) {
-          finished = true;
-          return;
-        }
-        yield next.value;
+    yield* buffered;
+    buffered.length = 0;
+    while (!finished) {
+      const next = await iterator.next();
+      if (next.done) {
+        finished = true;
+        return;
       }
-    } finally {
-      if (!finished) await iterator.return?.();
+      yield next.value;
     }
   }
-  return { head, body: Readable.from(replay(), { objectMode: false }) };
+  const body = Readable.from(replay(), { objectMode: false });
+  // A generator closed before its first step never runs its `finally`, so the source is ended here.
+  body.once('close', () => {
+    if (!finished) source.destroy();
+  });
+  return { head, body };
 }
