@@ -35,6 +35,9 @@ const FAKE_PNG = readFileSync(join(FIXTURES, 'not-really.png'));
 const SIGNING_KEY = 'attachment-signing-key-for-tests-0123456789abcdef';
 const MiB = 1024 * 1024;
 
+/** Response bodies of this API, read loosely as the assertions need them. */
+const json = (res: Response): Promise<any> => res.json();
+
 const sha256 = (data: Buffer | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 interface Harness {
@@ -83,7 +86,7 @@ async function twoPhase(app: TestApp, user: string, bytes: Buffer, name: string,
   const created = await create(app, user, { name, size: bytes.length, mime_type: type });
   expect(created.status).toBe(200);
   const uploaded = await sendBytes(created.json.upload_descriptor, bytes, { raw, name, type });
-  const body = await uploaded.json();
+  const body = await json(uploaded);
   expect(uploaded.status).toBe(200);
   return { created: created.json, uploaded: body };
 }
@@ -167,7 +170,7 @@ function describeRoundTrips(h: () => Harness) {
     const user = uniqueUser();
     const res = await directUpload(app, user, TEXT, 'notes.txt', 'text/plain');
     expect(res.status).toBe(200);
-    const attachment = await res.json();
+    const attachment = await json(res);
     expect(attachment).toMatchObject({ type: 'file', name: 'notes.txt', mime_type: 'text/plain' });
     expect(attachment.upload_descriptor).toBeUndefined();
     const thread = await chatkit(app, user, {
@@ -187,7 +190,7 @@ function describeRoundTrips(h: () => Harness) {
     const big = Buffer.from(randomBytes((3 * MiB) / 2).toString('hex'));
     const res = await directUpload(app, user, big, 'big.txt', 'text/plain');
     expect(res.status).toBe(200);
-    const { id } = await res.json();
+    const { id } = await json(res);
     const download = await app.fetch(`/chatkit/attachments/${id}`, { user });
     expect(Number(download.headers.get('content-length'))).toBe(big.length);
     expect(sha256(await bytesOf(download))).toBe(sha256(big));
@@ -237,7 +240,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
         'application/x-msdownload',
       );
       expect(direct.status).toBe(415);
-      expect((await direct.json()).code).toBe('attachment_type_not_allowed');
+      expect((await json(direct)).code).toBe('attachment_type_not_allowed');
       const rows: unknown[] = await h.db.query(`SELECT 1 FROM attachments WHERE user_id = $1`, [user]);
       expect(rows).toHaveLength(0);
     });
@@ -254,13 +257,13 @@ describe('attachments: PostgreSQL storage (default)', () => {
         type: 'image/png',
       });
       expect(res.status).toBe(415);
-      expect((await res.json()).code).toBe('attachment_type_mismatch');
+      expect((await json(res)).code).toBe('attachment_type_mismatch');
       expect(await rowCount(h.db, created.json.id)).toBe(0);
       expect(await keyExists(h.storage, created.json.id)).toBe(false);
 
       const direct = await directUpload(h.app, user, FAKE_PNG, 'cat.png', 'image/png');
       expect(direct.status).toBe(415);
-      expect((await direct.json()).code).toBe('attachment_type_mismatch');
+      expect((await json(direct)).code).toBe('attachment_type_mismatch');
       const rows: unknown[] = await h.db.query(`SELECT 1 FROM attachments WHERE user_id = $1`, [user]);
       expect(rows).toHaveLength(0);
     });
@@ -274,7 +277,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
         type: 'text/plain',
       });
       expect(res.status).toBe(413);
-      expect((await res.json()).code).toBe('attachment_too_large');
+      expect((await json(res)).code).toBe('attachment_too_large');
       expect(await rowCount(h.db, created.json.id)).toBe(0);
       expect(await keyExists(h.storage, created.json.id)).toBe(false);
 
@@ -288,7 +291,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
       // A multipart body is only measured as it streams.
       const direct = await directUpload(h.app, user, tooBig, 'c.txt', 'text/plain');
       expect(direct.status).toBe(413);
-      expect((await direct.json()).code).toBe('attachment_too_large');
+      expect((await json(direct)).code).toBe('attachment_too_large');
       const rows: unknown[] = await h.db.query(`SELECT 1 FROM attachments WHERE user_id = $1`, [user]);
       expect(rows).toHaveLength(0);
     });
@@ -308,7 +311,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
       expect(over.json.code).toBe('attachment_quota_exceeded');
       const direct = await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain');
       expect(direct.status).toBe(413);
-      expect((await direct.json()).code).toBe('attachment_quota_exceeded');
+      expect((await json(direct)).code).toBe('attachment_quota_exceeded');
       // Another user is unaffected.
       expect((await directUpload(h.app, uniqueUser(), TEXT, 'n.txt', 'text/plain')).status).toBe(200);
     });
@@ -329,7 +332,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
       expect(notReady.json.code).toBe('attachment_not_ready');
       expect(notReady.json.message).toContain(pending.json.id);
 
-      const ready = await (await directUpload(h.app, owner, TEXT, 'n.txt', 'text/plain')).json();
+      const ready = await json(await directUpload(h.app, owner, TEXT, 'n.txt', 'text/plain'));
       const stolen = await chatkit(h.app, other, {
         type: 'threads.create',
         params: { input: userInput('hi', { attachments: [ready.id] }) },
@@ -345,7 +348,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
     it("another user's attachment is 404 to download or delete, and stays intact", async () => {
       const owner = uniqueUser();
       const other = uniqueUser();
-      const { id } = await (await directUpload(h.app, owner, TEXT, 'n.txt', 'text/plain')).json();
+      const { id } = await json(await directUpload(h.app, owner, TEXT, 'n.txt', 'text/plain'));
       expect((await h.app.fetch(`/chatkit/attachments/${id}`, { user: other })).status).toBe(404);
       const del = await chatkit(h.app, other, { type: 'attachments.delete', params: { attachment_id: id } });
       expect(del.status).toBe(404);
@@ -361,7 +364,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('an attachment already sent in one thread cannot be sent in another', async () => {
       const user = uniqueUser();
-      const { id } = await (await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain')).json();
+      const { id } = await json(await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain'));
       const first = await chatkit(h.app, user, {
         type: 'threads.create',
         params: { input: userInput('one', { attachments: [id] }) },
@@ -399,18 +402,18 @@ describe('attachments: PostgreSQL storage (default)', () => {
       for (const bad of [tamperedSig, tamperedExp, unsigned]) {
         const res = await sendBytes({ url: bad.toString(), method: 'PUT' }, TEXT);
         expect(res.status).toBe(403);
-        expect((await res.json()).code).toBe('attachment_signature_invalid');
+        expect((await json(res)).code).toBe('attachment_signature_invalid');
       }
       expect(await keyExists(h.storage, created.json.id)).toBe(false);
       // The real link still works afterwards.
       expect((await sendBytes(created.json.upload_descriptor, TEXT)).status).toBe(200);
 
-      const { id: otherId } = await (await directUpload(h.app, user, PNG, 'g.png', 'image/png')).json();
-      const preview = new URL(
-        created.json.preview_url ??
-          (await (await directUpload(h.app, user, PNG, 'p.png', 'image/png')).json()).preview_url,
-      );
-      const wrongId = new URL(preview.toString().replace(/atc_[0-9a-f]+/, otherId));
+      // A download link names one attachment, one disposition.
+      const image = await json(await directUpload(h.app, user, PNG, 'p.png', 'image/png'));
+      const other = await json(await directUpload(h.app, user, PNG, 'g.png', 'image/png'));
+      const preview = new URL(image.preview_url);
+      expect((await fetch(preview)).status).toBe(200);
+      const wrongId = new URL(preview.toString().replace(image.id, other.id));
       expect((await fetch(wrongId)).status).toBe(403);
       const otherDisp = new URL(preview);
       otherDisp.searchParams.set('disp', 'attachment');
@@ -419,7 +422,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('refuse an expired link with attachment_url_expired', async () => {
       const user = uniqueUser();
-      const { id } = await (await directUpload(h.app, user, PNG, 'g.png', 'image/png')).json();
+      const { id } = await json(await directUpload(h.app, user, PNG, 'g.png', 'image/png'));
       const expired = signer.signedQuery({
         id,
         purpose: 'download',
@@ -428,7 +431,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
       });
       const res = await fetch(`${h.app.url}/chatkit/attachments/${id}/content?${expired}`);
       expect(res.status).toBe(403);
-      expect((await res.json()).code).toBe('attachment_url_expired');
+      expect((await json(res)).code).toBe('attachment_url_expired');
       // An upload link does not open downloads, and a download link does not take uploads.
       const uploadSig = signer.signedQuery({
         id,
@@ -440,7 +443,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('serve images inline and everything else as a download, whatever the link asks', async () => {
       const user = uniqueUser();
-      const { id } = await (await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf')).json();
+      const { id } = await json(await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf'));
       const inline = signer.signedQuery({
         id,
         purpose: 'download',
@@ -461,7 +464,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
     let id: string;
     beforeAll(async () => {
       user = uniqueUser();
-      ({ id } = await (await directUpload(h.app, user, PNG, 'gradient.png', 'image/png')).json());
+      ({ id } = await json(await directUpload(h.app, user, PNG, 'gradient.png', 'image/png')));
     });
 
     it('answer a byte range with 206 and an unsatisfiable one with 416', async () => {
@@ -499,7 +502,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
   describe('lifecycle', () => {
     it('items.list and threads.get_by_id re-sign preview links that have expired', async () => {
       const user = uniqueUser();
-      const { id } = await (await directUpload(h.app, user, PNG, 'g.png', 'image/png')).json();
+      const { id } = await json(await directUpload(h.app, user, PNG, 'g.png', 'image/png'));
       const thread = await chatkit(h.app, user, {
         type: 'threads.create',
         params: { input: userInput('look', { attachments: [id] }) },
@@ -530,7 +533,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('the agent reads the bytes of a message attachment', async () => {
       const user = uniqueUser();
-      const { id } = await (await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf')).json();
+      const { id } = await json(await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf'));
       const reader = h.app.app.get<AttachmentReader>(ATTACHMENT_READER);
       const read = await reader.read({ id, type: 'file', name: 'r.pdf', mime_type: 'application/pdf' });
       expect(read?.mimeType).toBe('application/pdf');
@@ -542,7 +545,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('attachments.delete removes the record and the bytes', async () => {
       const user = uniqueUser();
-      const { id } = await (await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain')).json();
+      const { id } = await json(await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain'));
       expect(await keyExists(h.storage, id)).toBe(true);
       const res = await chatkit(h.app, user, { type: 'attachments.delete', params: { attachment_id: id } });
       expect(res.status).toBe(200);
@@ -553,9 +556,9 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('deleting a thread deletes its attachments and nothing else', async () => {
       const user = uniqueUser();
-      const a = await (await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain')).json();
-      const b = await (await directUpload(h.app, user, PNG, 'g.png', 'image/png')).json();
-      const keep = await (await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf')).json();
+      const a = await json(await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain'));
+      const b = await json(await directUpload(h.app, user, PNG, 'g.png', 'image/png'));
+      const keep = await json(await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf'));
       const thread = await chatkit(h.app, user, {
         type: 'threads.create',
         params: { input: userInput('both', { attachments: [a.id, b.id] }) },
@@ -575,9 +578,9 @@ describe('attachments: PostgreSQL storage (default)', () => {
       const admin = await tokenFor(uniqueUser('admin'), { roles: ['admin'] });
       const pending = (await create(h.app, user, { name: 'p.pdf', size: 10, mime_type: 'application/pdf' }))
         .json;
-      const unlinked = await (await directUpload(h.app, user, TEXT, 'u.txt', 'text/plain')).json();
-      const linked = await (await directUpload(h.app, user, PNG, 'l.png', 'image/png')).json();
-      const fresh = await (await directUpload(h.app, user, TEXT, 'f.txt', 'text/plain')).json();
+      const unlinked = await json(await directUpload(h.app, user, TEXT, 'u.txt', 'text/plain'));
+      const linked = await json(await directUpload(h.app, user, PNG, 'l.png', 'image/png'));
+      const fresh = await json(await directUpload(h.app, user, TEXT, 'f.txt', 'text/plain'));
       await chatkit(h.app, user, {
         type: 'threads.create',
         params: { input: userInput('keep', { attachments: [linked.id] }) },
@@ -602,7 +605,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
           method: 'POST',
           headers: { Authorization: `Bearer ${admin}` },
         });
-      const dry = await (await purge(true)).json();
+      const dry = await json(await purge(true));
       expect(dry.dry_run).toBe(true);
       expect(dry.pending_expired.sample).toContain(pending.id);
       expect(dry.unlinked_expired.sample).toContain(unlinked.id);
@@ -610,7 +613,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
       expect(await rowCount(h.db, pending.id)).toBe(1);
       expect(await keyExists(h.storage, orphanId)).toBe(true);
 
-      const real = await (await purge(false)).json();
+      const real = await json(await purge(false));
       expect(real.dry_run).toBe(false);
       expect(real.pending_expired.sample).toContain(pending.id);
       expect(real.unlinked_expired.sample).toContain(unlinked.id);
@@ -653,7 +656,7 @@ describe('attachments: filesystem storage', () => {
 
   it('keeps the bytes under ATTACHMENTS_DIR and nothing for a refused upload', async () => {
     const user = uniqueUser();
-    const { id } = await (await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain')).json();
+    const { id } = await json(await directUpload(h.app, user, TEXT, 'n.txt', 'text/plain'));
     expect(readFileSync(join(dir, id.slice(-2), id)).equals(TEXT)).toBe(true);
     const before = (await storedKeys(h.storage)).length;
     expect((await directUpload(h.app, user, FAKE_PNG, 'x.png', 'image/png')).status).toBe(415);
