@@ -692,6 +692,7 @@ describe('attachments: S3 storage (s3rver)', () => {
         S3_KEY_PREFIX: 'attachments/',
         ATTACHMENTS_SIGNING_KEY: SIGNING_KEY,
         ATTACHMENTS_CLEANUP_INTERVAL_S: '0',
+        TRUST_PROXY: 'loopback',
       }),
     );
   });
@@ -702,6 +703,24 @@ describe('attachments: S3 storage (s3rver)', () => {
   });
 
   describeRoundTrips(() => h);
+
+  it('builds links for the origin the client used, as a trusted proxy reports it', async () => {
+    const user = uniqueUser();
+    const res = await h.app.fetch('/chatkit', {
+      method: 'POST',
+      user,
+      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'chat.example.com' },
+      json: {
+        type: 'attachments.create',
+        params: { name: 'g.png', size: PNG.length, mime_type: 'image/png' },
+      },
+    });
+    const attachment = await json(res);
+    expect(attachment.upload_descriptor.url).toMatch(
+      /^https:\/\/chat\.example\.com\/chatkit\/attachments\/atc_/,
+    );
+    expect(attachment.preview_url).toMatch(/^https:\/\/chat\.example\.com\/chatkit\/attachments\/atc_/);
+  });
 
   it('a spoofed upload leaves no object in the bucket', async () => {
     const user = uniqueUser();
