@@ -111,7 +111,7 @@ export class ThreadStore {
         JSON.stringify(thread.metadata ?? {}),
       ],
     );
-    if (!rows.length) throw AppException.notFound('thread');
+    if (!affectedRows(rows)) throw AppException.notFound('thread');
   }
 
   async listThreads(ctx: RequestContext, query: PageQuery): Promise<Page<ThreadMetadata>> {
@@ -143,7 +143,7 @@ export class ThreadStore {
       `DELETE FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING id`,
       [threadId, ctx.userId, ctx.orgId ?? ''],
     );
-    if (!rows.length) throw AppException.notFound('thread');
+    if (!affectedRows(rows)) throw AppException.notFound('thread');
   }
 
   // -------------------------------------------------------------------------------- items
@@ -266,7 +266,7 @@ export class ThreadStore {
         RETURNING i.id`,
       [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
     );
-    return rows.length;
+    return affectedRows(rows);
   }
 
   // -------------------------------------------------------------------------------- feedback
@@ -302,6 +302,22 @@ export class ThreadStore {
     );
     return rows.length;
   }
+}
+
+/**
+ * Rows touched by a statement. TypeORM hands UPDATE and DELETE results back as
+ * `[rows, rowCount]` but INSERT and SELECT results as the rows themselves.
+ */
+function affectedRows(result: unknown): number {
+  if (
+    Array.isArray(result) &&
+    result.length === 2 &&
+    Array.isArray(result[0]) &&
+    typeof result[1] === 'number'
+  ) {
+    return result[1];
+  }
+  return Array.isArray(result) ? result.length : 0;
 }
 
 function iso(value: Date | string): string {

@@ -1,0 +1,36 @@
+import { ThreadStore } from 'src/threads/thread.store';
+import type { RequestContext } from 'src/common/request-context';
+import type { ChatKitConfig } from 'src/config/chatkit.config';
+
+/** The store's handling of TypeORM's result shapes, without a database: the query is faked. */
+describe('ThreadStore result shapes', () => {
+  const ctx: RequestContext = { userId: 'u', isAdmin: false, requestId: 'r', metadata: {} };
+  const config = { maxPageSize: 100 } as ChatKitConfig;
+  const storeAnswering = (result: unknown) => new ThreadStore({ query: async () => result } as never, config);
+  const thread = {
+    id: 'thr_1',
+    created_at: new Date().toISOString(),
+    status: { type: 'active' as const },
+    metadata: {},
+  };
+
+  it('treats an UPDATE that touched no row as "not found"', async () => {
+    await expect(storeAnswering([[], 0]).saveThread(ctx, thread)).rejects.toMatchObject({ status: 404 });
+    await expect(storeAnswering([[{ id: 'thr_1' }], 1]).saveThread(ctx, thread)).resolves.toBeUndefined();
+  });
+
+  it('treats a DELETE that touched no row as "not found" and counts deleted items', async () => {
+    await expect(storeAnswering([[], 0]).deleteThread(ctx, 'thr_1')).rejects.toMatchObject({ status: 404 });
+    expect(
+      await storeAnswering([[{ id: 'a' }, { id: 'b' }, { id: 'c' }], 3]).deleteItemsAfter(ctx, 'thr_1', 'x'),
+    ).toBe(3);
+    expect(await storeAnswering([[], 0]).deleteItemsAfter(ctx, 'thr_1', 'x')).toBe(0);
+  });
+
+  it('caps page sizes and treats 0 as the default', () => {
+    const store = storeAnswering([]);
+    expect(store.pageLimit(0)).toBe(20);
+    expect(store.pageLimit(undefined)).toBe(20);
+    expect(store.pageLimit(5000)).toBe(100);
+  });
+});
