@@ -13,6 +13,7 @@ import { DataSource } from 'typeorm';
 import { KNOWLEDGE_SEARCH, type KnowledgeSearch } from 'src/agent/offline.responder';
 import type { RequestContext } from 'src/common/request-context';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
+import { KnowledgeRepository } from 'src/rag/rag.repository';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 import { knowledgeSourcesFromToolOutput, type KnowledgeToolOutput } from 'src/rag/rag.citations';
 import { cosineSimilarity, errorTurn, fakeEmbedding, FakeOpenAI } from 'test/support/fake-openai';
@@ -240,6 +241,56 @@ describe('knowledge base', () => {
     expect((await search(`cellar${RUN}`, { mode: 'fulltext' })).body.results).toEqual([]);
     expect((await search(`courtyard${RUN}`)).body.results[0]).toMatchObject({ source });
     expect(await rowsFor(source)).toEqual({ documents: 1, chunks: v2Body.document.chunkCount });
+  });
+
+  it('on large knowledge bases, ranks but does not select by very common words, unless too little is left', async () => {
+    const repository = app.app.get(KnowledgeRepository);
+    const base = {
+      orgIds: [org, ''],
+      websearch: false,
+      mode: 'fulltext' as const,
+      maxDistance: 1,
+      limit: 5,
+      candidates: 50,
+      textSearchConfig: 'english',
+      iterativeScan: false,
+    };
+    const heavy = `notes/${RUN}-machines.md`;
+    const lamp = `notes/${RUN}-lamp.md`;
+    const espressoText = '# Espresso machine\n\nEspresso machine care: descale the espresso machine weekly.';
+    const added = [
+      await postJson({ source: heavy, content: espressoText }),
+      await postJson({ source: lamp, content: '# Studio\n\nThe lamp over the door glows red.' }),
+    ];
+    expect(added.map((r) => r.status)).toEqual([201, 201]);
+    const addedIds = await Promise.all(added.map(async (r) => (await json(r)).document.id as string));
+    const question = 'espresso machine red light';
+    const unpruned = await repository.search({ ...base, limit: 2, text: question, commonLexemes: [] });
+    expect(unpruned.map((r) => r.source)).toContain(heavy);
+    // "machin" and "espresso" count as common: rows are selected by "red" and "light" only (the
+    // handbook and the lamp), and ranked by every word.
+    const pruned = await repository.search({ ...base, limit: 2, text: question, commonLexemes: ['machin', 'espresso'] });
+    expect(pruned.map((r) => r.source)).toEqual(['handbook.md', lamp]);
+    expect(pruned[0].text).toContain('espresso machine shows a red light');
+    // Nothing matches the rare word, so rows with the common one come back after all.
+    const fallback = await repository.search({
+      ...base,
+      text: `espresso nonexistentword${RUN}`,
+      commonLexemes: ['espresso'],
+    });
+    expect(fallback[0].text).toContain('espresso');
+    // Only common words: the whole query selects.
+    const onlyCommon = await repository.search({ ...base, text: 'espresso', commonLexemes: ['espresso'] });
+    expect(onlyCommon.map((r) => r.chunkId)).toEqual(fallback.map((r) => r.chunkId));
+
+    // The espresso-heavy note would outrank the handbook in the tests below.
+    for (const id of addedIds) {
+      const res = await fetch(`${app.url}/api/documents/${id}`, {
+        method: 'DELETE',
+        headers: { Authorization: await auth(admin, { org, admin: true }) },
+      });
+      expect(res.status).toBe(204);
+    }
   });
 
   // ------------------------------------------------------------------------------ vectors

@@ -16,6 +16,7 @@ import { AppException } from 'src/common/app.exception';
 import { main, runRagCli } from 'src/rag/rag-cli.context';
 import { collectFiles, MissingPathError, type FoundFile } from 'src/rag/rag.files';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
+import { KnowledgeRepository } from 'src/rag/rag.repository';
 
 const USAGE = `usage: npm run ingest -- [--org <org>] [--force] <files or folders>...
 
@@ -98,6 +99,8 @@ async function ingestFiles(
       process.stdout.write(`${prefix} failed (${reason})\n`);
     }
   }
+  // Fresh term statistics for the search (the embedded database has no autovacuum).
+  if (counts.created + counts.updated > 0) await app.get(KnowledgeRepository).analyze();
   process.stdout.write(
     `${files.length} file(s) into ${orgId ? `org "${orgId}"` : 'the global knowledge base'}: ` +
       `${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged, ${counts.failed} failed\n`,

@@ -73,6 +73,8 @@ export interface SearchQuery {
   textSearchConfig: string;
   /** pgvector ≥ 0.8: let the HNSW scan continue past rows the org filter drops. */
   iterativeScan: boolean;
+  /** Lexemes so frequent that matching on them is not worth its cost (see commonLexemes). */
+  commonLexemes: string[];
 }
 
 export interface SearchRow {
@@ -95,8 +97,14 @@ export interface PageOfDocuments {
 /** Reciprocal rank fusion constant, as in Cormack et al.: dampens the weight of the top ranks. */
 export const RRF_K = 60;
 
-/** ts_rank_cd normalisation 1: divide by 1 + log(length), so long chunks do not win by size. */
-const RANK_NORMALIZATION = 1;
+/**
+ * Full-text rank: ts_rank (term frequency) rather than ts_rank_cd (cover density), because the
+ * default query is "any of these words" and cover density rewards one repeated word over many
+ * different ones; title and headings (weight A) count twice the body (D); normalisation 1
+ * divides by 1 + log(length) so long chunks do not win by size. Chosen on bench/rag/eval.ts
+ * (lexical questions: MRR@10 0.89 with ts_rank_cd and the default weights, 1.00 with this).
+ */
+const FULLTEXT_RANK = (tsv: string, query: string) => `ts_rank('{0.1, 0.2, 0.2, 0.2}', ${tsv}, ${query}, 1)`;
 
 const CHUNK_INSERT_BATCH = 200;
 
@@ -147,6 +155,16 @@ function tsquerySql(config: string, text: string, websearch: string): string {
     `CASE WHEN ${websearch}::boolean THEN websearch_to_tsquery(${config}::regconfig, ${text})` +
     ` ELSE replace(plainto_tsquery(${config}::regconfig, ${text})::text, ' & ', ' | ')::tsquery END`
   );
+}
+
+/**
+ * "Any of the words", without the lexemes listed in `common`; NULL when nothing is left. Built from
+ * the query's lexemes, each quoted as a tsquery literal (quotes doubled, backslashes escaped).
+ */
+function prunedTsquerySql(config: string, text: string, common: string): string {
+  return `(SELECT string_agg('''' || replace(replace(lex, '\\', '\\\\'), '''', '''''') || '''', ' | ')::tsquery
+             FROM unnest(tsvector_to_array(to_tsvector(${config}::regconfig, ${text}))) AS lex
+            WHERE NOT (lex = ANY(${common}::text[])))`;
 }
 
 @Injectable()
@@ -299,14 +317,31 @@ export class KnowledgeRepository {
     const useVector = query.mode !== 'fulltext';
     if (useVector && !query.vector) throw new Error(`${query.mode} search needs a query vector`);
 
-    const ctes = [`q AS (SELECT ${tsquerySql(config, p(query.text), p(query.websearch))} AS query)`];
+    const limit = p(query.limit);
+    const text = p(query.text);
+    // `query` ranks and highlights; `match` picks the rows to rank. On a large knowledge base the
+    // words most chunks contain are left out of `match` (ranking every chunk that says "team"
+    // costs more than the rest of the search), unless that leaves too few rows.
+    const websearch = p(query.websearch);
+    const common = p(query.commonLexemes);
+    const ctes = [
+      `q AS (SELECT s.query, CASE WHEN ${websearch}::boolean OR cardinality(${common}::text[]) = 0 THEN s.query
+                               ELSE coalesce(${prunedTsquerySql(config, text, common)}, s.query) END AS match
+               FROM (SELECT ${tsquerySql(config, text, websearch)} AS query) s)`,
+    ];
     if (useText) {
+      const ranked = (where: string) => `SELECT c.id, ${FULLTEXT_RANK('c.tsv', 'q.query')} AS raw
+                  FROM chunks c, q
+                 WHERE c.org_id = ANY(${orgs}::varchar[]) AND ${where}
+                 ORDER BY raw DESC, c.id LIMIT ${candidates}`;
+      ctes.push(`fts_main AS (${ranked('c.tsv @@ q.match')})`);
+      ctes.push(`fts_rest AS (${ranked(
+        `(SELECT match <> query FROM q) AND (SELECT count(*) FROM fts_main) < ${limit}
+           AND c.tsv @@ q.query AND NOT c.tsv @@ q.match`,
+      )})`);
       ctes.push(`fts AS (
         SELECT s.id, row_number() OVER (ORDER BY s.raw DESC, s.id) AS rank, s.raw
-          FROM (SELECT c.id, ts_rank_cd(c.tsv, q.query, ${RANK_NORMALIZATION}) AS raw
-                  FROM chunks c, q
-                 WHERE c.org_id = ANY(${orgs}::varchar[]) AND c.tsv @@ q.query
-                 ORDER BY raw DESC, c.id LIMIT ${candidates}) s)`);
+          FROM (SELECT * FROM fts_main UNION ALL SELECT * FROM fts_rest) s)`);
     }
     if (useVector) {
       const vector = p(query.vector);
@@ -318,7 +353,6 @@ export class KnowledgeRepository {
                  ORDER BY distance LIMIT ${candidates}) s
          WHERE s.distance <= ${p(query.maxDistance)})`);
     }
-    const limit = p(query.limit);
     if (useText && useVector) {
       // Equal fused scores (a rank-1 word match against a rank-1 neighbour) go to the word match:
       // an exact term is the stronger evidence.
@@ -358,10 +392,10 @@ export class KnowledgeRepository {
       rows = await this.dataSource.transaction(async (manager) => {
         // Without this an HNSW scan returns ef_search rows before the org filter, which can leave
         // an org with few documents short of results.
-        await manager.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
-        await manager.query(`SELECT set_config('hnsw.ef_search', $1, true)`, [
-          String(Math.min(1000, Math.max(40, query.candidates))),
-        ]);
+        await manager.query(
+          `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true)`,
+          [String(Math.min(1000, Math.max(40, query.candidates)))],
+        );
         return run(manager);
       });
     } else {
@@ -377,6 +411,29 @@ export class KnowledgeRepository {
       score: Number(r.score),
       snippet: r.snippet,
     }));
+  }
+
+  /**
+   * Lexemes found in more than `fraction` of all chunks, from the planner's statistics of `tsv`
+   * (ANALYZE keeps the most common ones with their frequencies), when the table has at least
+   * `minRows` rows. Empty without statistics.
+   */
+  async commonLexemes(fraction: number, minRows: number): Promise<string[]> {
+    const rows: Array<{ reltuples: number; elems: string[] | null; freqs: number[] | null }> = await this.dataSource.query(
+      `SELECT c.reltuples::float8 AS reltuples, s.most_common_elems::text::text[] AS elems,
+              s.most_common_elem_freqs AS freqs
+         FROM pg_class c
+         LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
+        WHERE c.oid = to_regclass('chunks')`,
+    );
+    const row = rows[0];
+    if (!row || row.reltuples < minRows || !row.elems || !row.freqs) return [];
+    return row.elems.filter((_, i) => Number(row.freqs![i]) > fraction);
+  }
+
+  /** Collects planner statistics (and the lexeme frequencies above) after a bulk load. */
+  async analyze(): Promise<void> {
+    await this.dataSource.query(`ANALYZE chunks`);
   }
 
   // ------------------------------------------------------------------------------ maintenance
@@ -431,3 +488,4 @@ export class KnowledgeRepository {
     return rows.length;
   }
 }
+

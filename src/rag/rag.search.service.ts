@@ -24,6 +24,15 @@ export const MAX_SEARCH_LIMIT = 50;
 /** Rows each ranking contributes to the fusion; the final list is cut to `limit` after it. */
 const MIN_CANDIDATES = 50;
 
+/**
+ * On a knowledge base of at least PRUNE_MIN_CHUNKS chunks, query words found in more than
+ * COMMON_FRACTION of them only rank rows, they do not select them (see KnowledgeRepository.search).
+ * The list comes from the planner's statistics and is re-read every COMMON_TTL_MS.
+ */
+const COMMON_FRACTION = 0.05;
+const PRUNE_MIN_CHUNKS = 10_000;
+const COMMON_TTL_MS = 5 * 60_000;
+
 /** Quotes, a standalone OR, or a -word: the caller wrote web-search syntax and means it. */
 const WEBSEARCH_SYNTAX = /"|(^|\s)-[\p{L}\p{N}]|(^|\s)OR(\s|$)/u;
 
@@ -45,6 +54,7 @@ export interface SearchResponse {
 @Injectable()
 export class SearchService implements KnowledgeSearch {
   private readonly logger = new Logger('KnowledgeBase');
+  private common?: { lexemes: string[]; readAt: number };
 
   constructor(
     @Inject(ragConfig.KEY) private readonly config: RagConfig,
@@ -130,9 +140,24 @@ export class SearchService implements KnowledgeSearch {
       candidates: Math.max(MIN_CANDIDATES, boundedLimit * 2),
       textSearchConfig: capabilities.textSearchConfig,
       iterativeScan: capabilities.iterativeScan,
+      commonLexemes: mode === 'vector' ? [] : await this.commonLexemes(),
     });
     this.metrics.search(mode, (performance.now() - started) / 1000, results.length);
     return { query: q, mode, results };
+  }
+
+  /** The very common lexemes, re-read every few minutes; a failure only means no pruning. */
+  private async commonLexemes(): Promise<string[]> {
+    const now = performance.now();
+    if (this.common && now - this.common.readAt < COMMON_TTL_MS) return this.common.lexemes;
+    let lexemes: string[] = [];
+    try {
+      lexemes = await this.repository.commonLexemes(COMMON_FRACTION, PRUNE_MIN_CHUNKS);
+    } catch (error) {
+      this.logger.debug(`no term statistics: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.common = { lexemes, readAt: now };
+    return lexemes;
   }
 }
 

@@ -80,6 +80,9 @@ export class KnowledgeBaseStartup implements OnApplicationBootstrap, BeforeAppli
       );
     }
     if (this.config.seedDocs) await this.seed();
+    // Term statistics drive query pruning on large knowledge bases; the embedded database has no
+    // autovacuum to collect them.
+    if (!this.stopped) await this.repository.analyze();
   }
 
   private async databaseReady(): Promise<boolean> {
