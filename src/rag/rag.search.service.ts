@@ -27,11 +27,11 @@ const MIN_CANDIDATES = 50;
 /**
  * On a knowledge base of at least PRUNE_MIN_CHUNKS chunks, query words found in more than
  * COMMON_FRACTION of them only rank rows, they do not select them (see KnowledgeRepository.search).
- * The list comes from the planner's statistics and is re-read every COMMON_TTL_MS.
+ * The list comes from the planner's statistics and is re-read every COMMON_TTL_MS (a minute).
  */
 const COMMON_FRACTION = 0.05;
 const PRUNE_MIN_CHUNKS = 10_000;
-const COMMON_TTL_MS = 5 * 60_000;
+const COMMON_TTL_MS = 60_000;
 
 /** Quotes, a standalone OR, or a -word: the caller wrote web-search syntax and means it. */
 const WEBSEARCH_SYNTAX = /"|(^|\s)-[\p{L}\p{N}]|(^|\s)OR(\s|$)/u;
@@ -146,7 +146,12 @@ export class SearchService implements KnowledgeSearch {
     return { query: q, mode, results };
   }
 
-  /** The very common lexemes, re-read every few minutes; a failure only means no pruning. */
+  /** Re-read the term statistics on the next search (after a bulk load and ANALYZE). */
+  forgetTermStatistics(): void {
+    this.common = undefined;
+  }
+
+  /** The very common lexemes, re-read every minute; a failure only means no pruning. */
   private async commonLexemes(): Promise<string[]> {
     const now = performance.now();
     if (this.common && now - this.common.readAt < COMMON_TTL_MS) return this.common.lexemes;
