@@ -91,7 +91,9 @@ describe('knowledge base', () => {
     for (const [k, v] of Object.entries(opts.fields ?? {})) form.append(k, v);
     return fetch(`${app.url}/api/documents`, {
       method: 'POST',
-      headers: { Authorization: await auth(opts.user ?? admin, { org: opts.org ?? org, admin: opts.admin ?? true }) },
+      headers: {
+        Authorization: await auth(opts.user ?? admin, { org: opts.org ?? org, admin: opts.admin ?? true }),
+      },
       body: form,
     });
   }
@@ -117,7 +119,10 @@ describe('knowledge base', () => {
     const res = await fetch(`${app.url}/api/search?${params}`, {
       headers: { Authorization: await auth(opts.user ?? reader, { org: 'org' in opts ? opts.org : org }) },
     });
-    return { status: res.status, body: (await json(res)) as SearchBody & { code?: string; message?: string } };
+    return {
+      status: res.status,
+      body: (await json(res)) as SearchBody & { code?: string; message?: string },
+    };
   }
 
   async function rowsFor(source: string, orgId = org): Promise<{ documents: number; chunks: number }> {
@@ -227,7 +232,10 @@ describe('knowledge base', () => {
     expect(after).toEqual(before);
 
     const source = `policies/${RUN}-parking.md`;
-    const v1 = await postJson({ source, content: `# Parking\n\nBikes go in the cellar${RUN} near the stairs.` });
+    const v1 = await postJson({
+      source,
+      content: `# Parking\n\nBikes go in the cellar${RUN} near the stairs.`,
+    });
     expect(v1.status).toBe(201);
     const v1Body = await json(v1);
     const v2 = await postJson({
@@ -269,7 +277,12 @@ describe('knowledge base', () => {
     expect(unpruned.map((r) => r.source)).toContain(heavy);
     // "machin" and "espresso" count as common: rows are selected by "red" and "light" only (the
     // handbook and the lamp), and ranked by every word.
-    const pruned = await repository.search({ ...base, limit: 2, text: question, commonLexemes: ['machin', 'espresso'] });
+    const pruned = await repository.search({
+      ...base,
+      limit: 2,
+      text: question,
+      commonLexemes: ['machin', 'espresso'],
+    });
     expect(pruned.map((r) => r.source)).toEqual(['handbook.md', lamp]);
     expect(pruned[0].text).toContain('espresso machine shows a red light');
     // Nothing matches the rare word, so rows with the common one come back after all.
@@ -355,10 +368,17 @@ describe('knowledge base', () => {
     }
     fake.enqueueEmbeddings(errorTurn(500, { message: 'embedding backend down' }));
     const source = `notes/${RUN}-backfill.md`;
-    const res = await postJson({ source, content: `# Backfill\n\nThe quartermaster${RUN} keeps the spare keys.` });
+    const res = await postJson({
+      source,
+      content: `# Backfill\n\nThe quartermaster${RUN} keeps the spare keys.`,
+    });
     expect(res.status).toBe(201);
     const body = await json(res);
-    expect(body).toMatchObject({ status: 'created', embedded: 0, embeddingError: expect.stringMatching(/500/) });
+    expect(body).toMatchObject({
+      status: 'created',
+      embedded: 0,
+      embeddingError: expect.stringMatching(/500/),
+    });
     const missing = async () =>
       Number(
         (
@@ -385,11 +405,18 @@ describe('knowledge base', () => {
     const orgA = `a-${RUN}`;
     const orgB = `b-${RUN}`;
     const word = `zebracorn${RUN}`;
-    expect((await postJson({ source: 'secret.md', content: `# A\n\n${word} alpha plans.` }, { org: orgA })).status).toBe(201);
-    expect((await postJson({ source: 'secret.md', content: `# B\n\n${word} bravo plans.` }, { org: orgB })).status).toBe(201);
+    expect(
+      (await postJson({ source: 'secret.md', content: `# A\n\n${word} alpha plans.` }, { org: orgA })).status,
+    ).toBe(201);
+    expect(
+      (await postJson({ source: 'secret.md', content: `# B\n\n${word} bravo plans.` }, { org: orgB })).status,
+    ).toBe(201);
     const globalRes = await fetch(`${app.url}/api/documents`, {
       method: 'POST',
-      headers: { Authorization: await auth(uniqueUser('root'), { admin: true }), 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: await auth(uniqueUser('root'), { admin: true }),
+        'Content-Type': 'application/json',
+      },
       body: JSON.stringify({ source: `global/${RUN}.md`, content: `# Everyone\n\n${word} shared plans.` }),
     });
     expect(globalRes.status).toBe(201);
@@ -441,14 +468,22 @@ describe('knowledge base', () => {
   it('pages the document list with a cursor', async () => {
     const pageOrg = `p-${RUN}`;
     for (const n of [1, 2, 3]) {
-      expect((await postJson({ source: `p${n}.md`, content: `# P${n}\n\nPage ${n}.` }, { org: pageOrg })).status).toBe(201);
+      expect(
+        (await postJson({ source: `p${n}.md`, content: `# P${n}\n\nPage ${n}.` }, { org: pageOrg })).status,
+      ).toBe(201);
     }
     const headers = { Authorization: await auth(admin, { org: pageOrg, admin: true }) };
     const first = await json(await fetch(`${app.url}/api/documents?limit=2`, { headers }));
     expect(first.data.map((d: { source: string }) => d.source)).toEqual(['p3.md', 'p2.md']);
     expect(first.hasMore).toBe(true);
-    const second = await json(await fetch(`${app.url}/api/documents?limit=2&after=${first.after}`, { headers }));
-    expect(second).toEqual({ data: [expect.objectContaining({ source: 'p1.md' })], hasMore: false, after: null });
+    const second = await json(
+      await fetch(`${app.url}/api/documents?limit=2&after=${first.after}`, { headers }),
+    );
+    expect(second).toEqual({
+      data: [expect.objectContaining({ source: 'p1.md' })],
+      hasMore: false,
+      after: null,
+    });
     const bad = await fetch(`${app.url}/api/documents?after=not-a-cursor`, { headers });
     expect(bad.status).toBe(400);
   });
@@ -458,7 +493,10 @@ describe('knowledge base', () => {
   it('rejects empty and oversized queries with a clear 400', async () => {
     const empty = await search('   ');
     expect(empty.status).toBe(400);
-    expect(empty.body).toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/^q: .*empty/) });
+    expect(empty.body).toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringMatching(/^q: .*empty/),
+    });
     const missing = await fetch(`${app.url}/api/search`, { headers: { Authorization: await auth(reader) } });
     expect(missing.status).toBe(400);
     const huge = await search('word '.repeat(300));
@@ -470,14 +508,28 @@ describe('knowledge base', () => {
   });
 
   it('refuses unsupported, corrupt and oversized files with 4xx and leaves no rows behind', async () => {
-    const blob = await upload({ name: 'blob.bin', bytes: fixture('blob.bin'), type: 'application/octet-stream' });
+    const blob = await upload({
+      name: 'blob.bin',
+      bytes: fixture('blob.bin'),
+      type: 'application/octet-stream',
+    });
     expect(blob.status).toBe(415);
-    expect(await json(blob)).toMatchObject({ code: 'unsupported_format', message: expect.stringMatching(/unsupported/) });
+    expect(await json(blob)).toMatchObject({
+      code: 'unsupported_format',
+      message: expect.stringMatching(/unsupported/),
+    });
     expect(await rowsFor('blob.bin')).toEqual({ documents: 0, chunks: 0 });
 
-    const corrupt = await upload({ name: 'broken.pdf', bytes: fixture('sample-truncated.pdf'), type: 'application/pdf' });
+    const corrupt = await upload({
+      name: 'broken.pdf',
+      bytes: fixture('sample-truncated.pdf'),
+      type: 'application/pdf',
+    });
     expect(corrupt.status).toBe(422);
-    expect(await json(corrupt)).toMatchObject({ code: 'corrupt_file', message: expect.stringMatching(/broken\.pdf/) });
+    expect(await json(corrupt)).toMatchObject({
+      code: 'corrupt_file',
+      message: expect.stringMatching(/broken\.pdf/),
+    });
     expect(await rowsFor('broken.pdf')).toEqual({ documents: 0, chunks: 0 });
 
     // A corrupt new version of an existing document leaves the old version searchable.
@@ -486,13 +538,19 @@ describe('knowledge base', () => {
       { fields: { source: 'handbook.md' } },
     );
     expect(replaced.status).toBe(422);
-    expect((await search('espresso machine red light')).body.results[0]).toMatchObject({ source: 'handbook.md' });
+    expect((await search('espresso machine red light')).body.results[0]).toMatchObject({
+      source: 'handbook.md',
+    });
 
     const empty = await upload({ name: 'empty.md', bytes: Buffer.alloc(0), type: 'text/markdown' });
     expect(empty.status).toBe(422);
     expect(await json(empty)).toMatchObject({ code: 'empty_document' });
 
-    const tooBig = await upload({ name: 'big.txt', bytes: Buffer.alloc(1024 * 1024 + 10, 'a'), type: 'text/plain' });
+    const tooBig = await upload({
+      name: 'big.txt',
+      bytes: Buffer.alloc(1024 * 1024 + 10, 'a'),
+      type: 'text/plain',
+    });
     expect(tooBig.status).toBe(413);
     expect(await rowsFor('big.txt')).toEqual({ documents: 0, chunks: 0 });
 
@@ -512,7 +570,10 @@ describe('knowledge base', () => {
       ['GET', '/api/documents'],
       ['DELETE', `/api/documents/${handbookId}`],
     ]) {
-      const res = await fetch(`${app.url}${path}`, { method, headers: { Authorization: await auth(reader, { org }) } });
+      const res = await fetch(`${app.url}${path}`, {
+        method,
+        headers: { Authorization: await auth(reader, { org }) },
+      });
       expect(res.status).toBe(403);
     }
     expect((await fetch(`${app.url}/api/search?q=parking`)).status).toBe(401);
@@ -523,7 +584,9 @@ describe('knowledge base', () => {
   it('gives the agent numbered passages that keep their numbers within a turn', async () => {
     const tool = app.app.get(KnowledgeSearchTool);
     const context = { request: member(org) };
-    const first = JSON.parse(await tool.execute('espresso machine red light', context)) as KnowledgeToolOutput;
+    const first = JSON.parse(
+      await tool.execute('espresso machine red light', context),
+    ) as KnowledgeToolOutput;
     expect(first.results.length).toBeGreaterThan(0);
     expect(first.results[0]).toMatchObject({ ref: 1, cite_as: '[1]', source: 'handbook.md' });
     expect(first.results.map((r) => r.ref)).toEqual(first.results.map((_, i) => i + 1));
@@ -531,16 +594,26 @@ describe('knowledge base', () => {
     const espresso = second.results.find((r) => r.text.includes('espresso machine shows a red light'));
     expect(espresso?.ref).toBe(1);
     expect(knowledgeSourcesFromToolOutput(JSON.stringify(second))).toEqual(
-      second.results.map(({ ref, title, source, section }) => ({ ref, title, source, ...(section ? { section } : {}) })),
+      second.results.map(({ ref, title, source, section }) => ({
+        ref,
+        title,
+        source,
+        ...(section ? { section } : {}),
+      })),
     );
     // Another turn numbers from 1 again.
-    const other = JSON.parse(await tool.execute('forklift battery', { request: member(org) })) as KnowledgeToolOutput;
+    const other = JSON.parse(
+      await tool.execute('forklift battery', { request: member(org) }),
+    ) as KnowledgeToolOutput;
     expect(other.results[0].ref).toBe(1);
 
     const knowledge = app.app.get<KnowledgeSearch>(KNOWLEDGE_SEARCH);
     const passages = await knowledge.search('espresso machine red light', member(org), 2);
     expect(passages.length).toBeLessThanOrEqual(2);
-    expect(passages[0]).toMatchObject({ source: 'handbook.md', title: 'Field Office Handbook (2024 edition)' });
+    expect(passages[0]).toMatchObject({
+      source: 'handbook.md',
+      title: 'Field Office Handbook (2024 edition)',
+    });
     expect(await knowledge.search('espresso', member(`other-${RUN}`), 3)).not.toContainEqual(
       expect.objectContaining({ source: 'handbook.md' }),
     );
@@ -558,7 +631,6 @@ describe('knowledge base', () => {
   });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the assertions
 async function json(res: Response): Promise<any> {
   return res.json();
 }

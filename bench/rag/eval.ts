@@ -110,7 +110,9 @@ async function main(): Promise<void> {
       });
     }
     const [{ n: corpusChunks }]: Array<{ n: string }> = await db.query(`SELECT count(*) AS n FROM chunks`);
-    log(`ingested ${files.length} documents (${corpusChunks} chunks) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(
+      `ingested ${files.length} documents (${corpusChunks} chunks) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
 
     const questions = JSON.parse(readFileSync(join(ROOT, 'questions.json'), 'utf8')) as EvalQuestion[];
     const quality: string[] = [
@@ -118,7 +120,11 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|---|',
     ];
     for (const mode of modes) {
-      const scores = { all: [] as Array<[number, number]>, lexical: [] as Array<[number, number]>, semantic: [] as Array<[number, number]> };
+      const scores = {
+        all: [] as Array<[number, number]>,
+        lexical: [] as Array<[number, number]>,
+        semantic: [] as Array<[number, number]>,
+      };
       for (const q of questions) {
         const { results } = await search.query(anyone, { q: q.question, limit: 10, mode });
         const rank = results.findIndex((r) => q.expected.includes(r.source)) + 1;
@@ -126,7 +132,8 @@ async function main(): Promise<void> {
         scores.all.push(score);
         scores[q.kind].push(score);
       }
-      const mean = (xs: Array<[number, number]>, i: 0 | 1) => (xs.reduce((s, x) => s + x[i], 0) / xs.length).toFixed(3);
+      const mean = (xs: Array<[number, number]>, i: 0 | 1) =>
+        (xs.reduce((s, x) => s + x[i], 0) / xs.length).toFixed(3);
       quality.push(
         `| ${mode} | ${mean(scores.all, 0)} | ${mean(scores.all, 1)} | ${mean(scores.lexical, 0)} | ${mean(scores.lexical, 1)} | ${mean(scores.semantic, 0)} | ${mean(scores.semantic, 1)} |`,
       );
@@ -151,7 +158,9 @@ async function main(): Promise<void> {
       const inserted = performance.now();
       if (vectorSearch) {
         await db.query(`SET maintenance_work_mem = '512MB'`);
-        await db.query(`CREATE INDEX idx_chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops)`);
+        await db.query(
+          `CREATE INDEX idx_chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops)`,
+        );
       }
       await db.query(`ANALYZE chunks`);
       search.forgetTermStatistics();
@@ -186,8 +195,15 @@ async function main(): Promise<void> {
           }
         }
         times.sort((a, b) => a - b);
-        latency.push({ size: total, mode: 'fulltext, no pruning', p50: percentile(times, 50), p99: percentile(times, 99) });
-        log(`${total} chunks, fulltext without pruning: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`);
+        latency.push({
+          size: total,
+          mode: 'fulltext, no pruning',
+          p50: percentile(times, 50),
+          p99: percentile(times, 99),
+        });
+        log(
+          `${total} chunks, fulltext without pruning: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`,
+        );
       }
       for (const mode of modes) {
         // One warm-up pass, then ROUNDS timed passes over every question.
@@ -202,10 +218,15 @@ async function main(): Promise<void> {
         }
         times.sort((a, b) => a - b);
         latency.push({ size: total, mode, p50: percentile(times, 50), p99: percentile(times, 99) });
-        log(`${total} chunks, ${mode}: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`);
+        log(
+          `${total} chunks, ${mode}: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`,
+        );
       }
     }
-    const rows = ['| chunks | mode | p50 ms | p99 ms | p50 / baseline | p99 / baseline |', '|---|---|---|---|---|---|'];
+    const rows = [
+      '| chunks | mode | p50 ms | p99 ms | p50 / baseline | p99 / baseline |',
+      '|---|---|---|---|---|---|',
+    ];
     const baselineSize = latency[0].size;
     for (const row of latency) {
       const base = latency.find((r) => r.size === baselineSize && r.mode === row.mode)!;

@@ -95,7 +95,11 @@ async function ingestFiles(
     } catch (error) {
       counts.failed++;
       const reason =
-        error instanceof AppException ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+        error instanceof AppException
+          ? `${error.code}: ${error.message}`
+          : error instanceof Error
+            ? error.message
+            : String(error);
       process.stdout.write(`${prefix} failed (${reason})\n`);
     }
   }

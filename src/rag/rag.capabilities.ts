@@ -71,7 +71,10 @@ export class RagCapabilitiesProbe {
       this.logger.log('no embedding model configured (RAG_EMBEDDINGS_MODEL): search runs on full text only');
     } else {
       capabilities.vectorSearch = true;
-      if (capabilities.dimensions !== undefined && capabilities.dimensions !== this.config.embeddingDimensions) {
+      if (
+        capabilities.dimensions !== undefined &&
+        capabilities.dimensions !== this.config.embeddingDimensions
+      ) {
         this.logger.warn(
           `chunks.embedding holds ${capabilities.dimensions} dimensions but RAG_EMBEDDING_DIMENSIONS is ` +
             `${this.config.embeddingDimensions}; embeddings are requested with ${capabilities.dimensions}`,

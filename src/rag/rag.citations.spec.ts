@@ -7,8 +7,19 @@ import {
 } from 'src/rag/rag.citations';
 
 const passages: KnowledgeToolPassage[] = [
-  { ref: 1, title: 'Field Office Handbook', source: 'docs/handbook.md', section: 'Kitchen > Coffee', text: 'Restart the espresso machine.' },
-  { ref: 2, title: 'Visitor Guide', source: 'https://intranet.example.com/visitors', text: 'Two café vouchers per guest.' },
+  {
+    ref: 1,
+    title: 'Field Office Handbook',
+    source: 'docs/handbook.md',
+    section: 'Kitchen > Coffee',
+    text: 'Restart the espresso machine.',
+  },
+  {
+    ref: 2,
+    title: 'Visitor Guide',
+    source: 'https://intranet.example.com/visitors',
+    text: 'Two café vouchers per guest.',
+  },
 ];
 
 describe('the knowledge tool output', () => {
@@ -38,7 +49,12 @@ describe('the knowledge tool output', () => {
     expect(knowledgeSourcesFromToolOutput(undefined)).toEqual([]);
     expect(
       knowledgeSourcesFromToolOutput({
-        results: [{ ref: 0, title: 't', source: 's' }, { ref: 2, title: 't' }, { ref: 3, title: 't', source: 's' }, null],
+        results: [
+          { ref: 0, title: 't', source: 's' },
+          { ref: 2, title: 't' },
+          { ref: 3, title: 't', source: 's' },
+          null,
+        ],
       }),
     ).toEqual([{ ref: 3, title: 't', source: 's' }]);
   });

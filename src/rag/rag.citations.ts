@@ -86,10 +86,17 @@ export function knowledgeSourcesFromToolOutput(output: unknown): KnowledgeToolSo
 }
 
 /** A knowledge-base source as ChatKit shows it: a link for URLs, a file otherwise. */
-export function knowledgeSourceToChatKit(source: Pick<KnowledgeToolSource, 'title' | 'source' | 'section'>): Source {
+export function knowledgeSourceToChatKit(
+  source: Pick<KnowledgeToolSource, 'title' | 'source' | 'section'>,
+): Source {
   const title = source.title.trim() || source.source;
   if (/^https?:\/\//i.test(source.source)) {
-    return { type: 'url', url: source.source, title, ...(source.section ? { description: source.section } : {}) };
+    return {
+      type: 'url',
+      url: source.source,
+      title,
+      ...(source.section ? { description: source.section } : {}),
+    };
   }
   const filename = source.source.split(/[\\/]/).filter(Boolean).at(-1) ?? source.source;
   return {
@@ -108,10 +115,7 @@ const MARKER = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
  * in `text`. Numbers that match no known source are left alone; repeats of the same source at
  * the same place are merged.
  */
-export function citationAnnotations(
-  text: string,
-  sources: Iterable<KnowledgeToolSource>,
-): Annotation[] {
+export function citationAnnotations(text: string, sources: Iterable<KnowledgeToolSource>): Annotation[] {
   const byRef = new Map<number, KnowledgeToolSource>();
   for (const s of sources) if (!byRef.has(s.ref)) byRef.set(s.ref, s);
   const annotations: Annotation[] = [];

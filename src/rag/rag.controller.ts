@@ -150,7 +150,10 @@ export class DocumentsController {
       });
     } else if (body.content !== undefined) {
       if (!body.source?.trim()) {
-        throw new AppException(ErrorCode.ValidationFailed, 'source: required when the document is sent as JSON');
+        throw new AppException(
+          ErrorCode.ValidationFailed,
+          'source: required when the document is sent as JSON',
+        );
       }
       result = await this.ingestion.ingest({
         ...common,
@@ -173,7 +176,10 @@ export class DocumentsController {
   @ApiOperation({ summary: 'Documents of your org (admin), newest first' })
   async list(@CurrentUser() ctx: RequestContext, @Query() query: ListQueryDto): Promise<PageOfDocuments> {
     const org = managedOrg(ctx);
-    if (query.after !== undefined && !(UUID.test(query.after) && (await this.repository.documentExists(org, query.after)))) {
+    if (
+      query.after !== undefined &&
+      !(UUID.test(query.after) && (await this.repository.documentExists(org, query.after)))
+    ) {
       throw new AppException(ErrorCode.BadRequest, 'after: unknown cursor');
     }
     return this.repository.listDocuments(org, query.limit, query.after);

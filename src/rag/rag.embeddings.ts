@@ -72,7 +72,9 @@ export class EmbeddingsClient {
       this.metrics.embeddingRequest('ok');
       const ordered = [...response.data].sort((a, b) => a.index - b.index);
       if (ordered.length !== batch.length) {
-        throw new EmbeddingError(`the embedding server returned ${ordered.length} vectors for ${batch.length} texts`);
+        throw new EmbeddingError(
+          `the embedding server returned ${ordered.length} vectors for ${batch.length} texts`,
+        );
       }
       for (const item of ordered) {
         const vector = item.embedding as unknown as number[];
@@ -81,7 +83,8 @@ export class EmbeddingsClient {
             `the embedding model returned ${vector.length} dimensions, the database column holds ${dimensions}`,
           );
         }
-        if (!vector.every(Number.isFinite)) throw new EmbeddingError('the embedding model returned a non-number');
+        if (!vector.every(Number.isFinite))
+          throw new EmbeddingError('the embedding model returned a non-number');
         out.push(toVectorLiteral(vector));
       }
     }

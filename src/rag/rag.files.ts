@@ -10,7 +10,18 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 
-export const INGESTIBLE_EXTENSIONS = new Set(['md', 'markdown', 'mdown', 'mkd', 'txt', 'text', 'html', 'htm', 'xhtml', 'pdf']);
+export const INGESTIBLE_EXTENSIONS = new Set([
+  'md',
+  'markdown',
+  'mdown',
+  'mkd',
+  'txt',
+  'text',
+  'html',
+  'htm',
+  'xhtml',
+  'pdf',
+]);
 
 const SKIPPED_FOLDERS = new Set(['node_modules', 'dist', 'coverage']);
 
@@ -51,7 +62,10 @@ async function walk(dir: string): Promise<string[]> {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!SKIPPED_FOLDERS.has(entry.name)) out.push(...(await walk(path)));
-    } else if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile())) {
+    } else if (
+      entry.isFile() ||
+      (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile())
+    ) {
       const dot = entry.name.lastIndexOf('.');
       if (dot > 0 && INGESTIBLE_EXTENSIONS.has(entry.name.slice(dot + 1).toLowerCase())) out.push(path);
     }

@@ -118,7 +118,9 @@ export class IngestionService {
     const vectors: Array<string | null> = chunks.map(() => null);
     let embeddingError: string | undefined;
     if (capabilities.vectorSearch && chunks.length > 0) {
-      const stored = existing ? await this.repository.storedEmbeddings(existing.id) : new Map<string, string>();
+      const stored = existing
+        ? await this.repository.storedEmbeddings(existing.id)
+        : new Map<string, string>();
       const missing: number[] = [];
       hashes.forEach((h, i) => {
         const reused = stored.get(h);
@@ -135,7 +137,9 @@ export class IngestionService {
         } catch (error) {
           if (!(error instanceof EmbeddingError)) throw error;
           embeddingError = error.message;
-          this.logger.warn(`${source}: stored without embeddings (${error.message}); run npm run rag:backfill later`);
+          this.logger.warn(
+            `${source}: stored without embeddings (${error.message}); run npm run rag:backfill later`,
+          );
         }
       }
     }
@@ -230,7 +234,10 @@ function validateSource(source: string): string {
   const trimmed = source.trim();
   if (trimmed === '') throw new AppException(ErrorCode.ValidationFailed, 'source: must not be empty');
   if (trimmed.length > MAX_SOURCE_CHARS)
-    throw new AppException(ErrorCode.ValidationFailed, `source: must be at most ${MAX_SOURCE_CHARS} characters`);
+    throw new AppException(
+      ErrorCode.ValidationFailed,
+      `source: must be at most ${MAX_SOURCE_CHARS} characters`,
+    );
   if (CONTROL.test(trimmed))
     throw new AppException(ErrorCode.ValidationFailed, 'source: must not contain control characters');
   return trimmed;
@@ -240,6 +247,9 @@ function validateTitle(title: string | undefined): string | undefined {
   const trimmed = title?.replace(/\s+/g, ' ').trim();
   if (!trimmed) return undefined;
   if (trimmed.length > MAX_TITLE_CHARS)
-    throw new AppException(ErrorCode.ValidationFailed, `title: must be at most ${MAX_TITLE_CHARS} characters`);
+    throw new AppException(
+      ErrorCode.ValidationFailed,
+      `title: must be at most ${MAX_TITLE_CHARS} characters`,
+    );
   return trimmed;
 }

@@ -335,10 +335,12 @@ export class KnowledgeRepository {
                  WHERE c.org_id = ANY(${orgs}::varchar[]) AND ${where}
                  ORDER BY raw DESC, c.id LIMIT ${candidates}`;
       ctes.push(`fts_main AS (${ranked('c.tsv @@ q.match')})`);
-      ctes.push(`fts_rest AS (${ranked(
-        `(SELECT match <> query FROM q) AND (SELECT count(*) FROM fts_main) < ${limit}
+      ctes.push(
+        `fts_rest AS (${ranked(
+          `(SELECT match <> query FROM q) AND (SELECT count(*) FROM fts_main) < ${limit}
            AND c.tsv @@ q.query AND NOT c.tsv @@ q.match`,
-      )})`);
+        )})`,
+      );
       ctes.push(`fts AS (
         SELECT s.id, row_number() OVER (ORDER BY s.raw DESC, s.id) AS rank, s.raw
           FROM (SELECT * FROM fts_main UNION ALL SELECT * FROM fts_rest) s)`);
@@ -419,13 +421,14 @@ export class KnowledgeRepository {
    * `minRows` rows. Empty without statistics.
    */
   async commonLexemes(fraction: number, minRows: number): Promise<string[]> {
-    const rows: Array<{ reltuples: number; elems: string[] | null; freqs: number[] | null }> = await this.dataSource.query(
-      `SELECT c.reltuples::float8 AS reltuples, s.most_common_elems::text::text[] AS elems,
+    const rows: Array<{ reltuples: number; elems: string[] | null; freqs: number[] | null }> =
+      await this.dataSource.query(
+        `SELECT c.reltuples::float8 AS reltuples, s.most_common_elems::text::text[] AS elems,
               s.most_common_elem_freqs AS freqs
          FROM pg_class c
          LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
         WHERE c.oid = to_regclass('chunks')`,
-    );
+      );
     const row = rows[0];
     if (!row || row.reltuples < minRows || !row.elems || !row.freqs) return [];
     return row.elems.filter((_, i) => Number(row.freqs![i]) > fraction);
@@ -488,4 +491,3 @@ export class KnowledgeRepository {
     return rows.length;
   }
 }
-

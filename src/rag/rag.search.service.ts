@@ -97,7 +97,12 @@ export class SearchService implements KnowledgeSearch {
     return (await this.run(context, q, limit, 'hybrid')).results;
   }
 
-  private async run(ctx: RequestContext, q: string, limit: number, requested: SearchMode): Promise<SearchResponse> {
+  private async run(
+    ctx: RequestContext,
+    q: string,
+    limit: number,
+    requested: SearchMode,
+  ): Promise<SearchResponse> {
     const started = performance.now();
     const capabilities = await this.capabilities.get();
     const boundedLimit = Math.min(Math.max(1, Math.trunc(limit)), MAX_SEARCH_LIMIT);
@@ -115,7 +120,10 @@ export class SearchService implements KnowledgeSearch {
     let vector: string | undefined;
     if (mode !== 'fulltext') {
       try {
-        [vector] = await this.embeddings.embed([q], capabilities.dimensions ?? this.config.embeddingDimensions);
+        [vector] = await this.embeddings.embed(
+          [q],
+          capabilities.dimensions ?? this.config.embeddingDimensions,
+        );
       } catch (error) {
         if (!(error instanceof EmbeddingError)) throw error;
         if (mode === 'vector') {

@@ -116,7 +116,9 @@ export class KnowledgeBaseStartup implements OnApplicationBootstrap, BeforeAppli
         summary[result.status]++;
       } catch (error) {
         summary.failed++;
-        this.logger.warn(`seeding ${file.source} failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(
+          `seeding ${file.source} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     }
     if (summary.created + summary.updated + summary.failed > 0) {
