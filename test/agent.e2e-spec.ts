@@ -369,7 +369,7 @@ describe('agent over the Responses API', () => {
     const user = uniqueUser();
     h.fake.enqueue(
       toolCallTurn(KNOWLEDGE_BASE_TOOL, { query: 'parental leave weeks' }),
-      textTurn('Twenty weeks, paid.'),
+      textTurn('Twenty weeks, paid [1].'),
       textTurn('Parental leave'),
     );
     const res = await chatkit(
@@ -386,6 +386,22 @@ describe('agent over the Responses API', () => {
     expect(output.type).toBe('function_call_output');
     expect(output.output).toContain('twenty weeks of paid parental leave');
     expect(output.output).toContain('handbook/parental-leave.md');
+    // The answer's [1] marker became an annotation pointing at the ingested document, streamed and stored.
+    const answer = res.events
+      .filter((e) => e.type === 'thread.item.done' && e.item.type === 'assistant_message')
+      .at(-1);
+    expect(answer.item.content[0].text).toBe('Twenty weeks, paid [1].');
+    expect(answer.item.content[0].annotations).toEqual([
+      expect.objectContaining({
+        type: 'annotation',
+        index: 'Twenty weeks, paid [1]'.length,
+        source: expect.objectContaining({ title: 'Parental leave' }),
+      }),
+    ]);
+    expect(JSON.stringify(answer.item.content[0].annotations[0].source)).toContain('parental-leave.md');
+    expect(res.events.some((e) => e.update?.type === 'assistant_message.content_part.annotation_added')).toBe(
+      true,
+    );
 
     // Someone in another org searching the same words does not see that document.
     h.fake.enqueue(

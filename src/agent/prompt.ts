@@ -22,8 +22,8 @@ const CORE_INSTRUCTIONS = [
 const KNOWLEDGE_BASE_INSTRUCTIONS = [
   `Before answering a question that the documents in the knowledge base may cover, call the ` +
     `${KNOWLEDGE_BASE_TOOL} tool and base your answer on the passages it returns.`,
-  'Cite the sources you used by their title, with their link when the passage has one. If the ' +
-    'knowledge base has nothing relevant, say so plainly.',
+  'Cite each passage you use with its marker exactly as the tool gives it (for example [1]), right ' +
+    'after the sentence that relies on it. If the knowledge base has nothing relevant, say so plainly.',
 ];
 
 /** The built-in instructions; the knowledge-base rules only when that tool is available. */

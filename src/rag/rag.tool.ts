@@ -12,7 +12,12 @@ import { z } from 'zod';
 import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
-import { formatKnowledgeToolOutput, type KnowledgeToolPassage } from 'src/rag/rag.citations';
+import {
+  citationAnnotations,
+  formatKnowledgeToolOutput,
+  knowledgeSourcesFromToolOutput,
+  type KnowledgeToolPassage,
+} from 'src/rag/rag.citations';
 import { SearchService } from 'src/rag/rag.search.service';
 
 const DESCRIPTION =
@@ -51,6 +56,8 @@ export class KnowledgeSearchTool implements OnModuleInit {
       description: DESCRIPTION,
       parameters: ToolParameters,
       execute: (args, context) => this.execute(args.query, context),
+      // The answer's [n] markers become ChatKit annotations pointing at the cited passages.
+      annotate: (text, outputs) => citationAnnotations(text, outputs.flatMap(knowledgeSourcesFromToolOutput)),
     });
   }
 
