@@ -37,7 +37,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       body.code !== ErrorCode.DatabaseUnavailable &&
       body.code !== ErrorCode.NotImplemented
     ) {
-      this.logger.error({ err: exception, requestId }, 'unhandled error');
+      this.logger.error({ err: loggable(exception), requestId }, 'unhandled error');
     }
     if (res.headersSent) {
       // A stream already started; the protocol layer reports errors in-band. Just close it.
@@ -47,6 +47,18 @@ export class AllExceptionsFilter implements ExceptionFilter {
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.status(body.statusCode).json(body);
   }
+}
+
+/**
+ * What of an error may be logged: failed queries carry their parameters (message text,
+ * documents, vectors), which must never reach the log.
+ */
+function loggable(exception: unknown): unknown {
+  if (exception instanceof Error && 'parameters' in exception) {
+    const e = exception as Error & { query?: string; code?: string };
+    return { type: e.name, message: e.message, code: e.code, query: e.query, stack: e.stack };
+  }
+  return exception;
 }
 
 export function toErrorBody(
