@@ -849,3 +849,54 @@ describe('graceful shutdown during a stream', () => {
     }
   });
 });
+
+describe('a responder that goes silent', () => {
+  it('is aborted after CHATKIT_RESPONDER_IDLE_TIMEOUT_S, with an error event, the partial answer kept and the thread free', async () => {
+    let sawAbort = false;
+    const silent = new ScriptedResponder();
+    const app = await startApp({ CHATKIT_HEARTBEAT_MS: '0', CHATKIT_RESPONDER_IDLE_TIMEOUT_S: '1' }, (b) =>
+      b.overrideProvider(RESPONDER).useValue(silent),
+    );
+    try {
+      silent.script = async function* (thread, input, ctx, signal) {
+        yield {
+          type: 'thread.item.added',
+          item: {
+            type: 'assistant_message',
+            id: 'msg_silent',
+            thread_id: thread.id,
+            created_at: ctx.now(),
+            content: [],
+          },
+        };
+        yield {
+          type: 'thread.item.updated',
+          item_id: 'msg_silent',
+          update: { type: 'assistant_message.content_part.text_delta', content_index: 0, delta: 'so far' },
+        };
+        await aborted(signal);
+        sawAbort = true;
+      };
+      const user = uniqueUser();
+      const started = Date.now();
+      const res = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('q') } });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(res.events.at(-1)).toEqual({ type: 'error', code: 'stream.error', allow_retry: true });
+      expect(sawAbort).toBe(true);
+      const threadId = res.events[0].thread.id;
+      const items = await chatkit(app, user, {
+        type: 'items.list',
+        params: { thread_id: threadId, order: 'asc' },
+      });
+      expect(items.json.data[1]).toMatchObject({ id: 'msg_silent', content: [{ text: 'so far' }] });
+      silent.script = (thread, input, ctx) => assistantReply(thread, ctx, 'back');
+      const next = await chatkit(app, user, {
+        type: 'threads.add_user_message',
+        params: { thread_id: threadId, input: userInput('again') },
+      });
+      expect(next.status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -348,13 +348,20 @@ export class ChatKitService {
       sse.open();
       for (const event of prepared.preamble) sse.send(event);
       const context = this.responderContext(ctx, prepared.thread);
+      // The responder stops when the client leaves or when it has been silent for too long.
+      const idle = new AbortController();
+      const signal = AbortSignal.any([sse.signal, idle.signal]);
       outcome = await runPipeline(
         sse,
         this.store,
         ctx,
         prepared.thread,
-        prepared.events(context, sse.signal),
-        { allowCancel: this.config.allowCancel },
+        prepared.events(context, signal),
+        {
+          allowCancel: this.config.allowCancel,
+          idleTimeoutMs: this.config.responderIdleTimeoutMs,
+          onIdleTimeout: () => idle.abort(new Error('responder idle timeout')),
+        },
         {
           onFirstEvent: () => this.metrics.timeToFirstEvent.observe({ type }, seconds()),
           onCancelled: () => this.metrics.cancellations.inc({ type }),

@@ -35,6 +35,20 @@ export interface PipelineHooks {
 
 export interface PipelineOptions {
   allowCancel: boolean;
+  /**
+   * How long the responder may stay silent before the turn is given up (0: forever). A model
+   * that stops sending mid-answer would otherwise hold the stream and the thread's run lease.
+   */
+  idleTimeoutMs: number;
+  /** Called when the idle timeout fires, to abort the responder's own work. */
+  onIdleTimeout?(): void;
+}
+
+export class ResponderIdleError extends Error {
+  constructor(ms: number) {
+    super(`the responder sent nothing for ${ms} ms`);
+    this.name = 'ResponderIdleError';
+  }
 }
 
 const logger = new Logger('StreamPipeline');
@@ -68,8 +82,14 @@ export async function runPipeline(
 
   try {
     for (;;) {
-      const next = await Promise.race([iterator.next(), aborted]);
+      const idle = idleTimer(options.idleTimeoutMs);
+      const next = await Promise.race([iterator.next(), aborted, idle.expired]).finally(idle.clear);
       if (next === 'aborted') break;
+      if (next === 'idle') {
+        options.onIdleTimeout?.();
+        void iterator.return?.().catch(() => undefined);
+        throw new ResponderIdleError(options.idleTimeoutMs);
+      }
       if (next.done) break;
       if (first) {
         first = false;
@@ -213,6 +233,13 @@ function errorEvent(err: unknown): ThreadStreamEvent {
     return { type: 'error', code: 'custom', message: err.message, allow_retry: err.allowRetry };
   }
   return { type: 'error', code: 'stream.error', allow_retry: true };
+}
+
+function idleTimer(ms: number): { expired: Promise<'idle'>; clear: () => void } {
+  if (!ms) return { expired: new Promise<'idle'>(() => undefined), clear: () => undefined };
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'idle'>((resolve) => (timer = setTimeout(() => resolve('idle'), ms)));
+  return { expired, clear: () => clearTimeout(timer) };
 }
 
 function threadSnapshot(thread: ThreadMetadata): string {

@@ -7,6 +7,7 @@ export const chatkitEnvShape = {
   CHATKIT_HEARTBEAT_MS: envInt(15_000, { min: 0, max: 600_000 }),
   CHATKIT_RUN_LOCK_TTL_S: envInt(30, { min: 5, max: 3600 }),
   CHATKIT_ALLOW_CANCEL: envBoolean(true),
+  CHATKIT_RESPONDER_IDLE_TIMEOUT_S: envInt(300, { min: 0, max: 86_400 }),
 };
 
 export const chatkitConfig = registerAs('chatkit', () => {
@@ -16,6 +17,7 @@ export const chatkitConfig = registerAs('chatkit', () => {
     heartbeatMs: env.CHATKIT_HEARTBEAT_MS,
     runLockTtlMs: env.CHATKIT_RUN_LOCK_TTL_S * 1000,
     allowCancel: env.CHATKIT_ALLOW_CANCEL,
+    responderIdleTimeoutMs: env.CHATKIT_RESPONDER_IDLE_TIMEOUT_S * 1000,
   };
 });
 
