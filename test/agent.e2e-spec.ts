@@ -32,6 +32,7 @@ import {
 import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const PNG = readFileSync(join(__dirname, 'fixtures', 'attachments', 'gradient.png'));
+const PDF = readFileSync(join(__dirname, 'fixtures', 'attachments', 'report.pdf'));
 
 /** Event types, with the update type for `thread.item.updated`, to compare whole sequences. */
 const shape = (events: any[]): string[] =>
@@ -739,6 +740,27 @@ describe('agent over the Responses API', () => {
       { type: 'input_text', text: 'What is in this picture?' },
       { type: 'input_image', image_url: `data:image/png;base64,${PNG.toString('base64')}`, detail: 'auto' },
     ]);
+  });
+
+  it('sends an uploaded PDF to the model as a file', async () => {
+    const user = uniqueUser();
+    const form = new FormData();
+    form.append('file', new Blob([PDF], { type: 'application/pdf' }), 'report.pdf');
+    const upload = await h.app.fetch('/chatkit/attachments', { method: 'POST', user, body: form });
+    expect(upload.status).toBe(200);
+    const attachment = (await upload.json()) as { id: string; type: string };
+    expect(attachment.type).toBe('file');
+
+    h.fake.enqueue(textTurn('A report.'), textTurn('A report'));
+    const res = await chatkit(h.app, user, {
+      type: 'threads.create',
+      params: { input: userInput('Summarise this report', { attachments: [attachment.id] }) },
+    });
+    expect(res.status).toBe(200);
+    const [question] = bodyOf(h.fake.requests[0]).input as any[];
+    const file = question.content.find((c: any) => c.type === 'input_file');
+    expect(file).toMatchObject({ filename: 'report.pdf' });
+    expect(file.file_data).toBe(`data:application/pdf;base64,${PDF.toString('base64')}`);
   });
 
   it('input.transcribe returns the transcription model text', async () => {
