@@ -719,13 +719,18 @@ describe('agent over the Responses API', () => {
     expect(page.length).toBeLessThan(2100);
   });
 
-  it('sends an uploaded image to the model as a data URL', async () => {
-    const user = uniqueUser();
+  /** ChatKit's direct upload strategy: one multipart POST, a ready attachment back. */
+  async function uploadDirect(user: string, bytes: Buffer, name: string, type: string) {
     const form = new FormData();
-    form.append('file', new Blob([PNG], { type: 'image/png' }), 'gradient.png');
+    form.append('file', new Blob([bytes], { type }), name);
     const upload = await h.app.fetch('/chatkit/attachments', { method: 'POST', user, body: form });
     expect(upload.status).toBe(200);
-    const attachment = (await upload.json()) as { id: string; type: string };
+    return (await upload.json()) as { id: string; type: string };
+  }
+
+  it('sends an uploaded image to the model as a data URL', async () => {
+    const user = uniqueUser();
+    const attachment = await uploadDirect(user, PNG, 'gradient.png', 'image/png');
     expect(attachment.type).toBe('image');
 
     h.fake.enqueue(textTurn('A gradient.'), textTurn('An image'));
@@ -744,11 +749,7 @@ describe('agent over the Responses API', () => {
 
   it('sends an uploaded PDF to the model as a file', async () => {
     const user = uniqueUser();
-    const form = new FormData();
-    form.append('file', new Blob([PDF], { type: 'application/pdf' }), 'report.pdf');
-    const upload = await h.app.fetch('/chatkit/attachments', { method: 'POST', user, body: form });
-    expect(upload.status).toBe(200);
-    const attachment = (await upload.json()) as { id: string; type: string };
+    const attachment = await uploadDirect(user, PDF, 'report.pdf', 'application/pdf');
     expect(attachment.type).toBe('file');
 
     h.fake.enqueue(textTurn('A report.'), textTurn('A report'));

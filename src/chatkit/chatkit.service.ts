@@ -176,7 +176,7 @@ export class ChatKitService {
 
   async getThread(ctx: RequestContext, threadId: string) {
     const thread = await this.store.loadThread(ctx, threadId);
-    const items = await this.store.listItems(ctx, threadId, { order: 'asc' });
+    const items = await this.store.listItems(ctx, threadId, { order: 'asc', ownerVerified: true });
     const wire = toWireThread(thread, items);
     return this.attachments ? this.attachments.refresh(ctx, wire) : wire;
   }
@@ -249,7 +249,12 @@ export class ChatKitService {
         const thread = await this.store.loadThread(ctx, request.params.thread_id);
         return this.withLease(ctx, thread, async () => {
           const newest = (
-            await this.store.listItems(ctx, thread.id, { limit: 20, order: 'desc', includeHidden: true })
+            await this.store.listItems(ctx, thread.id, {
+              limit: 20,
+              order: 'desc',
+              includeHidden: true,
+              ownerVerified: true,
+            })
           ).data;
           const call = newest[0];
           if (!call || call.type !== 'client_tool_call' || call.status !== 'pending') {

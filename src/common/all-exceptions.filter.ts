@@ -4,11 +4,11 @@
  * the log with the request id); database connection failures become a 503 with
  * `database_unavailable` so clients and load balancers can tell an outage from a bug.
  */
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
-import { AppException, ErrorCode } from 'src/common/app.exception';
+import { AppException, ErrorCode, codeForStatus } from 'src/common/app.exception';
 import { requestIdOf, type AuthenticatedRequest } from 'src/common/request-context';
 import { formatZodError } from 'src/common/zod-errors';
 
@@ -116,33 +116,6 @@ export function toErrorBody(
     });
   }
   return make(500, ErrorCode.Internal, 'internal server error');
-}
-
-function codeForStatus(status: number): string {
-  switch (status) {
-    case HttpStatus.BAD_REQUEST:
-      return ErrorCode.BadRequest;
-    case HttpStatus.UNAUTHORIZED:
-      return ErrorCode.Unauthorized;
-    case HttpStatus.FORBIDDEN:
-      return ErrorCode.Forbidden;
-    case HttpStatus.NOT_FOUND:
-      return ErrorCode.NotFound;
-    case HttpStatus.CONFLICT:
-      return ErrorCode.Conflict;
-    case HttpStatus.PAYLOAD_TOO_LARGE:
-      return ErrorCode.PayloadTooLarge;
-    case HttpStatus.UNSUPPORTED_MEDIA_TYPE:
-      return ErrorCode.UnsupportedMediaType;
-    case HttpStatus.TOO_MANY_REQUESTS:
-      return ErrorCode.RateLimited;
-    case HttpStatus.NOT_IMPLEMENTED:
-      return ErrorCode.NotImplemented;
-    case HttpStatus.SERVICE_UNAVAILABLE:
-      return ErrorCode.ServiceUnavailable;
-    default:
-      return status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest;
-  }
 }
 
 const CONNECTION_ERROR_CODES = new Set([

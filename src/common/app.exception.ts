@@ -23,8 +23,8 @@ export enum ErrorCode {
   ThreadBusy = 'thread_busy',
   RateLimited = 'rate_limited',
   NotImplemented = 'not_implemented',
-  DatabaseUnavailable = 'database_unavailable',
   ServiceUnavailable = 'service_unavailable',
+  DatabaseUnavailable = 'database_unavailable',
   Internal = 'internal_error',
 }
 
@@ -52,6 +52,19 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.Internal]: 500,
 };
+
+/**
+ * The generic code of an HTTP status, for errors that arrive as a bare status (Nest's own
+ * exceptions, body-parser): the first code of the enum with that status, which is why each
+ * status's generic code is listed before its specific ones.
+ */
+const GENERIC_CODE = new Map<number, ErrorCode>();
+for (const code of Object.values(ErrorCode))
+  if (!GENERIC_CODE.has(STATUS[code])) GENERIC_CODE.set(STATUS[code], code);
+
+export function codeForStatus(status: number): string {
+  return GENERIC_CODE.get(status) ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest);
+}
 
 export class AppException extends Error {
   readonly status: number;

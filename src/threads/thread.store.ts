@@ -155,39 +155,47 @@ export class ThreadStore {
   async listItems(
     ctx: RequestContext,
     threadId: string,
-    query: PageQuery & { includeHidden?: boolean },
+    query: PageQuery & {
+      includeHidden?: boolean;
+      /** The caller already loaded this thread with this context: skip the repeated ownership query. */
+      ownerVerified?: boolean;
+    },
     manager?: EntityManager,
   ): Promise<Page<ThreadItem>> {
-    await this.loadThread(ctx, threadId, manager);
-    const limit = query.limit === Infinity ? Infinity : this.pageLimit(query.limit);
+    if (!query.ownerVerified) await this.loadThread(ctx, threadId, manager);
+    const limit = this.pageLimit(query.limit);
     const desc = (query.order ?? 'desc') === 'desc';
-    const params: unknown[] = [threadId, query.includeHidden ? [] : HIDDEN];
+    // Items carry their owner too, so even with ownerVerified no other user's row can match.
+    const params: unknown[] = [threadId, query.includeHidden ? [] : HIDDEN, ctx.userId, ctx.orgId ?? ''];
     let cursorSql = '';
     if (query.after) {
       const cursor: Array<{ created_at: Date; id: string }> = await this.db(manager).query(
-        `SELECT created_at, id FROM thread_items WHERE thread_id = $1 AND id = $2`,
-        [threadId, query.after],
+        `SELECT created_at, id FROM thread_items WHERE thread_id = $1 AND id = $2 AND user_id = $3 AND org_id = $4`,
+        [threadId, query.after, ctx.userId, ctx.orgId ?? ''],
       );
       if (!cursor.length) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
       params.push(cursor[0].created_at, cursor[0].id);
-      cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($3, $4)`;
+      cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($5, $6)`;
     }
-    const limitSql = Number.isFinite(limit) ? `LIMIT ${Number(limit) + 1}` : '';
     const rows: ItemRow[] = await this.db(manager).query(
       `SELECT id, created_at, payload FROM thread_items
-        WHERE thread_id = $1 AND NOT (type = ANY($2::text[])) ${cursorSql}
-        ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} ${limitSql}`,
+        WHERE thread_id = $1 AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4 ${cursorSql}
+        ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`,
       params,
     );
     return toPage(rows.map(toItem), limit);
   }
 
-  /** The newest `limit` items (hidden included), returned oldest first — model history. */
+  /**
+   * The newest `limit` items (hidden included), returned oldest first — model history. For a
+   * thread the caller already loaded: no ownership query, the item query itself is scoped.
+   */
   async recentItems(ctx: RequestContext, threadId: string, limit: number): Promise<ThreadItem[]> {
     const page = await this.listItems(ctx, threadId, {
       limit: Math.max(1, limit),
       order: 'desc',
       includeHidden: true,
+      ownerVerified: true,
     });
     return page.data.reverse();
   }
@@ -340,7 +348,7 @@ function toItem(row: ItemRow): ThreadItem {
 }
 
 function toPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
-  const hasMore = Number.isFinite(limit) && rows.length > limit;
+  const hasMore = rows.length > limit;
   const data = hasMore ? rows.slice(0, limit) : rows;
   return hasMore ? { data, has_more: true, after: data[data.length - 1].id } : { data, has_more: false };
 }
