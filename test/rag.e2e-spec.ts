@@ -251,7 +251,7 @@ describe('knowledge base', () => {
     expect(await rowsFor(source)).toEqual({ documents: 1, chunks: v2Body.document.chunkCount });
   });
 
-  it('on large knowledge bases, ranks but does not select by very common words, unless too little is left', async () => {
+  it('on large knowledge bases, selects by the rarest words within a row budget and ranks by all of them', async () => {
     const repository = app.app.get(KnowledgeRepository);
     const base = {
       orgIds: [org, ''],
@@ -262,39 +262,117 @@ describe('knowledge base', () => {
       candidates: 50,
       textSearchConfig: 'english',
       iterativeScan: false,
+      scanCap: null,
     };
     const heavy = `notes/${RUN}-machines.md`;
     const lamp = `notes/${RUN}-lamp.md`;
+    const beans = `notes/${RUN}-beans.md`;
     const espressoText = '# Espresso machine\n\nEspresso machine care: descale the espresso machine weekly.';
     const added = [
       await postJson({ source: heavy, content: espressoText }),
       await postJson({ source: lamp, content: '# Studio\n\nThe lamp over the door glows red.' }),
+      await postJson({
+        source: beans,
+        content: '# Espresso beans\n\nEspresso roast, espresso grind, espresso blend: espresso all day.',
+      }),
     ];
-    expect(added.map((r) => r.status)).toEqual([201, 201]);
+    expect(added.map((r) => r.status)).toEqual([201, 201, 201]);
     const addedIds = await Promise.all(added.map(async (r) => (await json(r)).document.id as string));
+
+    // The statistics the service reads come from ANALYZE of the real table.
+    await repository.analyze();
+    const measured = await repository.termStatistics();
+    expect(measured.rows).toBeGreaterThan(0);
+    expect(measured.lexemes).toContain('espresso');
+    expect(measured.frequencies).toHaveLength(measured.lexemes.length);
+    for (const f of measured.frequencies) expect(f > 0 && f <= 1).toBe(true);
+    expect(measured.unlisted).toBeLessThan(Math.min(...measured.frequencies));
+
+    // A pretend knowledge base of a million chunks where half say "espresso" and "machine".
+    const stats = {
+      rows: 1_000_000,
+      lexemes: ['machin', 'espresso', 'red', 'light'],
+      frequencies: [0.5, 0.5, 0.0001, 0.0002],
+      unlisted: 0.00001,
+    };
     const question = 'espresso machine red light';
-    const unpruned = await repository.search({ ...base, limit: 2, text: question, commonLexemes: [] });
+    const unpruned = await repository.search({
+      ...base,
+      limit: 2,
+      text: question,
+      termStatistics: stats,
+      rowBudget: Infinity,
+    });
     expect(unpruned.map((r) => r.source)).toContain(heavy);
-    // "machin" and "espresso" count as common: rows are selected by "red" and "light" only (the
-    // handbook and the lamp), and ranked by every word.
+    // "red" (100 rows) and "light" (200) fit a budget of 1,000 rows; "espresso" and "machin" would
+    // add 500,000 each: rows are selected by "red" and "light" only (the handbook and the lamp),
+    // and ranked by every word.
     const pruned = await repository.search({
       ...base,
       limit: 2,
       text: question,
-      commonLexemes: ['machin', 'espresso'],
+      termStatistics: stats,
+      rowBudget: 1_000,
     });
     expect(pruned.map((r) => r.source)).toEqual(['handbook.md', lamp]);
     expect(pruned[0].text).toContain('espresso machine shows a red light');
+    // A budget of 150 rows keeps the pairs with the rarest word: only chunks saying "red" and one
+    // of the others are ranked, so the lamp that merely glows red is left out.
+    const pairs = await repository.search({
+      ...base,
+      limit: 1,
+      text: question,
+      termStatistics: stats,
+      rowBudget: 150,
+    });
+    expect(pairs.map((r) => r.source)).toEqual(['handbook.md']);
     // Nothing matches the rare word, so rows with the common one come back after all.
     const fallback = await repository.search({
       ...base,
       text: `espresso nonexistentword${RUN}`,
-      commonLexemes: ['espresso'],
+      termStatistics: stats,
+      rowBudget: 1_000,
     });
     expect(fallback[0].text).toContain('espresso');
-    // Only common words: the whole query selects.
-    const onlyCommon = await repository.search({ ...base, text: 'espresso', commonLexemes: ['espresso'] });
+    // Only common words: the rarest selects anyway.
+    const onlyCommon = await repository.search({
+      ...base,
+      text: 'espresso',
+      termStatistics: stats,
+      rowBudget: 1_000,
+    });
     expect(onlyCommon.map((r) => r.chunkId)).toEqual(fallback.map((r) => r.chunkId));
+    expect(onlyCommon.length).toBeGreaterThanOrEqual(2);
+
+    // The scan cap bounds the rows ranked, whatever the words.
+    const capped = await repository.search({
+      ...base,
+      text: 'espresso',
+      termStatistics: stats,
+      rowBudget: Infinity,
+      scanCap: 1,
+    });
+    expect(capped).toHaveLength(1);
+    expect(onlyCommon.map((r) => r.chunkId)).toContain(capped[0].chunkId);
+
+    // Two words that are each too common to select alone select together: "espresso" and
+    // "machine" in 1% of a million chunks each are expected together in 100.
+    const twoCommon = { ...stats, frequencies: [0.01, 0.01, 0.0001, 0.0002] };
+    const everyWord = await repository.search({
+      ...base,
+      text: 'espresso machine',
+      termStatistics: twoCommon,
+      rowBudget: Infinity,
+    });
+    expect(everyWord.map((r) => r.source)).toContain(beans);
+    const together = await repository.search({
+      ...base,
+      limit: 2,
+      text: 'espresso machine',
+      termStatistics: twoCommon,
+      rowBudget: 1_000,
+    });
+    expect(together.map((r) => r.source).sort()).toEqual(['handbook.md', heavy].sort());
 
     // The espresso-heavy note would outrank the handbook in the tests below.
     for (const id of addedIds) {

@@ -33,7 +33,7 @@ import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 import { RagCliModule } from 'src/rag/rag-cli.module';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
-import { KnowledgeRepository } from 'src/rag/rag.repository';
+import { KnowledgeRepository, NO_TERM_STATISTICS } from 'src/rag/rag.repository';
 import type { SearchMode } from 'src/rag/rag.metrics';
 import { SearchService } from 'src/rag/rag.search.service';
 import { FakeOpenAI } from 'test/support/fake-openai';
@@ -147,7 +147,16 @@ async function main(): Promise<void> {
 
     // ---------------------------------------------------------------------------- latency
     const vocabulary = buildVocabulary(files.map((f) => readFileSync(join(ROOT, 'corpus', f), 'utf8')));
-    const latency: Array<{ size: number; mode: string; p50: number; p99: number }> = [];
+    const latency: Array<{
+      size: number;
+      mode: string;
+      p50: number;
+      p99: number;
+      recall: number;
+      mrr: number;
+      overlap: number;
+    }> = [];
+    const lexical = questions.filter((q) => q.kind === 'lexical');
     const repository = app.get(KnowledgeRepository);
     let total = Number(corpusChunks);
     for (const size of SIZES.sort((a, b) => a - b)) {
@@ -169,69 +178,103 @@ async function main(): Promise<void> {
         `${total} chunks: inserted in ${((inserted - loadStarted) / 1000).toFixed(1)} s` +
           (vectorSearch ? `, HNSW index built in ${((indexed - inserted) / 1000).toFixed(1)} s` : ''),
       );
-      // The same full-text search with every query word selecting rows (no pruning of common words).
-      {
-        const { textSearchConfig } = await app.get(RagCapabilitiesProbe).get();
-        const unpruned = (q: string) =>
-          repository.search({
-            orgIds: [''],
-            text: q,
-            websearch: false,
-            mode: 'fulltext',
-            maxDistance: 1,
-            limit: 5,
-            candidates: 50,
-            textSearchConfig,
-            iterativeScan: false,
-            commonLexemes: [],
-          });
-        for (const q of questions) await unpruned(q.question);
+      // Every question once more with the exact ranking (every query word selects, no cap), the
+      // reference for what pruning and the cap cost in ranking quality.
+      const { textSearchConfig } = await app.get(RagCapabilitiesProbe).get();
+      const exhaustive = (q: string) =>
+        repository.search({
+          orgIds: [''],
+          text: q,
+          websearch: false,
+          mode: 'fulltext',
+          maxDistance: 1,
+          limit: 5,
+          candidates: 50,
+          textSearchConfig,
+          iterativeScan: false,
+          termStatistics: NO_TERM_STATISTICS,
+          rowBudget: Infinity,
+          scanCap: null,
+        });
+      const matched: number[] = [];
+      for (const q of questions) {
+        const [{ n }]: Array<{ n: string }> = await db.query(
+          `SELECT count(*) AS n FROM chunks
+            WHERE tsv @@ replace(plainto_tsquery($1::regconfig, $2)::text, ' & ', ' | ')::tsquery`,
+          [textSearchConfig, q.question],
+        );
+        matched.push(Number(n));
+      }
+      matched.sort((x, y) => x - y);
+      log(
+        `${total} chunks: a question's words occur in ${percentile(matched, 50)} chunks (median), ` +
+          `${matched[matched.length - 1]} at most`,
+      );
+      const cells: Array<[string, (q: string) => Promise<Array<{ chunkId: string; source: string }>>]> = [
+        ['fulltext, exhaustive', exhaustive],
+        ...modes.map((mode): [string, (q: string) => Promise<Array<{ chunkId: string; source: string }>>] => [
+          mode,
+          async (q) => (await search.query(anyone, { q, limit: 5, mode })).results,
+        ]),
+      ];
+      const reference = new Map<string, string[]>();
+      for (const [label, run] of cells) {
+        // One warm-up pass that also records the answers, then ROUNDS timed passes.
+        const answers = new Map<string, string[]>();
+        const scores: Array<[number, number]> = [];
+        let overlap = 0;
+        for (const q of lexical) {
+          const results = await run(q.question);
+          answers.set(
+            q.question,
+            results.map((r) => r.chunkId),
+          );
+          const rank = results.findIndex((r) => q.expected.includes(r.source)) + 1;
+          scores.push([rank >= 1 ? 1 : 0, rank >= 1 ? 1 / rank : 0]);
+        }
+        for (const q of questions.filter((x) => x.kind !== 'lexical')) await run(q.question);
+        if (label === 'fulltext, exhaustive') {
+          for (const [q, ids] of answers) reference.set(q, ids);
+        }
+        for (const [q, ids] of answers) {
+          const expected = reference.get(q) ?? [];
+          overlap +=
+            expected.length === 0 ? 1 : ids.filter((id) => expected.includes(id)).length / expected.length;
+        }
         const times: number[] = [];
         for (let round = 0; round < ROUNDS; round++) {
           for (const q of questions) {
             const t0 = performance.now();
-            await unpruned(q.question);
+            await run(q.question);
             times.push(performance.now() - t0);
           }
         }
-        times.sort((a, b) => a - b);
-        latency.push({
+        times.sort((x, y) => x - y);
+        const row = {
           size: total,
-          mode: 'fulltext, no pruning',
+          mode: label,
           p50: percentile(times, 50),
           p99: percentile(times, 99),
-        });
+          recall: scores.reduce((sum, x) => sum + x[0], 0) / scores.length,
+          mrr: scores.reduce((sum, x) => sum + x[1], 0) / scores.length,
+          overlap: overlap / answers.size,
+        };
+        latency.push(row);
         log(
-          `${total} chunks, fulltext without pruning: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`,
-        );
-      }
-      for (const mode of modes) {
-        // One warm-up pass, then ROUNDS timed passes over every question.
-        for (const q of questions) await search.query(anyone, { q: q.question, limit: 5, mode });
-        const times: number[] = [];
-        for (let round = 0; round < ROUNDS; round++) {
-          for (const q of questions) {
-            const t0 = performance.now();
-            await search.query(anyone, { q: q.question, limit: 5, mode });
-            times.push(performance.now() - t0);
-          }
-        }
-        times.sort((a, b) => a - b);
-        latency.push({ size: total, mode, p50: percentile(times, 50), p99: percentile(times, 99) });
-        log(
-          `${total} chunks, ${mode}: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`,
+          `${total} chunks, ${label}: p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, ` +
+            `lexical recall@5 ${row.recall.toFixed(3)}, MRR@5 ${row.mrr.toFixed(3)}, top-5 overlap ${row.overlap.toFixed(3)}`,
         );
       }
     }
     const rows = [
-      '| chunks | mode | p50 ms | p99 ms | p50 / baseline | p99 / baseline |',
-      '|---|---|---|---|---|---|',
+      '| chunks | mode | p50 ms | p99 ms | p50 / baseline | p99 / baseline | lexical recall@5 | lexical MRR@5 | top-5 overlap with exhaustive |',
+      '|---|---|---|---|---|---|---|---|---|',
     ];
     const baselineSize = latency[0].size;
     for (const row of latency) {
       const base = latency.find((r) => r.size === baselineSize && r.mode === row.mode)!;
       rows.push(
-        `| ${row.size} | ${row.mode} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${(row.p50 / base.p50).toFixed(2)}x | ${(row.p99 / base.p99).toFixed(2)}x |`,
+        `| ${row.size} | ${row.mode} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${(row.p50 / base.p50).toFixed(2)}x | ${(row.p99 / base.p99).toFixed(2)}x | ${row.recall.toFixed(3)} | ${row.mrr.toFixed(3)} | ${row.overlap.toFixed(3)} |`,
       );
     }
     process.stdout.write(

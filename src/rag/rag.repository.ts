@@ -73,9 +73,31 @@ export interface SearchQuery {
   textSearchConfig: string;
   /** pgvector ≥ 0.8: let the HNSW scan continue past rows the org filter drops. */
   iterativeScan: boolean;
-  /** Lexemes so frequent that matching on them is not worth its cost (see commonLexemes). */
-  commonLexemes: string[];
+  /** How often the indexed lexemes occur (see termStatistics); no lexemes: every word selects. */
+  termStatistics: TermStatistics;
+  /**
+   * Estimated rows the selecting words may match together: query words are taken rarest first
+   * while their estimated matches stay within this budget (always at least the rarest one); the
+   * others only rank. Infinity: every word selects.
+   */
+  rowBudget: number;
+  /** Most rows one full-text selection ranks; null: no limit (the exact, unbounded ranking). */
+  scanCap: number | null;
 }
+
+/**
+ * Lexeme frequencies from the planner's statistics of `chunks.tsv`: the most common lexemes with
+ * the fraction of chunks containing each, and the table's row estimate. `unlisted` is the fraction
+ * assumed for a lexeme missing from the list: half the smallest listed one, as PostgreSQL assumes.
+ */
+export interface TermStatistics {
+  rows: number;
+  lexemes: string[];
+  frequencies: number[];
+  unlisted: number;
+}
+
+export const NO_TERM_STATISTICS: TermStatistics = { rows: 0, lexemes: [], frequencies: [], unlisted: 0 };
 
 export interface SearchRow {
   chunkId: string;
@@ -158,14 +180,41 @@ function tsquerySql(config: string, text: string, websearch: string): string {
 }
 
 /**
- * "Any of the words", without the lexemes listed in `common`; NULL when nothing is left. Built from
- * the query's lexemes, each quoted as a tsquery literal (quotes doubled, backslashes escaped).
+ * The rows worth ranking on a large knowledge base, as a tsquery: the chunks containing a rare
+ * query word, or two of the common ones. Each candidate term (one lexeme, or two joined by AND) is
+ * priced by its estimated matches from the term statistics (frequency x rows; a pair assumes its
+ * words independent), and terms are taken cheapest first while the running total stays within the
+ * budget, the cheapest always. A chunk with one common word ranks below almost every chunk with
+ * several, so leaving the first kind out loses little and saves ranking most of the table. Pairs
+ * come from the query's 16 rarest lexemes; a pair whose word is taken on its own adds nothing and
+ * is dropped. NULL when every word fits the budget on its own (or the query has no lexeme): the
+ * whole query selects. Lexemes are quoted as tsquery literals (quotes doubled, backslashes escaped).
  */
-function prunedTsquerySql(config: string, text: string, common: string): string {
-  return `(SELECT string_agg('''' || replace(replace(lex, '\\', '\\\\'), '''', '''''') || '''', ' | ')::tsquery
-             FROM unnest(tsvector_to_array(to_tsvector(${config}::regconfig, ${text}))) AS lex
-            WHERE NOT (lex = ANY(${common}::text[])))`;
+function selectingTsquerySql(config: string, text: string, stats: Record<StatsParam, string>): string {
+  const quoted = (lex: string) => `'''' || replace(replace(${lex}, '\\', '\\\\'), '''', '''''') || ''''`;
+  return `(WITH l AS (
+              SELECT l.lex, coalesce(f.freq, ${stats.unlisted}::float8) AS freq,
+                     row_number() OVER (ORDER BY coalesce(f.freq, ${stats.unlisted}::float8), l.lex) AS rarity
+                FROM unnest(tsvector_to_array(to_tsvector(${config}::regconfig, ${text}))) AS l(lex)
+                LEFT JOIN unnest(${stats.lexemes}::text[], ${stats.frequencies}::float8[]) AS f(lex, freq)
+                  ON f.lex = l.lex),
+            terms AS (
+              SELECT l.lex AS a, NULL::text AS b, l.freq FROM l
+              UNION ALL
+              SELECT x.lex, y.lex, x.freq * y.freq FROM l x JOIN l y ON x.rarity < y.rarity WHERE y.rarity <= 16),
+            chosen AS (
+              SELECT a, b FROM (
+                SELECT a, b, row_number() OVER w AS n, sum(freq) OVER w * ${stats.rows}::float8 AS matches
+                  FROM terms WINDOW w AS (ORDER BY freq, a, b NULLS FIRST)) t
+               WHERE t.n = 1 OR t.matches <= ${stats.budget}::float8)
+          SELECT string_agg(CASE WHEN c.b IS NULL THEN ${quoted('c.a')}
+                                 ELSE '(' || ${quoted('c.a')} || ' & ' || ${quoted('c.b')} || ')' END, ' | ')::tsquery
+            FROM chosen c
+           WHERE (SELECT sum(freq) FROM l) * ${stats.rows}::float8 > ${stats.budget}::float8
+             AND (c.b IS NULL OR NOT EXISTS (SELECT 1 FROM chosen s WHERE s.b IS NULL AND s.a IN (c.a, c.b))))`;
 }
+
+type StatsParam = 'lexemes' | 'frequencies' | 'rows' | 'unlisted' | 'budget';
 
 @Injectable()
 export class KnowledgeRepository {
@@ -320,19 +369,31 @@ export class KnowledgeRepository {
     const limit = p(query.limit);
     const text = p(query.text);
     // `query` ranks and highlights; `match` picks the rows to rank. On a large knowledge base the
-    // words most chunks contain are left out of `match` (ranking every chunk that says "team"
-    // costs more than the rest of the search), unless that leaves too few rows.
+    // words many chunks contain are left out of `match` (ranking every chunk that says "team"
+    // costs more than the rest of the search): the rarest words select within a row budget, and
+    // the rest select only when the rarest find fewer than `limit` rows.
     const websearch = p(query.websearch);
-    const common = p(query.commonLexemes);
+    const stats = query.termStatistics;
+    const prune = !query.websearch && stats.lexemes.length > 0 && Number.isFinite(query.rowBudget);
+    const match = prune
+      ? `coalesce(${selectingTsquerySql(config, text, {
+          lexemes: p(stats.lexemes),
+          frequencies: p(stats.frequencies),
+          rows: p(stats.rows),
+          unlisted: p(stats.unlisted),
+          budget: p(query.rowBudget),
+        })}, s.query)`
+      : 's.query';
     const ctes = [
-      `q AS (SELECT s.query, CASE WHEN ${websearch}::boolean OR cardinality(${common}::text[]) = 0 THEN s.query
-                               ELSE coalesce(${prunedTsquerySql(config, text, common)}, s.query) END AS match
-               FROM (SELECT ${tsquerySql(config, text, websearch)} AS query) s)`,
+      `q AS (SELECT s.query, ${match} AS match FROM (SELECT ${tsquerySql(config, text, websearch)} AS query) s)`,
     ];
     if (useText) {
+      // The cap bounds the work of a query whose selecting words are still very common: which
+      // rows it keeps is then arbitrary, but such a query has no strong match to lose.
+      const cap = query.scanCap === null ? '' : `LIMIT ${p(query.scanCap)}`;
       const ranked = (where: string) => `SELECT c.id, ${FULLTEXT_RANK('c.tsv', 'q.query')} AS raw
-                  FROM chunks c, q
-                 WHERE c.org_id = ANY(${orgs}::varchar[]) AND ${where}
+                  FROM (SELECT c.id, c.tsv FROM chunks c, q
+                         WHERE c.org_id = ANY(${orgs}::varchar[]) AND ${where} ${cap}) c, q
                  ORDER BY raw DESC, c.id LIMIT ${candidates}`;
       ctes.push(`fts_main AS (${ranked('c.tsv @@ q.match')})`);
       ctes.push(
@@ -416,22 +477,29 @@ export class KnowledgeRepository {
   }
 
   /**
-   * Lexemes found in more than `fraction` of all chunks, from the planner's statistics of `tsv`
-   * (ANALYZE keeps the most common ones with their frequencies), when the table has at least
-   * `minRows` rows. Empty without statistics.
+   * The most common lexemes of `tsv` with the fraction of chunks containing each, from the
+   * planner's statistics (ANALYZE samples them; `most_common_elem_freqs` lists one frequency per
+   * lexeme, then the minimum, the maximum and the null fraction), and the table's row estimate.
+   * Empty without statistics.
    */
-  async commonLexemes(fraction: number, minRows: number): Promise<string[]> {
+  async termStatistics(): Promise<TermStatistics> {
     const rows: Array<{ reltuples: number; elems: string[] | null; freqs: number[] | null }> =
       await this.dataSource.query(
         `SELECT c.reltuples::float8 AS reltuples, s.most_common_elems::text::text[] AS elems,
-              s.most_common_elem_freqs AS freqs
-         FROM pg_class c
-         LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
-        WHERE c.oid = to_regclass('chunks')`,
+                s.most_common_elem_freqs AS freqs
+           FROM pg_class c
+           LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
+          WHERE c.oid = to_regclass('chunks')`,
       );
     const row = rows[0];
-    if (!row || row.reltuples < minRows || !row.elems || !row.freqs) return [];
-    return row.elems.filter((_, i) => Number(row.freqs![i]) > fraction);
+    if (!row || !(row.reltuples > 0) || !row.elems?.length || !row.freqs) return NO_TERM_STATISTICS;
+    const frequencies = row.elems.map((_, i) => Number(row.freqs![i]));
+    return {
+      rows: row.reltuples,
+      lexemes: row.elems,
+      frequencies,
+      unlisted: Math.min(...frequencies) / 2,
+    };
   }
 
   /** Collects planner statistics (and the lexeme frequencies above) after a bulk load. */

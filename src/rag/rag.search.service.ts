@@ -15,7 +15,12 @@ import type { KnowledgePassage, KnowledgeSearch } from 'src/agent/offline.respon
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
 import { EmbeddingError, EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { RagMetrics, type SearchMode } from 'src/rag/rag.metrics';
-import { KnowledgeRepository, type SearchRow } from 'src/rag/rag.repository';
+import {
+  KnowledgeRepository,
+  NO_TERM_STATISTICS,
+  type SearchRow,
+  type TermStatistics,
+} from 'src/rag/rag.repository';
 
 export const SEARCH_MODES = ['hybrid', 'fulltext', 'vector'] as const;
 export const DEFAULT_SEARCH_LIMIT = 5;
@@ -24,14 +29,8 @@ export const MAX_SEARCH_LIMIT = 50;
 /** Rows each ranking contributes to the fusion; the final list is cut to `limit` after it. */
 const MIN_CANDIDATES = 50;
 
-/**
- * On a knowledge base of at least PRUNE_MIN_CHUNKS chunks, query words found in more than
- * COMMON_FRACTION of them only rank rows, they do not select them (see KnowledgeRepository.search).
- * The list comes from the planner's statistics and is re-read every COMMON_TTL_MS (a minute).
- */
-const COMMON_FRACTION = 0.05;
-const PRUNE_MIN_CHUNKS = 10_000;
-const COMMON_TTL_MS = 60_000;
+/** The term statistics behind full-text pruning are re-read every minute. */
+const STATISTICS_TTL_MS = 60_000;
 
 /** Quotes, a standalone OR, or a -word: the caller wrote web-search syntax and means it. */
 const WEBSEARCH_SYNTAX = /"|(^|\s)-[\p{L}\p{N}]|(^|\s)OR(\s|$)/u;
@@ -54,7 +53,7 @@ export interface SearchResponse {
 @Injectable()
 export class SearchService implements KnowledgeSearch {
   private readonly logger = new Logger('KnowledgeBase');
-  private common?: { lexemes: string[]; readAt: number };
+  private statistics?: { value: TermStatistics; readAt: number };
 
   constructor(
     @Inject(ragConfig.KEY) private readonly config: RagConfig,
@@ -148,7 +147,9 @@ export class SearchService implements KnowledgeSearch {
       candidates: Math.max(MIN_CANDIDATES, boundedLimit * 2),
       textSearchConfig: capabilities.textSearchConfig,
       iterativeScan: capabilities.iterativeScan,
-      commonLexemes: mode === 'vector' ? [] : await this.commonLexemes(),
+      termStatistics: mode === 'vector' ? NO_TERM_STATISTICS : await this.termStatistics(),
+      rowBudget: this.config.fulltextRowBudget,
+      scanCap: this.config.fulltextScanCap,
     });
     this.metrics.search(mode, (performance.now() - started) / 1000, results.length);
     return { query: q, mode, results };
@@ -156,21 +157,21 @@ export class SearchService implements KnowledgeSearch {
 
   /** Re-read the term statistics on the next search (after a bulk load and ANALYZE). */
   forgetTermStatistics(): void {
-    this.common = undefined;
+    this.statistics = undefined;
   }
 
-  /** The very common lexemes, re-read every minute; a failure only means no pruning. */
-  private async commonLexemes(): Promise<string[]> {
+  /** Lexeme frequencies, re-read every minute; a failure only means no pruning. */
+  private async termStatistics(): Promise<TermStatistics> {
     const now = performance.now();
-    if (this.common && now - this.common.readAt < COMMON_TTL_MS) return this.common.lexemes;
-    let lexemes: string[] = [];
+    if (this.statistics && now - this.statistics.readAt < STATISTICS_TTL_MS) return this.statistics.value;
+    let value = NO_TERM_STATISTICS;
     try {
-      lexemes = await this.repository.commonLexemes(COMMON_FRACTION, PRUNE_MIN_CHUNKS);
+      value = await this.repository.termStatistics();
     } catch (error) {
       this.logger.debug(`no term statistics: ${error instanceof Error ? error.message : String(error)}`);
     }
-    this.common = { lexemes, readAt: now };
-    return lexemes;
+    this.statistics = { value, readAt: now };
+    return value;
   }
 }
 
