@@ -54,6 +54,7 @@ function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     baseURL: fake.baseURL,
     api: 'responses',
     model: 'gpt-test',
+    models: ['gpt-test'],
     temperature: undefined,
     maxOutputTokens: undefined,
     requestTimeoutMs: 10_000,

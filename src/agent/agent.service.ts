@@ -29,6 +29,7 @@ import type {
   ThreadItem,
   ThreadMetadata,
   ThreadStreamEvent,
+  UserMessageInput,
   UserMessageItem,
   WorkflowItem,
 } from 'src/chatkit/chatkit.schemas';
@@ -104,13 +105,25 @@ export class AgentService implements Responder {
     return this.config.modelConfigured && this.config.transcribeModel !== undefined;
   }
 
+  /** A composer model choice must be one this server offers; otherwise 400 before anything is stored. */
+  checkInput(input: UserMessageInput): void {
+    const chosen = input.inference_options.model;
+    if (chosen == null || this.config.models.includes(chosen)) return;
+    throw new AppException(
+      ErrorCode.ValidationFailed,
+      `params.input.inference_options.model: "${chosen}" is not offered here; choose one of ${this.config.models
+        .map((m) => `"${m}"`)
+        .join(', ')} or leave it out`,
+    );
+  }
+
   async *respond(
     thread: ThreadMetadata,
     input: UserMessageItem | null,
     context: ResponderContext,
     signal: AbortSignal,
   ): AsyncGenerator<ThreadStreamEvent, void> {
-    const model = this.config.model;
+    let model = this.modelFor(input);
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
     const usage: ThreadUsage = { requests: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
@@ -120,6 +133,8 @@ export class AgentService implements Responder {
     try {
       // Enough items to find the last N messages among tool calls, workflows and hidden context.
       const history = await context.loadHistory(this.config.historyMessages * 4 + 10);
+      // A turn continued after a client tool or a structured input keeps the model it began with.
+      if (input === null) model = this.modelFor(lastUserMessage(history));
       const modelInput = await toAgentInput(history, {
         maxMessages: this.config.historyMessages,
         tokenBudget: this.config.historyTokenBudget,
@@ -134,7 +149,7 @@ export class AgentService implements Responder {
         emit: (event) => void toolEvents.push(event),
       };
       modelCalled = true;
-      const result = await this.runner.run(this.buildAgent(context, input), modelInput, {
+      const result = await this.runner.run(this.buildAgent(context, input, model), modelInput, {
         stream: true,
         signal,
         context: runContext,
@@ -216,7 +231,20 @@ export class AgentService implements Responder {
     return fallbackTitle(question);
   }
 
-  private buildAgent(context: ResponderContext, input: UserMessageItem | null): Agent<AgentRunContext> {
+  /**
+   * The model the user picked for this message, when this server still offers it (a retried old
+   * message may name one since removed), else AGENT_MODEL.
+   */
+  private modelFor(message: UserMessageItem | undefined | null): string {
+    const chosen = message?.inference_options.model;
+    return chosen != null && this.config.models.includes(chosen) ? chosen : this.config.model;
+  }
+
+  private buildAgent(
+    context: ResponderContext,
+    input: UserMessageItem | null,
+    model: string,
+  ): Agent<AgentRunContext> {
     const clientTools = this.tools.clientToolNames();
     // The composer's tool menu may force a tool for this turn; the SDK resets it after one call.
     const chosen = input?.inference_options.tool_choice?.id;
@@ -233,10 +261,18 @@ export class AgentService implements Responder {
         metadata: context.request.metadata ?? {},
         maxContextChars: this.config.contextMaxChars,
       }),
-      model: this.config.model,
+      model,
       modelSettings,
       tools: this.tools.tools(),
       toolUseBehavior: clientTools.length > 0 ? { stopAtToolNames: clientTools } : 'run_llm_again',
     });
   }
+}
+
+function lastUserMessage(history: ThreadItem[]): UserMessageItem | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const item = history[i];
+    if (item.type === 'user_message') return item;
+  }
+  return undefined;
 }

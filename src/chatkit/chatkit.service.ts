@@ -198,6 +198,7 @@ export class ChatKitService {
   private async prepare(ctx: RequestContext, request: StreamingChatKitRequest): Promise<PreparedStream> {
     switch (request.type) {
       case 'threads.create': {
+        this.responder.checkInput?.(request.params.input);
         const attachments = await this.resolveAttachments(ctx, request.params.input);
         const thread: ThreadMetadata = {
           id: newId('thread'),
@@ -225,6 +226,7 @@ export class ChatKitService {
       }
       case 'threads.add_user_message': {
         const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        this.responder.checkInput?.(request.params.input);
         const attachments = await this.resolveAttachments(ctx, request.params.input);
         const lease = await this.lock.acquire(thread.id, ctx.requestId);
         const message = this.buildUserMessage(thread.id, request.params.input, attachments);

@@ -11,6 +11,7 @@ import type {
   ThreadItem,
   ThreadMetadata,
   ThreadStreamEvent,
+  UserMessageInput,
   UserMessageItem,
 } from 'src/chatkit/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
@@ -30,6 +31,12 @@ export interface ResponderContext {
 }
 
 export interface Responder {
+  /**
+   * Refuses a new user message this responder cannot answer as asked (a composer model it does
+   * not offer), by throwing an AppException: called before anything is stored, so a refused
+   * message leaves no trace. Optional: without it every message is accepted.
+   */
+  checkInput?(input: UserMessageInput): void;
   respond(
     thread: ThreadMetadata,
     input: UserMessageItem | null,

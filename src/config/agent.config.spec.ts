@@ -36,6 +36,7 @@ describe('agent config', () => {
       baseURL: undefined,
       api: 'responses',
       model: 'gpt-4.1-mini',
+      models: ['gpt-4.1-mini'],
       temperature: undefined,
       maxOutputTokens: undefined,
       requestTimeoutMs: 60_000,
@@ -68,6 +69,7 @@ describe('agent config', () => {
       load({
         OPENAI_API: 'chat_completions',
         AGENT_MODEL: 'llama3.1',
+        AGENT_MODELS: 'qwen2.5, llama3.1 ,mistral',
         AGENT_TEMPERATURE: '0.2',
         AGENT_MAX_OUTPUT_TOKENS: '800',
         AGENT_TITLE_MODEL: 'llama3.2:1b',
@@ -78,6 +80,8 @@ describe('agent config', () => {
     ).toMatchObject({
       api: 'chat_completions',
       model: 'llama3.1',
+      // The default first, each model once.
+      models: ['llama3.1', 'qwen2.5', 'mistral'],
       temperature: 0.2,
       maxOutputTokens: 800,
       titleModel: 'llama3.2:1b',

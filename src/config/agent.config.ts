@@ -13,6 +13,7 @@ import {
   ConfigValidationError,
   envBoolean,
   envInt,
+  envList,
   envString,
   envUrl,
   parseEnv,
@@ -50,6 +51,7 @@ export const agentEnvShape = {
   OPENAI_BASE_URL: envUrl(['http:', 'https:']),
   OPENAI_API: envChoice(OPENAI_APIS, 'responses'),
   AGENT_MODEL: envString('gpt-4.1-mini'),
+  AGENT_MODELS: envList([]),
   AGENT_TEMPERATURE: envOptionalNumber({ min: 0, max: 2 }),
   AGENT_MAX_OUTPUT_TOKENS: envOptionalNumber({ min: 1, max: 1_000_000, integer: true }),
   AGENT_REQUEST_TIMEOUT_MS: envInt(60_000, { min: 1_000, max: 3_600_000 }),
@@ -94,6 +96,11 @@ export const agentConfig = registerAs('agent', () => {
     baseURL: env.OPENAI_BASE_URL,
     api: env.OPENAI_API,
     model,
+    /**
+     * The models a user may pick in the composer (`inference_options.model`): AGENT_MODEL, the
+     * default, plus AGENT_MODELS. Anything else is refused before the message is stored.
+     */
+    models: [...new Set([model, ...env.AGENT_MODELS])],
     temperature: env.AGENT_TEMPERATURE,
     maxOutputTokens: env.AGENT_MAX_OUTPUT_TOKENS,
     requestTimeoutMs: env.AGENT_REQUEST_TIMEOUT_MS,
