@@ -535,11 +535,11 @@ describe('attachments: PostgreSQL storage (default)', () => {
       const user = uniqueUser();
       const { id } = await json(await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf'));
       const reader = h.app.app.get<AttachmentReader>(ATTACHMENT_READER);
-      const read = await reader.read({ id, type: 'file', name: 'r.pdf', mime_type: 'application/pdf' });
+      const read = await reader.read({ id, type: 'file', name: 'r.pdf', mime_type: 'application/pdf' }, MiB);
       expect(read?.mimeType).toBe('application/pdf');
-      expect(sha256(read!.data)).toBe(sha256(PDF));
+      expect(sha256(read!.data!)).toBe(sha256(PDF));
       expect(
-        await reader.read({ id: 'atc_missing', type: 'file', name: 'x', mime_type: 'text/plain' }),
+        await reader.read({ id: 'atc_missing', type: 'file', name: 'x', mime_type: 'text/plain' }, MiB),
       ).toBeNull();
     });
 
@@ -805,5 +805,122 @@ describe('attachments: S3 presigned uploads', () => {
     expect(thread.status).toBe(415);
     expect(await rowCount(h.db, created.json.id)).toBe(0);
     expect(await keyExists(h.storage, created.json.id)).toBe(false);
+  });
+});
+
+describe('attachments: the quota under concurrent uploads, and the agent reading within its limit', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = harness(
+      await startApp({
+        ATTACHMENTS_SIGNING_KEY: SIGNING_KEY,
+        CHATKIT_ATTACHMENT_MAX_MB: '4',
+        ATTACHMENTS_USER_QUOTA_MB: '8',
+        ATTACHMENTS_CLEANUP_INTERVAL_S: '0',
+      }),
+    );
+  });
+  afterAll(() => h.app.close());
+
+  /** What the user's records add up to, as the quota counts it, and how many are still pending. */
+  async function holdings(user: string): Promise<{ total: number; pending: number }> {
+    const rows: Array<{ total: string; pending: string }> = await h.db.query(
+      `SELECT COALESCE(SUM(size), 0) AS total, COUNT(*) FILTER (WHERE status = 'pending') AS pending
+         FROM attachments WHERE user_id = $1`,
+      [user],
+    );
+    return { total: Number(rows[0].total), pending: Number(rows[0].pending) };
+  }
+
+  it('direct uploads racing for the quota: the accepted ones fit in it, the others get 413', async () => {
+    const user = uniqueUser();
+    // 3 MiB each: any one fits the 8 MiB quota and the 4 MiB limit, all five together do not.
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) => {
+        const bytes = Buffer.alloc(3 * MiB, String.fromCharCode(0x61 + i));
+        const res = await directUpload(h.app, user, bytes, `f${i}.txt`, 'text/plain');
+        return { status: res.status, body: await json(res) };
+      }),
+    );
+
+    const accepted = results.filter((r) => r.status === 200);
+    expect(accepted).toHaveLength(2);
+    for (const refused of results.filter((r) => r.status !== 200)) {
+      expect(refused.status).toBe(413);
+      expect(refused.body.code).toBe('attachment_quota_exceeded');
+    }
+    expect(await holdings(user)).toEqual({ total: 6 * MiB, pending: 0 });
+    const listed = await Promise.all(
+      accepted.map(
+        async (r) => (await bytesOf(await h.app.fetch(`/chatkit/attachments/${r.body.id}`, { user }))).length,
+      ),
+    );
+    expect(listed).toEqual([3 * MiB, 3 * MiB]);
+
+    // What the refused uploads had reserved was given back: the rest of the quota still takes a file.
+    const small = await directUpload(h.app, user, Buffer.alloc(MiB, 'z'), 'small.txt', 'text/plain');
+    expect(small.status).toBe(200);
+    expect(await holdings(user)).toEqual({ total: 7 * MiB, pending: 0 });
+  });
+
+  it('attachments.create racing for the quota: only the reservations that fit are made', async () => {
+    const user = uniqueUser();
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        create(h.app, user, { name: `p${i}.pdf`, size: 3 * MiB, mime_type: 'application/pdf' }),
+      ),
+    );
+
+    expect(results.filter((r) => r.status === 200)).toHaveLength(2);
+    for (const refused of results.filter((r) => r.status !== 200)) {
+      expect(refused.status).toBe(413);
+      expect(refused.json.code).toBe('attachment_quota_exceeded');
+    }
+    expect(await holdings(user)).toEqual({ total: 6 * MiB, pending: 2 });
+  });
+
+  it('two-phase reservations and direct uploads racing each other stay within the quota', async () => {
+    const user = uniqueUser();
+    const results = await Promise.all([
+      ...[0, 1, 2].map(async (i) => {
+        const res = await create(h.app, user, {
+          name: `p${i}.pdf`,
+          size: 3 * MiB,
+          mime_type: 'application/pdf',
+        });
+        return { status: res.status, code: res.json.code as string | undefined };
+      }),
+      ...[0, 1, 2].map(async (i) => {
+        const res = await directUpload(h.app, user, Buffer.alloc(3 * MiB, 'd'), `d${i}.txt`, 'text/plain');
+        return { status: res.status, code: (await json(res)).code as string | undefined };
+      }),
+    ]);
+
+    expect(results.filter((r) => r.status === 200)).toHaveLength(2);
+    for (const refused of results.filter((r) => r.status !== 200)) {
+      expect(refused).toEqual({ status: 413, code: 'attachment_quota_exceeded' });
+    }
+    const held = await holdings(user);
+    expect(held.total).toBe(6 * MiB);
+  });
+
+  it('the agent reader answers a file over its limit with the size alone, never fetching the bytes', async () => {
+    const user = uniqueUser();
+    const big = Buffer.alloc(2 * MiB, 'q');
+    const { id } = await json(await directUpload(h.app, user, big, 'big.txt', 'text/plain'));
+    const reader = h.app.app.get<AttachmentReader>(ATTACHMENT_READER);
+    const attachment = { id, type: 'file' as const, name: 'big.txt', mime_type: 'text/plain' };
+    const get = jest.spyOn(h.storage, 'get');
+    try {
+      const over = await reader.read(attachment, MiB);
+      expect(over).toEqual({ mimeType: expect.stringMatching(/^text\/plain/), data: null, size: 2 * MiB });
+      expect(get).not.toHaveBeenCalled();
+
+      const within = await reader.read(attachment, 2 * MiB);
+      expect(within?.data?.equals(big)).toBe(true);
+      expect(get).toHaveBeenCalledTimes(1);
+    } finally {
+      get.mockRestore();
+    }
   });
 });

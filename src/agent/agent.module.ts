@@ -78,7 +78,7 @@ const providers: Provider[] = [
     ) => {
       const reader = lazy<AttachmentReader>(moduleRef, ATTACHMENT_READER);
       const attachments: AttachmentReader = {
-        read: (attachment) => (reader() ?? NO_ATTACHMENTS).read(attachment),
+        read: (attachment, maxBytes) => (reader() ?? NO_ATTACHMENTS).read(attachment, maxBytes),
       };
       return new AgentService(config, client, runner, tools, metrics, attachments);
     },

@@ -143,6 +143,57 @@ describe('toAgentInput: one item kind at a time', () => {
     expect(JSON.stringify(input)).not.toContain('old quote');
   });
 
+  it('tells the reader the limit, so a file over it is never loaded; the note names its size and the limit', async () => {
+    const MiB = 1024 * 1024;
+    const sizes: Record<string, number> = { a_scan: 3 * MiB, a_note: 12 };
+    const asked: Array<[string, number]> = [];
+    const loaded: string[] = [];
+    const reader: AttachmentReader = {
+      read: (a, maxBytes) => {
+        asked.push([a.id, maxBytes]);
+        const size = sizes[a.id];
+        if (size > maxBytes) return Promise.resolve({ mimeType: 'application/pdf', data: null, size });
+        loaded.push(a.id);
+        return Promise.resolve({ mimeType: 'text/plain', data: Buffer.alloc(size, 'n') });
+      },
+    };
+
+    const input = await toAgentInput(
+      [
+        user('both', {
+          attachments: [
+            attachment('a_scan', 'scan.pdf', 'application/pdf'),
+            attachment('a_note', 'note.txt', 'text/plain'),
+          ],
+        }),
+      ],
+      options({ attachments: reader, attachmentMaxBytes: 2 * MiB }),
+    );
+
+    expectValidModelInput(input);
+    expect(input).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'input_text', text: 'both' },
+          {
+            type: 'input_text',
+            text: '[Attachment "scan.pdf": too large to include (3.0 MB, the limit is 2.0 MB).]',
+          },
+          {
+            type: 'input_text',
+            text: expect.stringContaining(`<attachment>\n${'n'.repeat(12)}\n</attachment>`),
+          },
+        ],
+      },
+    ]);
+    expect(asked).toEqual([
+      ['a_scan', 2 * MiB],
+      ['a_note', 2 * MiB],
+    ]);
+    expect(loaded).toEqual(['a_note']);
+  });
+
   it('treats a reader failure like a missing attachment', async () => {
     const reader: AttachmentReader = { read: () => Promise.reject(new Error('disk on fire')) };
     const input = await toAgentInput(

@@ -23,9 +23,17 @@ import type {
   WidgetItem,
 } from 'src/chatkit/chatkit.schemas';
 
-/** Bytes of an attachment, or null when they are gone. The attachments module implements it. */
+/** An attachment's bytes, or only its size when it is over the limit it was read with. */
+export type AttachmentFile =
+  { mimeType: string; data: Buffer } | { mimeType: string; data: null; size: number };
+
+/** The attachments module implements it. */
 export interface AttachmentReader {
-  read(attachment: Attachment): Promise<{ mimeType: string; data: Buffer } | null>;
+  /**
+   * The bytes of an attachment, or null when they are gone. A file larger than `maxBytes` is not
+   * loaded at all: a note is all the model gets of it, so only its size comes back.
+   */
+  read(attachment: Attachment, maxBytes: number): Promise<AttachmentFile | null>;
 }
 
 /** DI token for the AttachmentReader; without a provider every attachment reads as missing. */
@@ -107,17 +115,17 @@ export async function attachmentContent(
     type: 'input_text',
     text: `[Attachment ${name}: ${text}]`,
   });
-  let file: { mimeType: string; data: Buffer } | null;
+  let file: AttachmentFile | null;
   try {
-    file = await reader.read(attachment);
+    file = await reader.read(attachment, maxBytes);
   } catch {
     file = null;
   }
   if (file === null) return note('no longer available, its content cannot be shown.');
-  if (file.data.length > maxBytes) {
-    return note(
-      `too large to include (${megabytes(file.data.length)}, the limit is ${megabytes(maxBytes)}).`,
-    );
+  // A reader may hand back more than it was asked for; the limit holds either way.
+  if (file.data === null || file.data.length > maxBytes) {
+    const size = file.data === null ? file.size : file.data.length;
+    return note(`too large to include (${megabytes(size)}, the limit is ${megabytes(maxBytes)}).`);
   }
   const mimeType = baseMimeType(file.mimeType || attachment.mime_type);
   const dataUrl = `data:${mimeType};base64,${file.data.toString('base64')}`;

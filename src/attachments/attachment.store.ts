@@ -57,6 +57,12 @@ export interface NewAttachment {
 
 export type ExpiredKind = 'pending' | 'unlinked';
 
+/**
+ * First key of the advisory locks that serialise quota reservations; the second is a hash of the
+ * (user, org) pair. Two-key locks never collide with the one-key migration lock.
+ */
+const QUOTA_LOCK_CLASS = 7_319_420;
+
 const COLUMNS = `id, user_id, org_id, thread_id, name, mime_type, size, sha256, storage_kind, storage_key,
   status, created_at, updated_at, ready_at`;
 
@@ -64,13 +70,41 @@ const COLUMNS = `id, user_id, org_id, thread_id, name, mime_type, size, sha256, 
 export class AttachmentStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async insertPending(ctx: RequestContext, a: NewAttachment): Promise<AttachmentRecord> {
-    const rows: AttachmentRow[] = await this.dataSource.query(
+  async insertPending(
+    ctx: RequestContext,
+    a: NewAttachment,
+    db: Pick<EntityManager, 'query'> = this.dataSource,
+  ): Promise<AttachmentRecord> {
+    const rows: AttachmentRow[] = await db.query(
       `INSERT INTO attachments (id, user_id, org_id, name, mime_type, size, storage_kind, storage_key, status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') RETURNING ${COLUMNS}`,
       [a.id, ctx.userId, ctx.orgId ?? '', a.name, a.mimeType, a.size, a.storageKind, a.storageKey],
     );
     return toRecord(rows[0]);
+  }
+
+  /**
+   * Inserts a pending record of `sizeFor(used)` bytes, where `used` is what the user already
+   * holds, or nothing when `sizeFor` answers null. Reading the usage and inserting happen in one
+   * transaction holding a lock on the (user, org) pair, so of two uploads racing for the rest of a
+   * quota the second sees the first one's record. The lock is an advisory one because there is no
+   * row to lock before a user's first attachment; the database holds it, so replicas take turns too.
+   */
+  async reservePending(
+    ctx: RequestContext,
+    a: Omit<NewAttachment, 'size'>,
+    sizeFor: (used: number) => number | null,
+  ): Promise<{ record: AttachmentRecord | null; used: number }> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
+        QUOTA_LOCK_CLASS,
+        JSON.stringify([ctx.userId, ctx.orgId ?? '']),
+      ]);
+      const used = await this.usage(ctx, manager);
+      const size = sizeFor(used);
+      if (size === null) return { record: null, used };
+      return { record: await this.insertPending(ctx, { ...a, size }, manager), used };
+    });
   }
 
   async findOwned(ctx: RequestContext, id: string): Promise<AttachmentRecord | null> {
@@ -113,9 +147,9 @@ export class AttachmentStore {
     return rows.length ? toRecord(rows[0]) : null;
   }
 
-  /** Bytes the user holds, pending uploads counted at their declared size. */
-  async usage(ctx: RequestContext): Promise<number> {
-    const rows: Array<{ total: string | number | null }> = await this.dataSource.query(
+  /** Bytes the user holds, pending uploads counted at the size they reserved. */
+  async usage(ctx: RequestContext, db: Pick<EntityManager, 'query'> = this.dataSource): Promise<number> {
+    const rows: Array<{ total: string | number | null }> = await db.query(
       `SELECT COALESCE(SUM(size), 0) AS total FROM attachments WHERE user_id = $1 AND org_id = $2`,
       [ctx.userId, ctx.orgId ?? ''],
     );

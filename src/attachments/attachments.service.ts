@@ -23,7 +23,7 @@ import {
   normalizeMimeType,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
-import { AttachmentStore, type AttachmentRecord } from 'src/attachments/attachment.store';
+import { AttachmentStore, type AttachmentRecord, type NewAttachment } from 'src/attachments/attachment.store';
 import { AttachmentUrls } from 'src/attachments/attachment.urls';
 import { AttachmentsMetrics, type UploadFlow } from 'src/attachments/attachments.metrics';
 import {
@@ -33,7 +33,7 @@ import {
   type AttachmentStorage,
 } from 'src/attachments/storage/attachment-storage';
 import { HashingLimitStream } from 'src/attachments/storage/hashing.stream';
-import type { AttachmentReader } from 'src/agent/history.converter';
+import type { AttachmentFile, AttachmentReader } from 'src/agent/history.converter';
 import type { AttachmentLinks } from 'src/chatkit/attachment-links';
 import type { Attachment, AttachmentsCreateParams, UploadDescriptor } from 'src/chatkit/chatkit.schemas';
 import { newId } from 'src/common/ids';
@@ -88,17 +88,19 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
         size: params.size,
       });
     }
-    await this.checkQuota(ctx, params.size, who);
-
     const id = newId('attachment');
-    const record = await this.store.insertPending(ctx, {
-      id,
-      name,
-      mimeType,
-      size: params.size,
-      storageKind: this.storage.kind,
-      storageKey: storageKeyFor(id),
-    });
+    const { record, used } = await this.reservePending(
+      ctx,
+      { id, name, mimeType, storageKind: this.storage.kind, storageKey: storageKeyFor(id) },
+      params.size,
+      false,
+    );
+    if (!record) {
+      throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), {
+        size: params.size,
+        used,
+      });
+    }
     const attachment = this.toAttachment(record);
     attachment.upload_descriptor = await this.uploadDescriptor(record);
     this.logger.log(
@@ -163,26 +165,28 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
         size: contentLength,
       });
     }
-    let limit = this.config.maxBytes;
-    let limitedByQuota = false;
-    if (this.config.userQuotaBytes > 0) {
-      const remaining = this.config.userQuotaBytes - (await this.store.usage(ctx));
-      if (remaining <= 0) throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage());
-      if (remaining < limit) {
-        limit = remaining;
-        limitedByQuota = true;
-      }
-    }
+    // The file's size is only known once it arrived, so the record reserves all it may still
+    // become while the bytes stream; other uploads of the same user count it meanwhile. A body
+    // cannot be longer than the Content-Length it announced.
+    const cap = Math.min(this.config.maxBytes, contentLength ?? Infinity);
     const id = newId('attachment');
-    const record = await this.store.insertPending(ctx, {
-      id,
-      name,
-      mimeType,
-      size: 0,
-      storageKind: this.storage.kind,
-      storageKey: storageKeyFor(id),
-    });
-    const ready = await this.storeBytes(record, file, { flow: 'direct', limit, limitedByQuota });
+    const { record, used } = await this.reservePending(
+      ctx,
+      { id, name, mimeType, storageKind: this.storage.kind, storageKey: storageKeyFor(id) },
+      cap,
+      true,
+    );
+    if (!record) throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), { used });
+    const limitedByQuota = record.size < cap;
+    let ready: AttachmentRecord;
+    try {
+      ready = await this.storeBytes(record, file, { flow: 'direct', limit: record.size, limitedByQuota });
+    } catch (err) {
+      // The pending record is the reservation: a direct upload that did not finish releases it
+      // now rather than when the pending sweep comes by (a client that hung up included).
+      await this.discardPending(record).catch(() => undefined);
+      throw err;
+    }
     return this.toAttachment(ready);
   }
 
@@ -264,19 +268,29 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
 
   // ------------------------------------------------------------------------------ AttachmentReader
 
-  /** The bytes of an attachment of a stored message, for the model; null when gone or not ready. */
-  async read(attachment: Attachment): Promise<{ mimeType: string; data: Buffer } | null> {
+  /**
+   * The bytes of an attachment of a stored message, for the model; null when gone or not ready.
+   * Over `maxBytes` (judged by the recorded size, before anything is fetched) only the size.
+   */
+  async read(attachment: Attachment, maxBytes: number): Promise<AttachmentFile | null> {
     const record = await this.store.findById(attachment.id);
     if (!record || record.status !== 'ready') return null;
     // A message can only name attachments linked to its own thread.
     if (attachment.thread_id && record.threadId && attachment.thread_id !== record.threadId) return null;
+    const tooLarge = (size: number): AttachmentFile => ({ mimeType: record.mimeType, data: null, size });
+    if (record.size > maxBytes) return tooLarge(record.size);
     try {
       const stream = await this.storage.get(record.storageKey);
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
         size += chunk.length;
+        // Stored bytes that outgrew their record are not held in memory either.
+        if (size > maxBytes) {
+          stream.destroy();
+          return tooLarge(size);
+        }
+        chunks.push(chunk);
       }
       return { mimeType: record.mimeType, data: Buffer.concat(chunks, size) };
     } catch (err) {
@@ -504,16 +518,24 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     throw this.reject(who, AttachmentErrorCode.SignatureInvalid, 'this link is not valid');
   }
 
-  private async checkQuota(
+  /**
+   * Records a pending upload that counts `size` bytes against the user's quota, or, when
+   * `orLess`, whatever is left of the quota if that is less; no record when nothing fits. The
+   * check and the insert are one step under a per-user lock (see the store).
+   */
+  private async reservePending(
     ctx: RequestContext,
+    a: Omit<NewAttachment, 'size'>,
     size: number,
-    who: { userId: string; flow: UploadFlow },
-  ): Promise<void> {
-    if (this.config.userQuotaBytes <= 0) return;
-    const used = await this.store.usage(ctx);
-    if (used + size > this.config.userQuotaBytes) {
-      throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), { size, used });
-    }
+    orLess: boolean,
+  ): Promise<{ record: AttachmentRecord | null; used: number }> {
+    const quota = this.config.userQuotaBytes;
+    if (quota <= 0) return { record: await this.store.insertPending(ctx, { ...a, size }), used: 0 };
+    return this.store.reservePending(ctx, a, (used) => {
+      const remaining = quota - used;
+      if (size <= remaining) return size;
+      return orLess && remaining > 0 ? remaining : null;
+    });
   }
 
   private async discardPending(record: AttachmentRecord): Promise<void> {
