@@ -924,3 +924,47 @@ describe('attachments: the quota under concurrent uploads, and the agent reading
     }
   });
 });
+
+describe('attachments: downloads have a rate-limit budget of their own', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp({
+      ATTACHMENTS_SIGNING_KEY: SIGNING_KEY,
+      ATTACHMENTS_CLEANUP_INTERVAL_S: '0',
+      RATE_LIMIT_MAX: '5',
+      RATE_LIMIT_DOWNLOADS_MAX: '8',
+      RATE_LIMIT_WINDOW_S: '60',
+    });
+  });
+  afterAll(() => app.close());
+
+  it('serves more previews than the API budget allows, stops at the download budget, and leaves the API budget alone', async () => {
+    const user = uniqueUser();
+    const uploaded = await directUpload(app, user, PNG, 'gradient.png', 'image/png');
+    expect(uploaded.status).toBe(200);
+    const { id, preview_url: previewUrl } = await json(uploaded);
+
+    // Eight previews by signed link: more than the API budget of five, all served.
+    const previews: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await fetch(previewUrl);
+      await res.arrayBuffer();
+      previews.push(res.status);
+    }
+    expect(previews).toEqual(Array(8).fill(200));
+    const refused = await fetch(previewUrl);
+    expect(refused.status).toBe(429);
+    expect(await json(refused)).toMatchObject({ code: 'rate_limited' });
+
+    // The user's API calls were not spent by the downloads (one upload so far of five).
+    const api: number[] = [];
+    for (let i = 0; i < 4; i++) api.push((await app.fetch('/api/me', { user })).status);
+    expect(api).toEqual([200, 200, 200, 200]);
+    expect((await app.fetch('/api/me', { user })).status).toBe(429);
+
+    // The owner's own download route draws on the download budget, under the user's key.
+    const own = await app.fetch(`/chatkit/attachments/${id}`, { user });
+    expect(own.status).toBe(200);
+    expect(own.headers.get('x-ratelimit-limit-downloads')).toBe('8');
+  });
+});

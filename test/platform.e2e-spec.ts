@@ -98,6 +98,15 @@ describe('rate limits (in memory)', () => {
     expect((await app.fetch('/api/me', { user: 'other-user' })).status).toBe(200);
   });
 
+  it('gives a caller one budget across every route, not one per route', async () => {
+    const user = 'cross-route-user';
+    const statuses: number[] = [];
+    for (const path of ['/api/me', '/api/threads', '/api/me', '/api/threads']) {
+      statuses.push((await app.fetch(path, { user })).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+
   it('does not count health probes', async () => {
     for (let i = 0; i < 5; i++) expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
   });

@@ -36,6 +36,7 @@ import {
 import { toWireJson } from 'src/chatkit/chatkit.wire';
 import { Authenticated, CurrentUser, Public } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
+import { DownloadRoute } from 'src/rate-limit/download-route.decorator';
 import type { SignedUrlDisposition } from 'src/attachments/attachment.signer';
 
 type QueryParams = Record<string, unknown>;
@@ -119,6 +120,7 @@ export class AttachmentsController {
 
   @Get(':id')
   @Authenticated()
+  @DownloadRoute()
   @ApiParam({ name: 'id' })
   @ApiProduces('application/octet-stream')
   @ApiOperation({
@@ -139,6 +141,7 @@ export class AttachmentsController {
 
   @Get(':id/content')
   @Public()
+  @DownloadRoute()
   @ApiParam({ name: 'id' })
   @ApiProduces('application/octet-stream')
   @ApiOperation({

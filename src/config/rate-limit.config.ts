@@ -6,6 +6,7 @@ export const rateLimitEnvShape = {
   RATE_LIMIT_ENABLED: envBoolean(true),
   RATE_LIMIT_WINDOW_S: envInt(60, { min: 1, max: 86_400 }),
   RATE_LIMIT_MAX: envInt(120, { min: 1, max: 1_000_000 }),
+  RATE_LIMIT_DOWNLOADS_MAX: envInt(1_200, { min: 1, max: 1_000_000 }),
   REDIS_URL: envUrl(['redis:', 'rediss:']),
 };
 
@@ -15,6 +16,8 @@ export const rateLimitConfig = registerAs('rateLimit', () => {
     enabled: env.RATE_LIMIT_ENABLED,
     windowMs: env.RATE_LIMIT_WINDOW_S * 1000,
     max: env.RATE_LIMIT_MAX,
+    /** Attachment downloads per window, a budget of their own (per user, or per IP for signed links). */
+    downloadsMax: env.RATE_LIMIT_DOWNLOADS_MAX,
     redisUrl: env.REDIS_URL,
   };
 });

@@ -1,8 +1,11 @@
 /**
  * Rate limiting keyed on who is asking: the authenticated user (and org) when the auth guard ran,
  * else the client IP as Express resolves it under `trust proxy`. Runs after the auth guard.
+ *
+ * One budget per caller across every route (per named throttler): the library's default key
+ * includes the controller and handler, which would give each caller a fresh budget on every route.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
 import type { AuthenticatedRequest } from 'src/common/request-context';
 
@@ -12,5 +15,9 @@ export class UserThrottlerGuard extends ThrottlerGuard {
     const request = req as AuthenticatedRequest;
     if (request.context) return `user:${request.context.orgId ?? ''}:${request.context.userId}`;
     return `ip:${request.ip ?? request.socket?.remoteAddress ?? 'unknown'}`;
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, throttler: string): string {
+    return `ratelimit:${throttler}:${tracker}`;
   }
 }
