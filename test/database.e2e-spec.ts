@@ -52,23 +52,28 @@ describe('migrations', () => {
   });
 
   const serverUrl = process.env.TEST_EMBEDDED_DATABASE ? undefined : process.env.DATABASE_URL;
-  (serverUrl ? it : it.skip)(
-    'apply, revert and re-apply on a fresh database of the PostgreSQL server',
-    async () => {
-      const admin = new Client({ connectionString: serverUrl });
-      await admin.connect();
-      const name = `chatkit_migrations_${Date.now()}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      try {
-        const url = new URL(serverUrl!);
-        url.pathname = `/${name}`;
-        await upDownUp(url.toString(), 4);
-      } finally {
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await admin.end();
-      }
-    },
-  );
+  // Needs a PostgreSQL server: DATABASE_URL (CI's second pass sets it). Without one the test is
+  // not registered, and the run says so.
+  if (!serverUrl) {
+    process.stdout.write(
+      '\nmigrations on a PostgreSQL server: not run here (DATABASE_URL is not set; the embedded database is in use)\n',
+    );
+    return;
+  }
+  it('apply, revert and re-apply on a fresh database of the PostgreSQL server', async () => {
+    const admin = new Client({ connectionString: serverUrl });
+    await admin.connect();
+    const name = `chatkit_migrations_${Date.now()}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      const url = new URL(serverUrl);
+      url.pathname = `/${name}`;
+      await upDownUp(url.toString(), 4);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
 });
 
 describe('fresh start on the embedded database', () => {
