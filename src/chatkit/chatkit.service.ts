@@ -231,11 +231,13 @@ export class ChatKitService {
         const lease = await this.lock.acquire(thread.id, ctx.requestId);
         const message = this.buildUserMessage(thread.id, request.params.input, attachments);
         try {
-          await this.store.transaction(async (m) => {
-            await this.store.upsertItem(ctx, thread.id, message, m);
-            if (attachments.length)
+          // A lone insert needs no transaction (BEGIN and COMMIT are two more round trips per turn).
+          if (attachments.length === 0) await this.store.upsertItem(ctx, thread.id, message);
+          else
+            await this.store.transaction(async (m) => {
+              await this.store.upsertItem(ctx, thread.id, message, m);
               await this.attachments!.link(ctx, thread.id, request.params.input.attachments, m);
-          });
+            });
         } catch (err) {
           await lease.release();
           throw err;

@@ -1,8 +1,8 @@
 /**
  * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9): emits
  * `stream_options`, forwards the responder's events, persists `done` (upsert), `replaced`
- * (upsert) and `removed` (delete), keeps `added`/`updated` items pending in memory, saves and
- * announces thread changes, turns failures into one `error` event, and on client disconnect
+ * (upsert) and `removed` (delete), keeps `added`/`updated` items pending in memory, saves thread
+ * changes and announces those the client can see, turns failures into one `error` event, and on client disconnect
  * aborts the responder and stores the partial answer plus the "user cancelled" marker.
  *
  * Hidden-context items are stored but never streamed — for any event kind, not only `done`
@@ -63,12 +63,19 @@ export async function runPipeline(
   hooks: PipelineHooks = {},
 ): Promise<'completed' | 'failed' | 'cancelled'> {
   const pending = new Map<string, ThreadItem>();
-  let snapshot = threadSnapshot(thread);
+  // Any change is saved; only a change the client can see is announced. The wire thread always
+  // carries `metadata: {}`, so a private-metadata change (the agent's token counts, every turn)
+  // would send a thread.updated that says nothing; the reference sends one anyway.
+  let stored = storedSnapshot(thread);
+  let visible = visibleSnapshot(thread);
   const threadChanged = async (): Promise<void> => {
-    const now = threadSnapshot(thread);
-    if (now === snapshot) return;
+    const now = storedSnapshot(thread);
+    if (now === stored) return;
     await store.saveThread(ctx, thread);
-    snapshot = now;
+    stored = now;
+    const seen = visibleSnapshot(thread);
+    if (seen === visible) return;
+    visible = seen;
     stream.send({ type: 'thread.updated', thread: toWireThread(thread) });
   };
 
@@ -242,11 +249,12 @@ function idleTimer(ms: number): { expired: Promise<'idle'>; clear: () => void } 
   return { expired, clear: () => clearTimeout(timer) };
 }
 
-function threadSnapshot(thread: ThreadMetadata): string {
-  return JSON.stringify([
-    thread.title ?? null,
-    thread.status,
-    thread.allowed_image_domains ?? null,
-    thread.metadata ?? {},
-  ]);
+/** What the client sees of a thread (toWireThread sends nothing else that can change). */
+function visibleSnapshot(thread: ThreadMetadata): string {
+  return JSON.stringify([thread.title ?? null, thread.status, thread.allowed_image_domains ?? null]);
+}
+
+/** Everything saveThread stores. */
+function storedSnapshot(thread: ThreadMetadata): string {
+  return JSON.stringify([visibleSnapshot(thread), thread.metadata ?? {}]);
 }
