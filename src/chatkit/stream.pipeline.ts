@@ -2,8 +2,9 @@
  * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9): emits
  * `stream_options`, forwards the responder's events, persists `done` (upsert), `replaced`
  * (upsert) and `removed` (delete), keeps `added`/`updated` items pending in memory, saves thread
- * changes and announces those the client can see, turns failures into one `error` event, and on client disconnect
- * aborts the responder and stores the partial answer plus the "user cancelled" marker.
+ * changes and announces those the client can see, turns failures into one `error` event, and on
+ * client disconnect aborts the responder and stores the partial answer plus the "user cancelled"
+ * marker.
  *
  * Hidden-context items are stored but never streamed — for any event kind, not only `done`
  * (the reference leaks them on `added`/`replaced`).

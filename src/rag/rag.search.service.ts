@@ -147,7 +147,7 @@ export class SearchService implements KnowledgeSearch {
       candidates: Math.max(MIN_CANDIDATES, boundedLimit * 2),
       textSearchConfig: capabilities.textSearchConfig,
       iterativeScan: capabilities.iterativeScan,
-      termStatistics: mode === 'vector' ? NO_TERM_STATISTICS : await this.termStatistics(),
+      termStatistics: mode === 'vector' ? NO_TERM_STATISTICS : await this.selectionStatistics(),
       rowBudget: this.config.fulltextRowBudget,
       scanCap: this.config.fulltextScanCap,
     });
@@ -158,6 +158,15 @@ export class SearchService implements KnowledgeSearch {
   /** Re-read the term statistics on the next search (after a bulk load and ANALYZE). */
   forgetTermStatistics(): void {
     this.statistics = undefined;
+  }
+
+  /**
+   * The statistics that price query words, or none when the knowledge base is no larger than the
+   * row budget: ranking all of it is then within budget anyway, and the search skips the pricing.
+   */
+  private async selectionStatistics(): Promise<TermStatistics> {
+    const statistics = await this.termStatistics();
+    return statistics.rows > this.config.fulltextRowBudget ? statistics : NO_TERM_STATISTICS;
   }
 
   /** Lexeme frequencies, re-read every minute; a failure only means no pruning. */
