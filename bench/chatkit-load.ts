@@ -26,11 +26,19 @@ const concurrency = Number(values.concurrency);
 const iterations = Number(values.iterations);
 
 type Op = 'health.live' | 'threads.create' | 'threads.add_user_message' | 'items.list';
-const samples: Record<Op, number[]> = { 'health.live': [], 'threads.create': [], 'threads.add_user_message': [], 'items.list': [] };
+const samples: Record<Op, number[]> = {
+  'health.live': [],
+  'threads.create': [],
+  'threads.add_user_message': [],
+  'items.list': [],
+};
 let failures = 0;
 
 function headers(user: string): Record<string, string> {
-  return { 'Content-Type': 'application/json', ...(values.token ? { Authorization: `Bearer ${values.token}` } : { 'X-User-ID': user }) };
+  return {
+    'Content-Type': 'application/json',
+    ...(values.token ? { Authorization: `Bearer ${values.token}` } : { 'X-User-ID': user }),
+  };
 }
 
 async function timed<T>(op: Op, fn: () => Promise<T>): Promise<T> {
@@ -41,23 +49,40 @@ async function timed<T>(op: Op, fn: () => Promise<T>): Promise<T> {
 }
 
 async function post(user: string, body: unknown): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${base}/chatkit`, { method: 'POST', headers: headers(user), body: JSON.stringify(body) });
+  const res = await fetch(`${base}/chatkit`, {
+    method: 'POST',
+    headers: headers(user),
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   if (res.status !== 200) failures++;
   return { status: res.status, text };
 }
 
-const input = (text: string) => ({ content: [{ type: 'input_text', text }], attachments: [], inference_options: {} });
+const input = (text: string) => ({
+  content: [{ type: 'input_text', text }],
+  attachments: [],
+  inference_options: {},
+});
 
 async function virtualUser(n: number): Promise<void> {
   const user = `bench-${process.pid}-${n}`;
   for (let i = 0; i < iterations; i++) {
     await timed('health.live', async () => (await fetch(`${base}/health/live`)).text());
-    const created = await timed('threads.create', () => post(user, { type: 'threads.create', params: { input: input(`question ${i}`) } }));
+    const created = await timed('threads.create', () =>
+      post(user, { type: 'threads.create', params: { input: input(`question ${i}`) } }),
+    );
     const first = created.text.split('\n\n').find((f) => f.startsWith('data: '));
-    const threadId = first ? (JSON.parse(first.slice(6)) as { thread?: { id: string } }).thread?.id : undefined;
+    const threadId = first
+      ? (JSON.parse(first.slice(6)) as { thread?: { id: string } }).thread?.id
+      : undefined;
     if (!threadId) continue;
-    await timed('threads.add_user_message', () => post(user, { type: 'threads.add_user_message', params: { thread_id: threadId, input: input('and then?') } }));
+    await timed('threads.add_user_message', () =>
+      post(user, {
+        type: 'threads.add_user_message',
+        params: { thread_id: threadId, input: input('and then?') },
+      }),
+    );
     await timed('items.list', () => post(user, { type: 'items.list', params: { thread_id: threadId } }));
   }
 }
@@ -73,7 +98,9 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const baseline = [...samples['health.live']].sort((a, b) => a - b);
   const baseP50 = percentile(baseline, 50);
-  console.log(`concurrency=${concurrency} iterations=${iterations} wall=${seconds.toFixed(1)}s failures=${failures}`);
+  console.log(
+    `concurrency=${concurrency} iterations=${iterations} wall=${seconds.toFixed(1)}s failures=${failures}`,
+  );
   console.log('operation                  count   req/s    p50 ms   p99 ms   p50/baseline');
   for (const [op, list] of Object.entries(samples)) {
     const sorted = [...list].sort((a, b) => a - b);
