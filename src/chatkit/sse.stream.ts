@@ -55,7 +55,11 @@ export class SseStream {
 
   private armHeartbeat(): void {
     if (!this.heartbeatMs) return;
-    this.stopHeartbeat();
+    // Every event pushes the next keep-alive back; refresh() reuses the timer (even a fired one).
+    if (this.heartbeat) {
+      this.heartbeat.refresh();
+      return;
+    }
     this.heartbeat = setTimeout(() => {
       if (this.ended || this.clientGone) return;
       this.res.write(': keep-alive\n\n');

@@ -82,16 +82,11 @@ export async function runPipeline(
 
   stream.send({ type: 'stream_options', stream_options: { allow_cancel: options.allowCancel } });
   const iterator = events[Symbol.asyncIterator]();
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (stream.signal.aborted) resolve('aborted');
-    stream.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
   let first = true;
 
   try {
     for (;;) {
-      const idle = idleTimer(options.idleTimeoutMs);
-      const next = await Promise.race([iterator.next(), aborted, idle.expired]).finally(idle.clear);
+      const next = await nextEvent(iterator, stream.signal, options.idleTimeoutMs);
       if (next === 'aborted') break;
       if (next === 'idle') {
         options.onIdleTimeout?.();
@@ -243,11 +238,46 @@ function errorEvent(err: unknown): ThreadStreamEvent {
   return { type: 'error', code: 'stream.error', allow_retry: true };
 }
 
-function idleTimer(ms: number): { expired: Promise<'idle'>; clear: () => void } {
-  if (!ms) return { expired: new Promise<'idle'>(() => undefined), clear: () => undefined };
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<'idle'>((resolve) => (timer = setTimeout(() => resolve('idle'), ms)));
-  return { expired, clear: () => clearTimeout(timer) };
+/**
+ * The responder's next event, or 'aborted' (the client left) or 'idle' (nothing for `idleMs`;
+ * 0: wait forever), whichever comes first. Every listener and timer is removed once it settles:
+ * a Promise.race against one long-lived "aborted" promise would keep a reaction per event
+ * until the stream ends.
+ */
+function nextEvent<T>(
+  iterator: AsyncIterator<T>,
+  signal: AbortSignal,
+  idleMs: number,
+): Promise<IteratorResult<T> | 'aborted' | 'idle'> {
+  if (signal.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve, reject) => {
+    const settle = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      settle();
+      resolve('aborted');
+    };
+    const timer = idleMs
+      ? setTimeout(() => {
+          settle();
+          resolve('idle');
+        }, idleMs)
+      : undefined;
+    signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        settle();
+        resolve(result);
+      },
+      (error: unknown) => {
+        settle();
+        // Passed on as thrown: errorEvent() tells the kinds apart.
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 /** What the client sees of a thread (toWireThread sends nothing else that can change). */
