@@ -186,12 +186,16 @@ describe('readiness follows the database', () => {
 
   it('starts without a database, reports 503, and recovers without a restart', async () => {
     await proxy.cut();
-    app = await startApp({
-      DATABASE_URL: proxy.proxiedUrl(process.env.DATABASE_URL!),
-      DATABASE_POOL_SIZE: '1',
-      DATABASE_CONNECT_TIMEOUT_MS: '500',
-      DATABASE_RETRY_INTERVAL_MS: '200',
-    });
+    app = await startApp(
+      {
+        DATABASE_URL: proxy.proxiedUrl(process.env.DATABASE_URL!),
+        DATABASE_POOL_SIZE: '1',
+        DATABASE_CONNECT_TIMEOUT_MS: '500',
+        DATABASE_RETRY_INTERVAL_MS: '200',
+      },
+      undefined,
+      { waitForDatabase: false },
+    );
     expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
     const down = await fetch(`${app.url}/health/ready`);
     expect(down.status).toBe(503);

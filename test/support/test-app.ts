@@ -7,6 +7,7 @@ import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { SignJWT } from 'jose';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
+import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -30,9 +31,13 @@ const BASE_ENV: Record<string, string> = {
   SHUTDOWN_GRACE_MS: '1000',
 };
 
+/** How long startApp waits for the first connection (the app itself retries in the background). */
+const DATABASE_WAIT_MS = 60_000;
+
 export async function startApp(
   env: Record<string, string | undefined> = {},
   override?: (builder: TestingModuleBuilder) => TestingModuleBuilder,
+  options: { waitForDatabase?: boolean } = {},
 ): Promise<TestApp> {
   const saved = { ...process.env };
   const merged = { ...BASE_ENV, ...env };
@@ -54,6 +59,20 @@ export async function startApp(
     await app.listen(0, '127.0.0.1');
   } finally {
     process.env = saved;
+  }
+  // The app starts even when its first connection attempt fails (a loaded machine, the previous
+  // test file's app still letting go of the embedded database's one connection) and connects on
+  // a retry; a test starts once it has, unless it is about the database being away.
+  if (options.waitForDatabase ?? true) {
+    const lifecycle = app.get(DatabaseLifecycle);
+    const deadline = Date.now() + DATABASE_WAIT_MS;
+    while (!lifecycle.ready) {
+      if (Date.now() > deadline) {
+        await app.close();
+        throw new Error(`the database did not become ready within ${DATABASE_WAIT_MS / 1000} s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
