@@ -36,7 +36,7 @@ import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { RagCliModule } from 'src/rag/rag-cli.module';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
-import { KnowledgeRepository, NO_TERM_STATISTICS } from 'src/rag/rag.repository';
+import { KnowledgeRepository, NO_TERM_STATISTICS, type TermStatistics } from 'src/rag/rag.repository';
 import type { SearchMode } from 'src/rag/rag.metrics';
 import { SearchService } from 'src/rag/rag.search.service';
 import { FakeOpenAI } from 'test/support/fake-openai';
@@ -188,24 +188,27 @@ async function main(): Promise<void> {
         `${total} chunks: inserted in ${((inserted - loadStarted) / 1000).toFixed(1)} s` +
           (vectorSearch ? `, HNSW index built in ${((indexed - inserted) / 1000).toFixed(1)} s` : ''),
       );
-      // Every question once more with the exact ranking (every query word selects, no cap), the
-      // reference for what pruning and the cap cost in ranking quality.
+      // Full text straight through the repository: with no statistics, no budget and no cap it is
+      // the exact ranking (every query word selects), the reference for what the bounded
+      // selection costs in ranking quality; with statistics and a budget, one point of the sweep.
       const { textSearchConfig } = await app.get(RagCapabilitiesProbe).get();
-      const exhaustive = (q: string) =>
-        repository.search({
-          orgIds: [''],
-          text: q,
-          websearch: false,
-          mode: 'fulltext',
-          maxDistance: 1,
-          limit: 5,
-          candidates: 50,
-          textSearchConfig,
-          iterativeScan: false,
-          termStatistics: NO_TERM_STATISTICS,
-          rowBudget: Infinity,
-          scanCap: null,
-        });
+      const fulltext =
+        (termStatistics: TermStatistics, rowBudget: number, scanCap: number | null) => (q: string) =>
+          repository.search({
+            orgIds: [''],
+            text: q,
+            websearch: false,
+            mode: 'fulltext',
+            maxDistance: 1,
+            limit: 5,
+            candidates: 50,
+            textSearchConfig,
+            iterativeScan: false,
+            termStatistics,
+            rowBudget,
+            scanCap,
+          });
+      const exhaustive = fulltext(NO_TERM_STATISTICS, Infinity, null);
       const matched: number[] = [];
       for (const q of questions) {
         const [{ n }]: Array<{ n: string }> = await db.query(
@@ -221,23 +224,8 @@ async function main(): Promise<void> {
           `${matched[matched.length - 1]} at most`,
       );
       const termStatistics = await repository.termStatistics();
-      const withBudget =
-        (rowBudget: number) =>
-        (q: string): ReturnType<typeof exhaustive> =>
-          repository.search({
-            orgIds: [''],
-            text: q,
-            websearch: false,
-            mode: 'fulltext',
-            maxDistance: 1,
-            limit: 5,
-            candidates: 50,
-            textSearchConfig,
-            iterativeScan: false,
-            termStatistics,
-            rowBudget,
-            scanCap: ragConfigValues.fulltextScanCap,
-          });
+      const withBudget = (rowBudget: number) =>
+        fulltext(termStatistics, rowBudget, ragConfigValues.fulltextScanCap);
       const cells: Array<[string, (q: string) => Promise<Array<{ chunkId: string; source: string }>>]> = [
         ['fulltext, exhaustive', exhaustive],
         ...BUDGETS.map((b): [string, (q: string) => ReturnType<typeof exhaustive>] => [
