@@ -18,6 +18,7 @@ import { mapAgentStream, type RunUsage } from 'src/agent/agent-stream.mapper';
 import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
 import {
   ATTACHMENT_READER,
+  lastUserMessage,
   toAgentInput,
   userMessageText,
   type AttachmentReader,
@@ -267,12 +268,4 @@ export class AgentService implements Responder {
       toolUseBehavior: clientTools.length > 0 ? { stopAtToolNames: clientTools } : 'run_llm_again',
     });
   }
-}
-
-function lastUserMessage(history: ThreadItem[]): UserMessageItem | undefined {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const item = history[i];
-    if (item.type === 'user_message') return item;
-  }
-  return undefined;
 }

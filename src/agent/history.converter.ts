@@ -140,6 +140,15 @@ export async function attachmentContent(
   return note(`a ${mimeType} file the model cannot read.`);
 }
 
+/** The newest user message of a thread's items (oldest first), if any. */
+export function lastUserMessage(items: readonly ThreadItem[]): UserMessageItem | undefined {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i];
+    if (item.type === 'user_message') return item;
+  }
+  return undefined;
+}
+
 /** The user's text with @-mentions rendered as `@name`, as ChatKit displays it. */
 export function userMessageText(item: Pick<UserMessageItem, 'content'>): string {
   return item.content.map((part) => (part.type === 'input_text' ? part.text : `@${part.text}`)).join('');

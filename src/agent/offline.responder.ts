@@ -7,7 +7,7 @@
  * goes through the KnowledgeSearch the knowledge-base module provides, scoped by the request.
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { userMessageText } from 'src/agent/history.converter';
+import { lastUserMessage, userMessageText } from 'src/agent/history.converter';
 import { fallbackTitle } from 'src/agent/thread-title';
 import type { Source, ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/responder';
@@ -134,8 +134,7 @@ export class OfflineResponder implements Responder {
 
   /** Without a new user message (e.g. a structured-input answer) the question is the last one asked. */
   private async lastQuestion(context: ResponderContext): Promise<string> {
-    const history = await context.loadHistory(20);
-    const last = [...history].reverse().find((item) => item.type === 'user_message');
-    return last?.type === 'user_message' ? userMessageText(last) : '';
+    const last = lastUserMessage(await context.loadHistory(20));
+    return last ? userMessageText(last) : '';
   }
 }

@@ -73,16 +73,7 @@ export class ThreadStore {
     await this.db(manager).query(
       `INSERT INTO threads (id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
-      [
-        thread.id,
-        ctx.userId,
-        ctx.orgId ?? '',
-        thread.title ?? null,
-        JSON.stringify(thread.status),
-        thread.allowed_image_domains ? JSON.stringify(thread.allowed_image_domains) : null,
-        JSON.stringify(thread.metadata ?? {}),
-        thread.created_at,
-      ],
+      [thread.id, ctx.userId, ctx.orgId ?? '', ...threadColumns(thread), thread.created_at],
     );
   }
 
@@ -101,15 +92,7 @@ export class ThreadStore {
     const rows: unknown[] = await this.db(manager).query(
       `UPDATE threads SET title = $4, status = $5, allowed_image_domains = $6, metadata = $7, updated_at = now()
         WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING id`,
-      [
-        thread.id,
-        ctx.userId,
-        ctx.orgId ?? '',
-        thread.title ?? null,
-        JSON.stringify(thread.status),
-        thread.allowed_image_domains ? JSON.stringify(thread.allowed_image_domains) : null,
-        JSON.stringify(thread.metadata ?? {}),
-      ],
+      [thread.id, ctx.userId, ctx.orgId ?? '', ...threadColumns(thread)],
     );
     if (!affectedRows(rows)) throw AppException.notFound('thread');
   }
@@ -341,6 +324,16 @@ function toThread(row: ThreadRow): ThreadMetadata {
     allowed_image_domains: row.allowed_image_domains,
     metadata: row.metadata ?? {},
   };
+}
+
+/** title, status, allowed_image_domains, metadata: the stored columns, the inverse of toThread. */
+function threadColumns(thread: ThreadMetadata): Array<string | null> {
+  return [
+    thread.title ?? null,
+    JSON.stringify(thread.status),
+    thread.allowed_image_domains ? JSON.stringify(thread.allowed_image_domains) : null,
+    JSON.stringify(thread.metadata ?? {}),
+  ];
 }
 
 function toItem(row: ItemRow): ThreadItem {
