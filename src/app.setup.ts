@@ -30,7 +30,7 @@ export function configureApp(app: NestExpressApplication): AppConfig {
     });
   }
   app.enableShutdownHooks();
-  setupOpenApi(app);
+  if (config.docsEnabled) setupOpenApi(app);
   return config;
 }
 

@@ -19,7 +19,13 @@ async function bootstrap(): Promise<void> {
   }
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { bufferLogs: true });
   const config = configureApp(app);
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (err) {
+    process.stderr.write(`${listenFailure(err, config.host, config.port)}\n`);
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   process.stdout.write(
@@ -27,4 +33,23 @@ async function bootstrap(): Promise<void> {
   );
 }
 
-void bootstrap();
+/** Says which address could not be taken and why, instead of an unhandled rejection. */
+function listenFailure(err: unknown, host: string, port: number): string {
+  const code = (err as { code?: string } | undefined)?.code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE')
+    return `Cannot listen on ${where}: the port is already in use by another process. Stop it or set PORT to a free port.`;
+  if (code === 'EACCES')
+    return `Cannot listen on ${where}: permission denied (ports below 1024 need privileges). Set PORT to 1024 or above.`;
+  if (code === 'EADDRNOTAVAIL')
+    return `Cannot listen on ${where}: the address is not available on this machine. Check HOST.`;
+  const message = err instanceof Error ? err.message : String(err);
+  return `Cannot listen on ${where}: ${code ? `${code} ` : ''}${message}`;
+}
+
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(
+    `ChatKit Gateway failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

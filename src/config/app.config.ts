@@ -3,6 +3,8 @@ import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
 import { envInt, envList, envString, parseEnv } from 'src/config/env.schema';
 
+const DOCS_ENABLED = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', '']).optional();
+
 export const appEnvShape = {
   NODE_ENV: z.enum(['development', 'production', 'test']).optional().default('development'),
   PORT: envInt(3000, { min: 0, max: 65535 }),
@@ -17,6 +19,8 @@ export const appEnvShape = {
     .default('info'),
   CORS_ORIGINS: envList([]),
   PUBLIC_BASE_URL: envString(),
+  // Unset: on in development and test, off in production (the API surface is not advertised).
+  DOCS_ENABLED,
 };
 
 export const appConfig = registerAs('app', () => {
@@ -32,6 +36,10 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     corsOrigins: env.CORS_ORIGINS,
     publicBaseUrl: env.PUBLIC_BASE_URL,
+    docsEnabled:
+      env.DOCS_ENABLED === undefined || env.DOCS_ENABLED === ''
+        ? env.NODE_ENV !== 'production'
+        : ['true', '1', 'yes', 'on'].includes(env.DOCS_ENABLED),
   };
 });
 
