@@ -158,16 +158,18 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
     let keys: string[] = [];
     const flush = async () => {
-      const byId = new Map<string, string>();
+      const owned: Array<{ id: string; key: string }> = [];
       for (const key of keys) {
         const id = idFromStorageKey(key);
         // Keys we did not make (someone else's objects in a shared bucket) are left alone.
-        if (id) byId.set(id, key);
+        if (id) owned.push({ id, key });
       }
       keys = [];
-      const alive = await this.store.existingIds([...byId.keys()]);
-      for (const [id, key] of byId) {
-        if (alive.has(id)) continue;
+      // Bytes are alive only under the key their record names: an upload that lost its claim to
+      // a retry may have left its own key behind under a record that lives on.
+      const alive = await this.store.storageKeysOf([...new Set(owned.map((o) => o.id))]);
+      for (const { id, key } of owned) {
+        if (alive.get(id) === key) continue;
         const size = (await this.storage.stat(key))?.size ?? 0;
         if (!dryRun) {
           await this.storage.delete(key);
