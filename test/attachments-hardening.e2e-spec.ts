@@ -283,7 +283,7 @@ describe('attachments hardening: PostgreSQL storage (default)', () => {
       expect(attachment.name).toBe('résumé.txt');
       const download = await h.app.fetch(`/chatkit/attachments/${attachment.id}`, { user });
       expect(download.headers.get('content-disposition')).toBe(
-        `inline; filename="r_sum_.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt`,
+        `attachment; filename="r_sum_.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt`,
       );
       // The stored message carries the same name.
       const thread = await chatkit(h.app, user, {
@@ -333,10 +333,14 @@ describe('attachments hardening: PostgreSQL storage (default)', () => {
       const name: string = (await json(surrogate)).name;
       expect(name.startsWith('x') && name.endsWith('y.txt')).toBe(true);
       expect(name).not.toMatch(/[\uD800-\uDFFF]/);
-      // Raw bytes in the header: the same decoding.
+      // A raw NUL byte in the part's headers is a broken body, not a name to clean.
       const nul = await directRaw(h.app, user, 'filename="n\u0000ul.txt"', Buffer.from('x\n'));
-      expect(nul.status).toBe(200);
-      expect((await json(nul)).name).toBe('nul.txt');
+      const refused = await json(nul);
+      expect(nul.status).toBe(400);
+      expect(refused).toMatchObject({
+        code: 'attachment_bad_body',
+        message: expect.stringContaining('part header'),
+      });
     });
   });
 

@@ -19,8 +19,10 @@ import {
   SNIFF_HEAD_BYTES,
   attachmentKindFor,
   checkType,
+  hasOfficeContent,
   isAllowedType,
   mimeTypeFromFilename,
+  needsContainerCheck,
   normalizeMimeType,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
@@ -431,6 +433,17 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       throw new AttachmentException(AttachmentErrorCode.BadBody, 'the upload was interrupted');
     }
 
+    if (!(await this.hasOfficeContent(record.storageKey, verdict.mimeType, stored.size))) {
+      await this.storage.delete(record.storageKey).catch(() => undefined);
+      await this.discardPending(record);
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeMismatch,
+        `the file's content is not ${record.mimeType} (the container does not hold that document)`,
+        { mimeType: record.mimeType, container: true },
+      );
+    }
+
     const ready = await this.store.markReady(record, {
       size: stored.size,
       sha256: stored.sha256,
@@ -489,6 +502,14 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(info.size, record.size));
     }
     const { size, sha256 } = hasher.result();
+    if (!(await this.hasOfficeContent(record.storageKey, verdict.mimeType, size))) {
+      await this.discardPending(record);
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeMismatch,
+        `the file's content is not ${record.mimeType}`,
+      );
+    }
     const ready = await this.store.markReady(record, { size, sha256, mimeType: verdict.mimeType });
     if (ready) {
       this.metrics.uploads.inc({ flow: 'presigned', result: 'ok' });
@@ -505,6 +526,38 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       );
     }
     return ready;
+  }
+
+  /**
+   * Office files are judged by what their container holds, and only the whole file shows that
+   * (a ZIP's directory is at its end): the stored bytes are read back once, at most `size` of
+   * them, which the upload's limit already bounded. Other types pass untouched.
+   */
+  private async hasOfficeContent(key: string, mimeType: string, size: number): Promise<boolean> {
+    if (!needsContainerCheck(mimeType)) return true;
+    const chunks: Buffer[] = [];
+    let read = 0;
+    try {
+      const stream = await this.storage.get(key);
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        read += chunk.length;
+        if (read > size) {
+          stream.destroy();
+          return false;
+        }
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      this.logger.error(
+        { event: 'attachment.upload_failed', storageKey: key, err },
+        'reading back stored attachment bytes failed',
+      );
+      throw new AttachmentException(
+        AttachmentErrorCode.StorageFailed,
+        'the file could not be stored; try again',
+      );
+    }
+    return hasOfficeContent(mimeType, Buffer.concat(chunks, read));
   }
 
   private presignedUploads(): boolean {
@@ -670,12 +723,27 @@ export function idFromStorageKey(key: string): string | null {
   return match && match[1].endsWith(key.slice(0, 2)) ? match[1] : null;
 }
 
-/** A display name: no path, no control characters, bounded length. */
+/**
+ * A display name: no path, no control characters (C0, DEL, C1) and no bidirectional formatting
+ * (U+202E can make "txt.exe" read as "exe.txt"), lone surrogates replaced by U+FFFD (they cannot
+ * be encoded in a header or in UTF-8), NFC, bounded length. Names are cleaned, never refused: a
+ * file should not be turned away for what its name's bytes look like.
+ */
 export function cleanName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const bare = name.replace(/[\u0000-\u001f\u007f]/g, '');
+  const bare = name.replace(LONE_SURROGATE, '\uFFFD').replace(UNWANTED_NAME_CHARACTERS, '').normalize('NFC');
   const base = (bare.split(/[\\/]/).pop() ?? '').trim();
-  return (base || 'file').slice(0, MAX_NAME_LENGTH);
+  return truncate(base || 'file', MAX_NAME_LENGTH);
+}
+
+// eslint-disable-next-line no-control-regex
+const UNWANTED_NAME_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** At most `max` UTF-16 units, never cutting a surrogate pair in two. */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 function isRecord(value: unknown): value is Record<string, any> {
