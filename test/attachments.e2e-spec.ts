@@ -107,7 +107,8 @@ async function storedKeys(storage: AttachmentStorage): Promise<string[]> {
 }
 
 async function keyExists(storage: AttachmentStorage, id: string): Promise<boolean> {
-  return (await storedKeys(storage)).some((k) => k.endsWith(`/${id}`));
+  // Two-phase uploads store under the id plus a suffix of their own.
+  return (await storedKeys(storage)).some((k) => k.endsWith(`/${id}`) || k.includes(`/${id}.`));
 }
 
 /** Both flows, every kind of file, one driver: the same behaviour whatever stores the bytes. */

@@ -17,6 +17,7 @@ export enum AttachmentErrorCode {
   NotFound = 'attachment_not_found',
   NotReady = 'attachment_not_ready',
   AlreadyUploaded = 'attachment_already_uploaded',
+  UploadInProgress = 'attachment_upload_in_progress',
   InUse = 'attachment_in_use',
   Forbidden = 'forbidden',
   StorageFailed = 'attachment_storage_failed',
@@ -53,6 +54,7 @@ function statusFor(code: AttachmentErrorCode): number {
     case AttachmentErrorCode.NotFound:
       return 404;
     case AttachmentErrorCode.AlreadyUploaded:
+    case AttachmentErrorCode.UploadInProgress:
       return 409;
     case AttachmentErrorCode.StorageFailed:
       return 503;

@@ -1,7 +1,12 @@
 import { Readable } from 'node:stream';
 import { peekHead } from 'src/attachments/attachment.intake';
 import { contentDisposition } from 'src/attachments/attachment.download';
-import { cleanName, idFromStorageKey, storageKeyFor } from 'src/attachments/attachments.service';
+import {
+  cleanName,
+  idFromStorageKey,
+  storageKeyFor,
+  uploadKeyFor,
+} from 'src/attachments/attachments.service';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -60,11 +65,35 @@ describe('storage keys and names', () => {
     expect(idFromStorageKey('other/thing')).toBeNull();
   });
 
+  it('give each upload to a two-phase URL a key of its own that still names the attachment', () => {
+    const id = 'atc_0190a1b2c3d4e5f60718293a4b5c';
+    const first = uploadKeyFor(id);
+    const second = uploadKeyFor(id);
+    expect(first).toMatch(new RegExp(`^5c/${id}\\.[0-9a-f]{12}$`));
+    expect(second).not.toBe(first);
+    expect(idFromStorageKey(first)).toBe(id);
+    expect(idFromStorageKey(`${storageKeyFor(id)}.xyz`)).toBeNull();
+  });
+
   it('cleans display names', () => {
     expect(cleanName('C:\\Users\\me\\report.pdf')).toBe('report.pdf');
     expect(cleanName('../../etc/passwd')).toBe('passwd');
     expect(cleanName('a\u0000b\nc.txt')).toBe('abc.txt');
     expect(cleanName('   ')).toBe('file');
     expect(cleanName('x'.repeat(400))).toHaveLength(255);
+  });
+
+  it('keep names outside ASCII, drop C1 controls and direction overrides, replace lone surrogates', () => {
+    expect(cleanName('résumé.txt')).toBe('résumé.txt');
+    // Decomposed (as macOS file systems spell it) becomes composed.
+    expect(cleanName('re\u0301sume\u0301.txt')).toBe('résumé.txt');
+    expect(cleanName('a\u0085b\u009fc.txt')).toBe('abc.txt');
+    expect(cleanName('invoice\u202etxt.exe')).toBe('invoicetxt.exe');
+    expect(cleanName('x\ud800y.txt')).toBe('x\ufffdy.txt');
+    expect(cleanName('\udc00.txt')).toBe('\ufffd.txt');
+    expect(cleanName('😀 smile.png')).toBe('😀 smile.png');
+    // Truncation never leaves half of a surrogate pair.
+    const cut = cleanName('x'.repeat(254) + '😀😀');
+    expect(cut).toBe('x'.repeat(254));
   });
 });

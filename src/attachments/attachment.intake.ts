@@ -22,6 +22,7 @@ type BusboyParser = Writable & {
 };
 type BusboyFactory = (options: {
   headers: Request['headers'];
+  defParamCharset?: string;
   limits?: Record<string, number>;
 }) => BusboyParser;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -76,6 +77,9 @@ function receiveMultipart(req: Request): Promise<IncomingFile> {
     try {
       parser = busboy({
         headers: req.headers,
+        // Browsers and fetch send a part's file name as raw UTF-8; busboy's default, latin1,
+        // turns "résumé.txt" into "rÃ©sumÃ©.txt". (`filename*=` names its own charset.)
+        defParamCharset: 'utf8',
         limits: { files: 1, fields: 20, fieldSize: 64 * 1024, parts: 32, headerPairs: 100 },
       });
     } catch (err) {

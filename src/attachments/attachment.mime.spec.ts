@@ -1,9 +1,13 @@
+import * as CFB from 'cfb';
+import { strToU8, zipSync } from 'fflate';
 import { crc32 } from 'node:zlib';
 import { PDFDocument } from 'pdf-lib';
 import {
   DEFAULT_ALLOWED_MIME_TYPES,
   attachmentKindFor,
   checkType,
+  hasOfficeContent,
+  needsContainerCheck,
   isInlineSafe,
   normalizeMimeType,
   sniffMimeType,
@@ -347,5 +351,78 @@ describe('isInlineSafe', () => {
     }
     expect(attachmentKindFor('image/webp')).toBe('image');
     expect(attachmentKindFor('image/svg+xml')).toBe('file');
+  });
+});
+
+describe('hasOfficeContent', () => {
+  const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+  const PPTX_TYPE = 'application/vnd.openxmlformats-officedocument.presentationml.presentation';
+  const zip = (names: string[]) => zipSync(Object.fromEntries(names.map((n) => [n, strToU8(`<${n}/>`)])));
+  const compound = (streams: string[], size = 64) => {
+    const container = CFB.utils.cfb_new();
+    for (const name of streams) CFB.utils.cfb_add(container, name, Buffer.alloc(size, 1));
+    return CFB.write(container, { type: 'buffer' }) as Buffer;
+  };
+
+  it('applies to the Office types only', () => {
+    for (const mime of [DOCX, XLSX_TYPE, PPTX_TYPE, 'application/msword', 'application/vnd.ms-excel']) {
+      expect(needsContainerCheck(mime)).toBe(true);
+    }
+    expect(needsContainerCheck('application/vnd.ms-powerpoint; foo=1')).toBe(true);
+    for (const mime of ['application/zip', 'application/pdf', 'text/plain', 'image/png']) {
+      expect(needsContainerCheck(mime)).toBe(false);
+      expect(hasOfficeContent(mime, Buffer.from('anything'))).toBe(true);
+    }
+  });
+
+  it('wants the content types and the main part of each Office Open XML document', () => {
+    expect(hasOfficeContent(DOCX, zip(['[Content_Types].xml', 'word/document.xml']))).toBe(true);
+    expect(hasOfficeContent(XLSX_TYPE, zip(['[Content_Types].xml', 'xl/workbook.xml']))).toBe(true);
+    expect(hasOfficeContent(PPTX_TYPE, zip(['[Content_Types].xml', 'ppt/presentation.xml']))).toBe(true);
+    expect(hasOfficeContent(DOCX, zip(['readme.txt']))).toBe(false);
+    expect(hasOfficeContent(DOCX, zip(['word/document.xml']))).toBe(false);
+    expect(hasOfficeContent(DOCX, zip(['[Content_Types].xml', 'xl/workbook.xml']))).toBe(false);
+    expect(hasOfficeContent(XLSX_TYPE, zip(['[Content_Types].xml', 'word/document.xml']))).toBe(false);
+    expect(hasOfficeContent(DOCX, Buffer.from('PK\x03\x04 but nothing else'))).toBe(false);
+    expect(hasOfficeContent(DOCX, Buffer.alloc(0))).toBe(false);
+  });
+
+  it('reads only the names: an entry whose compressed data is garbage does not matter', () => {
+    // Deflated zeros: the kind of entry a ZIP bomb is made of. Corrupting its data proves it was never inflated.
+    const bytes = zipSync({
+      '[Content_Types].xml': strToU8('<Types/>'),
+      'word/document.xml': new Uint8Array(4 * 1024 * 1024),
+    });
+    const documentHeader = Buffer.from(bytes).indexOf('word/document.xml');
+    const corrupted = Buffer.from(bytes);
+    for (let i = documentHeader + 20; i < documentHeader + 40; i++) corrupted[i] = 0xff;
+    expect(bytes.length).toBeLessThan(64 * 1024);
+    expect(hasOfficeContent(DOCX, corrupted)).toBe(true);
+  });
+
+  it('wants the main stream of each legacy Office document at the root of the compound file', () => {
+    expect(hasOfficeContent('application/msword', compound(['/WordDocument', '/1Table']))).toBe(true);
+    expect(hasOfficeContent('application/vnd.ms-excel', compound(['/Workbook']))).toBe(true);
+    expect(hasOfficeContent('application/vnd.ms-excel', compound(['/Book']))).toBe(true);
+    expect(hasOfficeContent('application/vnd.ms-powerpoint', compound(['/PowerPoint Document']))).toBe(true);
+    // Streams large enough to live in the regular FAT read the same.
+    expect(hasOfficeContent('application/msword', compound(['/WordDocument'], 20_000))).toBe(true);
+    expect(hasOfficeContent('application/msword', compound(['/Contents']))).toBe(false);
+    expect(hasOfficeContent('application/msword', compound(['/Workbook']))).toBe(false);
+    // Nested inside a storage is not the document's own stream.
+    expect(hasOfficeContent('application/msword', compound(['/Embedded/WordDocument']))).toBe(false);
+    expect(hasOfficeContent('application/msword', zip(['WordDocument']))).toBe(false);
+    const truncated = compound(['/WordDocument']).subarray(0, 600);
+    expect(hasOfficeContent('application/msword', truncated)).toBe(false);
+  });
+
+  it('refuses, rather than follows for ever, a compound file whose directory chain loops', () => {
+    const bytes = Buffer.from(compound(['/WordDocument']));
+    const dirStart = bytes.readUInt32LE(0x30);
+    // Point the directory sector's FAT entry back at itself.
+    const fatSector = bytes.readUInt32LE(0x4c);
+    bytes.writeUInt32LE(dirStart, 512 * (fatSector + 1) + dirStart * 4);
+    expect(hasOfficeContent('application/msword', compound(['/WordDocument']))).toBe(true);
+    expect(hasOfficeContent('application/msword', bytes)).toBe(false);
   });
 });

@@ -3,8 +3,10 @@
  * render inline. The declared MIME type comes from the client and is never trusted on its own: the
  * first bytes decide. Nothing here may let markup (HTML, SVG) be served inline, and a file whose
  * bytes are of a different kind than declared is refused rather than silently relabelled (the one
- * exception: one raster image format mislabelled as another).
+ * exception: one raster image format mislabelled as another). An Office file is also judged by
+ * what its container holds, read from the whole file without inflating anything.
  */
+import { unzipSync } from 'fflate';
 import { fromBuffer as detectFileType } from 'file-type';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
@@ -154,6 +156,152 @@ export function checkType(
 /** Whether a declared type is on the allow-list (`allowed` entries may be `type/*`). */
 export function isAllowedType(mime: string, allowed: Iterable<string> = DEFAULT_ALLOWED_MIME_TYPES): boolean {
   return isAllowed(normalizeMimeType(mime), [...allowed].map(normalizeMimeType));
+}
+
+// What a container must hold to be the Office document it claims to be: ZIP entry names (all of
+// them) for Office Open XML, root stream names (any of them) for the legacy compound files.
+const OOXML_PARTS: Record<string, readonly string[]> = {
+  [DOCX]: ['[Content_Types].xml', 'word/document.xml'],
+  [XLSX]: ['[Content_Types].xml', 'xl/workbook.xml'],
+  [PPTX]: ['[Content_Types].xml', 'ppt/presentation.xml'],
+};
+const LEGACY_STREAMS: Record<string, readonly string[]> = {
+  [DOC]: ['WordDocument'],
+  [XLS]: ['Workbook', 'Book'],
+  [PPT]: ['PowerPoint Document'],
+};
+/** More entries than any real document has; a directory claiming more is not read to its end. */
+const MAX_CONTAINER_ENTRIES = 20_000;
+
+/** Whether files of this type are judged by their container's contents too (`hasOfficeContent`). */
+export function needsContainerCheck(mime: string): boolean {
+  const type = normalizeMimeType(mime);
+  return type in OOXML_PARTS || type in LEGACY_STREAMS;
+}
+
+/**
+ * Whether the whole file `bytes` is the Office document `mime` says: a ZIP holding the parts of
+ * that document, or a compound file with its main stream. Only the directory is read (the ZIP's
+ * central directory, the compound file's directory sectors): nothing is inflated, so a ZIP bomb
+ * costs no more than its own size. Types that need no such check answer true.
+ */
+export function hasOfficeContent(mime: string, bytes: Uint8Array): boolean {
+  const type = normalizeMimeType(mime);
+  const parts = OOXML_PARTS[type];
+  if (parts) {
+    const names = zipEntryNames(bytes);
+    return names !== null && parts.every((part) => names.has(part));
+  }
+  const streams = LEGACY_STREAMS[type];
+  if (streams) {
+    const names = compoundFileRootStreams(bytes);
+    return names !== null && streams.some((stream) => names.has(stream));
+  }
+  return true;
+}
+
+const STOP = Symbol('stop');
+
+/** The entry names of a ZIP's central directory; null when it is not a readable ZIP. */
+function zipEntryNames(bytes: Uint8Array): Set<string> | null {
+  const names = new Set<string>();
+  try {
+    unzipSync(bytes, {
+      filter: (entry) => {
+        // The entry count comes from the file; a forged one must not keep us reading.
+        if (names.size >= MAX_CONTAINER_ENTRIES) throw STOP;
+        names.add(entry.name);
+        return false;
+      },
+    });
+  } catch (err) {
+    if (err !== STOP) return null;
+  }
+  return names;
+}
+
+const CFB_MAGIC = Buffer.from('d0cf11e0a1b11ae1', 'hex');
+const CFB_END_OF_CHAIN = 0xfffffffe;
+const CFB_NO_STREAM = 0xffffffff;
+const CFB_STREAM = 2;
+const CFB_DIR_ENTRY = 128;
+
+/**
+ * The names of the streams at the root of a compound file ([MS-CFB]); null when it is not a
+ * readable one. Read by hand rather than with a full parser, which would copy every small stream
+ * out of the file: a forged directory of many entries could make that many times the file's size.
+ * Every chain and tree walk is bounded by the file's own sector count and never revisits a node.
+ */
+function compoundFileRootStreams(bytes: Uint8Array): Set<string> | null {
+  const file = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (file.length < 512 || !file.subarray(0, 8).equals(CFB_MAGIC)) return null;
+  const shift = file.readUInt16LE(0x1e);
+  if (shift !== 9 && shift !== 12) return null;
+  const sectorSize = 1 << shift;
+  // Sector 0 starts right after the header, which takes one sector's room; the last may be short.
+  const sectorCount = Math.max(0, Math.ceil((file.length - sectorSize) / sectorSize));
+  const sector = (n: number): Buffer | null => {
+    if (n >= sectorCount) return null;
+    const start = (n + 1) * sectorSize;
+    return file.subarray(start, Math.min(start + sectorSize, file.length));
+  };
+
+  // The FAT sectors: 109 listed in the header, the rest in a chain of DIFAT sectors.
+  const fatSectors: number[] = [];
+  for (let i = 0; i < 109; i++) fatSectors.push(file.readUInt32LE(0x4c + i * 4));
+  const seenDifat = new Set<number>();
+  for (let next = file.readUInt32LE(0x44); next < CFB_END_OF_CHAIN;) {
+    const difat = sector(next);
+    if (!difat || seenDifat.has(next) || difat.length < sectorSize) return null;
+    seenDifat.add(next);
+    for (let i = 0; i < sectorSize / 4 - 1; i++) fatSectors.push(difat.readUInt32LE(i * 4));
+    next = difat.readUInt32LE(sectorSize - 4);
+  }
+  const nextSector = (n: number): number | null => {
+    const perSector = sectorSize / 4;
+    const fat = sector(fatSectors[Math.floor(n / perSector)] ?? CFB_NO_STREAM);
+    const at = (n % perSector) * 4;
+    return fat && at + 4 <= fat.length ? fat.readUInt32LE(at) : null;
+  };
+
+  // The directory: a chain of sectors of 128-byte entries.
+  const directory: Buffer[] = [];
+  const seenDir = new Set<number>();
+  for (let n = file.readUInt32LE(0x30); n !== CFB_END_OF_CHAIN;) {
+    const dir = sector(n);
+    if (!dir || seenDir.has(n)) return null;
+    seenDir.add(n);
+    directory.push(dir);
+    const next = nextSector(n);
+    if (next === null) return null;
+    n = next;
+  }
+  const entries = Buffer.concat(directory);
+  const entry = (id: number): Buffer | null =>
+    (id + 1) * CFB_DIR_ENTRY <= entries.length
+      ? entries.subarray(id * CFB_DIR_ENTRY, (id + 1) * CFB_DIR_ENTRY)
+      : null;
+
+  // The root's children form a tree through their left and right sibling links.
+  const root = entry(0);
+  if (!root || root[0x42] !== 5) return null;
+  const names = new Set<string>();
+  const seen = new Set<number>();
+  const pending = [root.readUInt32LE(0x4c)];
+  while (pending.length) {
+    const id = pending.pop()!;
+    if (id === CFB_NO_STREAM || seen.has(id)) continue;
+    if (seen.size >= MAX_CONTAINER_ENTRIES) break;
+    seen.add(id);
+    const e = entry(id);
+    if (!e) return null;
+    const nameBytes = Math.min(e.readUInt16LE(0x40), 64);
+    if (e[0x42] === CFB_STREAM && nameBytes >= 2) {
+      names.add(e.subarray(0, nameBytes - 2).toString('utf16le'));
+    }
+    pending.push(e.readUInt32LE(0x44), e.readUInt32LE(0x48));
+  }
+  return names;
 }
 
 /** Only raster images may be shown inline; anything else is served as a download. */

@@ -34,6 +34,26 @@ describe('UrlSigner', () => {
     expect(signer.verify({ id: 'atc_1234abcd', purpose: 'download', ...inline })).toEqual({ ok: true });
   });
 
+  it('accepts only the canonical spelling of the MAC: the unused bits of its last character are zero', () => {
+    const signed = signer.sign(input());
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(signed.sig[signed.sig.length - 1]);
+    // A 32-byte MAC is 43 base64url characters; the last carries 4 bits of it and 2 unused ones.
+    expect(last & 3).toBe(0);
+    for (const unused of [1, 2, 3]) {
+      const sig = signed.sig.slice(0, -1) + alphabet[last ^ unused];
+      // The decoder ignores those bits, so the bytes are the same: only the spelling differs.
+      expect(Buffer.from(sig.split('.')[1], 'base64url')).toEqual(
+        Buffer.from(signed.sig.split('.')[1], 'base64url'),
+      );
+      expect(signer.verify({ id: 'atc_1234abcd', purpose: 'download', exp: signed.exp, sig })).toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
+    }
+    expect(signer.verify({ id: 'atc_1234abcd', purpose: 'download', ...signed })).toEqual({ ok: true });
+  });
+
   it('rejects an expired link only after checking it is genuine', () => {
     const signed = signer.sign(input({ expiresAt: new Date(NOW.getTime() - 1000) }));
     expect(signer.verify({ id: 'atc_1234abcd', purpose: 'download', ...signed })).toEqual({

@@ -124,7 +124,10 @@ export class UrlSigner {
     if (!key) return { ok: false, reason: 'bad_signature' };
     const expected = computeMac(key.macKey, input.id, input.purpose, exp, disposition);
     const given = Buffer.from(sigMatch[2], 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    // The decoder ignores the unused low bits of the last character, so four spellings decode to
+    // the same bytes; only the one we issue is accepted, or a link would have four valid forms.
+    const canonical = given.toString('base64url') === sigMatch[2];
+    if (!canonical || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: 'bad_signature' };
     }
     // Checked after the signature so that "expired" is only ever said of a link we really issued.

@@ -10,7 +10,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { RequestContext } from 'src/common/request-context';
 
-export type AttachmentStatus = 'pending' | 'ready';
+/**
+ * `pending`: waiting for its bytes; `uploading`: one request holds the claim to send them (see
+ * `claimUpload`); `ready`: stored and checked.
+ */
+export type AttachmentStatus = 'pending' | 'uploading' | 'ready';
 
 export interface AttachmentRecord {
   id: string;
@@ -132,17 +136,50 @@ export class AttachmentStore {
     return rows.length ? toRecord(rows[0]) : null;
   }
 
-  /** Flips a pending record to ready; null when it was deleted or finished meanwhile. */
+  /**
+   * Claims a two-phase upload for one request and gives its bytes a key of their own: a pending
+   * record, or one whose claim was taken more than `staleAfterS` seconds ago (its process died
+   * mid-upload), becomes `uploading` with `storageKey`. Null when the record is gone, ready, or
+   * claimed by a live upload. A request that lost its claim to a newer one can then only ever
+   * touch its own key, never the bytes of the upload that replaced it.
+   */
+  async claimUpload(id: string, storageKey: string, staleAfterS: number): Promise<AttachmentRecord | null> {
+    const rows = await this.mutate<AttachmentRow>(
+      this.dataSource,
+      `UPDATE attachments SET status = 'uploading', storage_key = $2, updated_at = now()
+        WHERE id = $1 AND (status = 'pending'
+          OR (status = 'uploading' AND updated_at < now() - make_interval(secs => $3)))
+        RETURNING ${COLUMNS}`,
+      [id, storageKey, staleAfterS],
+    );
+    return rows.length ? toRecord(rows[0]) : null;
+  }
+
+  /** Gives a claimed upload back (it failed and may be sent again); false when the claim was lost. */
+  async releaseUpload(record: Pick<AttachmentRecord, 'id' | 'storageKey'>): Promise<boolean> {
+    const rows = await this.mutate<{ id: string }>(
+      this.dataSource,
+      `UPDATE attachments SET status = 'pending', updated_at = now()
+        WHERE id = $1 AND status = 'uploading' AND storage_key = $2 RETURNING id`,
+      [record.id, record.storageKey],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Flips an unfinished record whose bytes are at `storageKey` to ready; null when it was
+   * deleted, finished or claimed by another upload meanwhile.
+   */
   async markReady(
-    id: string,
+    record: Pick<AttachmentRecord, 'id' | 'storageKey'>,
     facts: { size: number; sha256: string; mimeType: string },
   ): Promise<AttachmentRecord | null> {
     const rows = await this.mutate<AttachmentRow>(
       this.dataSource,
-      `UPDATE attachments SET status = 'ready', size = $2, sha256 = $3, mime_type = $4,
+      `UPDATE attachments SET status = 'ready', size = $3, sha256 = $4, mime_type = $5,
               ready_at = now(), updated_at = now()
-        WHERE id = $1 AND status = 'pending' RETURNING ${COLUMNS}`,
-      [id, facts.size, facts.sha256, facts.mimeType],
+        WHERE id = $1 AND storage_key = $2 AND status IN ('pending', 'uploading') RETURNING ${COLUMNS}`,
+      [record.id, record.storageKey, facts.size, facts.sha256, facts.mimeType],
     );
     return rows.length ? toRecord(rows[0]) : null;
   }
@@ -165,12 +202,18 @@ export class AttachmentStore {
     return rows.length ? toRecord(rows[0]) : null;
   }
 
-  /** Unscoped delete of one record, optionally only while it is still pending. */
-  async deleteById(id: string, onlyPending = false): Promise<AttachmentRecord | null> {
+  /** Unscoped delete of one record, optionally only while it is unfinished with its bytes at `storageKey`. */
+  async deleteById(
+    id: string,
+    unfinished?: Pick<AttachmentRecord, 'storageKey'>,
+  ): Promise<AttachmentRecord | null> {
     const rows = await this.mutate<AttachmentRow>(
       this.dataSource,
-      `DELETE FROM attachments WHERE id = $1 ${onlyPending ? `AND status = 'pending'` : ''} RETURNING ${COLUMNS}`,
-      [id],
+      unfinished
+        ? `DELETE FROM attachments WHERE id = $1 AND status IN ('pending', 'uploading') AND storage_key = $2
+           RETURNING ${COLUMNS}`
+        : `DELETE FROM attachments WHERE id = $1 RETURNING ${COLUMNS}`,
+      unfinished ? [id, unfinished.storageKey] : [id],
     );
     return rows.length ? toRecord(rows[0]) : null;
   }
@@ -206,28 +249,29 @@ export class AttachmentStore {
   }
 
   /**
-   * At most `limit`, in id order after the `after` record (keyset): pending uploads or unlinked
-   * ready attachments from before `before`.
+   * At most `limit`, in id order after the `after` record (keyset): unfinished uploads or unlinked
+   * ready attachments from before `before`, of one org when `orgId` is given.
    */
   async findExpired(
     kind: ExpiredKind,
     before: Date,
     limit: number,
     after?: Pick<AttachmentRecord, 'id'>,
+    orgId?: string,
   ): Promise<AttachmentRecord[]> {
-    const condition =
-      kind === 'pending'
-        ? `status = 'pending' AND created_at < $1`
-        : `status = 'ready' AND thread_id IS NULL AND COALESCE(ready_at, created_at) < $1`;
     const params: unknown[] = [before, limit];
-    let cursor = '';
+    let condition = expiredCondition(kind, '$1');
+    if (orgId !== undefined) {
+      params.push(orgId);
+      condition += ` AND org_id = $${params.length}`;
+    }
     // Ids sort in creation order and, unlike a timestamp read back into a JS Date, exactly.
     if (after) {
       params.push(after.id);
-      cursor = 'AND id > $3';
+      condition += ` AND id > $${params.length}`;
     }
     const rows: AttachmentRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM attachments WHERE ${condition} ${cursor} ORDER BY id LIMIT $2`,
+      `SELECT ${COLUMNS} FROM attachments WHERE ${condition} ORDER BY id LIMIT $2`,
       params,
     );
     return rows.map(toRecord);
@@ -237,10 +281,7 @@ export class AttachmentStore {
   async deleteIfExpired(kind: ExpiredKind, id: string, before: Date): Promise<boolean> {
     const rows = await this.mutate<{ id: string }>(
       this.dataSource,
-      kind === 'pending'
-        ? `DELETE FROM attachments WHERE id = $1 AND status = 'pending' AND created_at < $2 RETURNING id`
-        : `DELETE FROM attachments WHERE id = $1 AND status = 'ready' AND thread_id IS NULL
-             AND COALESCE(ready_at, created_at) < $2 RETURNING id`,
+      `DELETE FROM attachments WHERE id = $1 AND ${expiredCondition(kind, '$2')} RETURNING id`,
       [id, before],
     );
     return rows.length > 0;
@@ -263,15 +304,25 @@ export class AttachmentStore {
     return result as T[];
   }
 
-  /** Which of these ids still have a record. */
-  async existingIds(ids: string[]): Promise<Set<string>> {
-    if (!ids.length) return new Set();
-    const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM attachments WHERE id = ANY($1)`,
+  /** The storage key each of these ids' records names, for those that still have a record. */
+  async storageKeysOf(ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const rows: Array<{ id: string; storage_key: string }> = await this.dataSource.query(
+      `SELECT id, storage_key FROM attachments WHERE id = ANY($1)`,
       [ids],
     );
-    return new Set(rows.map((r) => r.id));
+    return new Map(rows.map((r) => [r.id, r.storage_key]));
   }
+}
+
+/**
+ * Unfinished uploads include claimed ones: a claim older than the pending TTL belongs to a
+ * process that died long ago.
+ */
+function expiredCondition(kind: ExpiredKind, before: string): string {
+  return kind === 'pending'
+    ? `status IN ('pending', 'uploading') AND created_at < ${before}`
+    : `status = 'ready' AND thread_id IS NULL AND COALESCE(ready_at, created_at) < ${before}`;
 }
 
 function toRecord(row: AttachmentRow): AttachmentRecord {

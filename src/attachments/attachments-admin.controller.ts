@@ -1,6 +1,8 @@
 /**
  * Operator routes for attachments: run the cleanup sweep now, or see what it would remove. Admins
- * only (the admin claim of the token); everyone else gets a 403 before anything is read.
+ * only (the admin claim of the token); everyone else gets a 403 before anything is read. An admin
+ * whose token names an org sweeps, and sees the ids of, that org's attachments only; an admin
+ * without an org (a deployment without orgs) sweeps everything.
  */
 import { Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -20,7 +22,7 @@ export class AttachmentsAdminController {
   @ApiOperation({
     summary: 'Remove expired pending uploads, unlinked attachments and orphaned stored objects now',
     description:
-      'The same sweep the cleanup timer runs. With dry_run=true nothing is deleted; the report says what would be.',
+      "The same sweep the cleanup timer runs. With dry_run=true nothing is deleted; the report says what would be. An admin of an org sweeps that org's attachments only (not stored objects without a record).",
   })
   @ApiQuery({ name: 'dry_run', required: false, enum: ['true', 'false'] })
   @ApiResponse({ status: 403, description: 'Not an admin' })
@@ -31,6 +33,6 @@ export class AttachmentsAdminController {
         'only administrators may purge attachments',
       );
     }
-    return this.cleanup.run({ dryRun: dryRun === 'true' || dryRun === '1' });
+    return this.cleanup.run({ dryRun: dryRun === 'true' || dryRun === '1', orgId: ctx.orgId || undefined });
   }
 }

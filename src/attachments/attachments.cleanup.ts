@@ -30,6 +30,8 @@ export interface PurgeSection {
 
 export interface PurgeReport {
   dry_run: boolean;
+  /** The org swept, or null for a sweep of everything (the timer, an admin without an org). */
+  org_id: string | null;
   started_at: string;
   duration_ms: number;
   pending_expired: PurgeSection;
@@ -81,29 +83,43 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** One sweep; concurrent callers share the sweep in progress when both want the same mode. */
-  run(opts: { dryRun: boolean; now?: Date }): Promise<PurgeReport> {
+  /**
+   * One sweep at a time (a caller waits for the one in progress). With `orgId` only that org's
+   * records are swept; stored objects without a record and temp files belong to no org, so an
+   * org's sweep leaves them to the timer and to admins of the whole deployment.
+   */
+  run(opts: { dryRun: boolean; now?: Date; orgId?: string }): Promise<PurgeReport> {
     if (this.running) return this.running.then(() => this.run(opts));
-    const sweep = this.sweep(opts.dryRun, opts.now ?? new Date()).finally(() => (this.running = undefined));
+    const sweep = this.sweep(opts.dryRun, opts.now ?? new Date(), opts.orgId).finally(
+      () => (this.running = undefined),
+    );
     this.running = sweep;
     return sweep;
   }
 
-  private async sweep(dryRun: boolean, now: Date): Promise<PurgeReport> {
+  private async sweep(dryRun: boolean, now: Date, orgId?: string): Promise<PurgeReport> {
     const started = Date.now();
-    const pending = await this.expired('pending', new Date(now.getTime() - this.config.pendingTtlMs), dryRun);
+    const pending = await this.expired(
+      'pending',
+      new Date(now.getTime() - this.config.pendingTtlMs),
+      dryRun,
+      orgId,
+    );
     const unlinked = await this.expired(
       'unlinked',
       new Date(now.getTime() - this.config.unlinkedTtlMs),
       dryRun,
+      orgId,
     );
-    const orphans = await this.orphans(dryRun);
+    const everything = orgId === undefined;
+    const orphans = everything ? await this.orphans(dryRun) : { count: 0, bytes: 0, sample: [] };
     let staleTemp = 0;
-    if (!dryRun && this.storage instanceof FilesystemAttachmentStorage) {
+    if (everything && !dryRun && this.storage instanceof FilesystemAttachmentStorage) {
       staleTemp = await this.storage.removeStaleTempFiles(STALE_TEMP_MS, now);
     }
     const report: PurgeReport = {
       dry_run: dryRun,
+      org_id: orgId ?? null,
       started_at: new Date(started).toISOString(),
       duration_ms: Date.now() - started,
       pending_expired: pending,
@@ -117,6 +133,7 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
         {
           event: 'attachment.cleanup',
           dryRun,
+          orgId,
           pendingExpired: pending.count,
           unlinkedExpired: unlinked.count,
           orphanedObjects: orphans.count,
@@ -133,11 +150,16 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     return report;
   }
 
-  private async expired(kind: ExpiredKind, before: Date, dryRun: boolean): Promise<PurgeSection> {
+  private async expired(
+    kind: ExpiredKind,
+    before: Date,
+    dryRun: boolean,
+    orgId: string | undefined,
+  ): Promise<PurgeSection> {
     const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
     let after: AttachmentRecord | undefined;
     for (;;) {
-      const batch = await this.store.findExpired(kind, before, BATCH, after);
+      const batch = await this.store.findExpired(kind, before, BATCH, after, orgId);
       if (!batch.length) break;
       after = batch[batch.length - 1];
       for (const record of batch) {
@@ -158,16 +180,18 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
     let keys: string[] = [];
     const flush = async () => {
-      const byId = new Map<string, string>();
+      const owned: Array<{ id: string; key: string }> = [];
       for (const key of keys) {
         const id = idFromStorageKey(key);
         // Keys we did not make (someone else's objects in a shared bucket) are left alone.
-        if (id) byId.set(id, key);
+        if (id) owned.push({ id, key });
       }
       keys = [];
-      const alive = await this.store.existingIds([...byId.keys()]);
-      for (const [id, key] of byId) {
-        if (alive.has(id)) continue;
+      // Bytes are alive only under the key their record names: an upload that lost its claim to
+      // a retry may have left its own key behind under a record that lives on.
+      const alive = await this.store.storageKeysOf([...new Set(owned.map((o) => o.id))]);
+      for (const { id, key } of owned) {
+        if (alive.get(id) === key) continue;
         const size = (await this.storage.stat(key))?.size ?? 0;
         if (!dryRun) {
           await this.storage.delete(key);

@@ -9,6 +9,7 @@
  * sees, links or deletes their own attachments; nothing it logs carries file contents.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntityManager } from 'typeorm';
@@ -18,8 +19,10 @@ import {
   SNIFF_HEAD_BYTES,
   attachmentKindFor,
   checkType,
+  hasOfficeContent,
   isAllowedType,
   mimeTypeFromFilename,
+  needsContainerCheck,
   normalizeMimeType,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
@@ -43,6 +46,13 @@ import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachment
 /** Multipart framing around the file part: boundaries, part headers, other small fields. */
 const MULTIPART_OVERHEAD = 256 * 1024;
 const MAX_NAME_LENGTH = 255;
+const UPLOAD_KEY_SUFFIX_BYTES = 6;
+/**
+ * An upload claim older than this is taken to belong to a process that died mid-upload, and a
+ * new upload to the same URL may take it over. A live upload that slow loses nothing but the
+ * race: its bytes are under its own key, and it answers 409 when it finishes.
+ */
+export const UPLOAD_CLAIM_STALE_S = 600;
 
 interface StoreOptions {
   flow: UploadFlow;
@@ -118,24 +128,30 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     const record = await this.store.findById(id);
     const who = { userId: record?.userId, flow: 'two_phase' as const, attachmentId: id };
     if (!record) throw this.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
-    if (record.status === 'ready') {
-      throw this.reject(who, AttachmentErrorCode.AlreadyUploaded, `attachment "${id}" was already uploaded`);
-    }
-    const limit = Math.min(this.config.maxBytes, record.size);
+    // Claimed before a byte is read: of two requests to one URL (a double submit, a client
+    // retrying too early) the second is refused here instead of racing the first for the bytes.
+    const claimed = await this.store.claimUpload(id, uploadKeyFor(id), UPLOAD_CLAIM_STALE_S);
+    if (!claimed) throw this.uploadRefusal(who, await this.store.findById(id));
+    const limit = Math.min(this.config.maxBytes, claimed.size);
     const announced = file.multipart ? undefined : contentLength;
     if (announced !== undefined && announced > limit) {
-      await this.discardPending(record);
-      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(announced, record.size), {
+      await this.discardPending(claimed);
+      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(announced, claimed.size), {
         size: announced,
       });
     }
-    const ready = await this.storeBytes(record, file, {
-      flow: 'two_phase',
-      limit,
-      limitedByQuota: false,
-      declaredSize: record.size,
-    });
-    return this.toAttachment(ready);
+    try {
+      const ready = await this.storeBytes(claimed, file, {
+        flow: 'two_phase',
+        limit,
+        limitedByQuota: false,
+        declaredSize: claimed.size,
+      });
+      return this.toAttachment(ready);
+    } catch (err) {
+      await this.releaseUpload(claimed).catch(() => undefined);
+      throw err;
+    }
   }
 
   verifyUpload(id: string, query: Record<string, unknown>): void {
@@ -417,15 +433,27 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       throw new AttachmentException(AttachmentErrorCode.BadBody, 'the upload was interrupted');
     }
 
-    const ready = await this.store.markReady(record.id, {
+    if (!(await this.hasOfficeContent(record.storageKey, verdict.mimeType, stored.size))) {
+      await this.storage.delete(record.storageKey).catch(() => undefined);
+      await this.discardPending(record);
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeMismatch,
+        `the file's content is not ${record.mimeType} (the container does not hold that document)`,
+        { mimeType: record.mimeType, container: true },
+      );
+    }
+
+    const ready = await this.store.markReady(record, {
       size: stored.size,
       sha256: stored.sha256,
       mimeType: verdict.mimeType,
     });
     if (!ready) {
-      // Deleted (by its owner or cleanup) while the bytes were arriving.
+      // Deleted (by its owner or cleanup) while the bytes were arriving, or a later upload took
+      // over a claim that looked abandoned. The key is this upload's own, so no one else's bytes go.
       await this.storage.delete(record.storageKey).catch(() => undefined);
-      throw this.reject(who, AttachmentErrorCode.NotFound, `attachment "${record.id}" not found`);
+      throw this.uploadRefusal(who, await this.store.findById(record.id));
     }
     this.metrics.uploads.inc({ flow: opts.flow, result: 'ok' });
     this.metrics.bytesIn.inc({ storage: this.storage.kind }, stored.size);
@@ -474,7 +502,15 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(info.size, record.size));
     }
     const { size, sha256 } = hasher.result();
-    const ready = await this.store.markReady(record.id, { size, sha256, mimeType: verdict.mimeType });
+    if (!(await this.hasOfficeContent(record.storageKey, verdict.mimeType, size))) {
+      await this.discardPending(record);
+      throw this.reject(
+        who,
+        AttachmentErrorCode.TypeMismatch,
+        `the file's content is not ${record.mimeType}`,
+      );
+    }
+    const ready = await this.store.markReady(record, { size, sha256, mimeType: verdict.mimeType });
     if (ready) {
       this.metrics.uploads.inc({ flow: 'presigned', result: 'ok' });
       this.logger.log(
@@ -490,6 +526,38 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       );
     }
     return ready;
+  }
+
+  /**
+   * Office files are judged by what their container holds, and only the whole file shows that
+   * (a ZIP's directory is at its end): the stored bytes are read back once, at most `size` of
+   * them, which the upload's limit already bounded. Other types pass untouched.
+   */
+  private async hasOfficeContent(key: string, mimeType: string, size: number): Promise<boolean> {
+    if (!needsContainerCheck(mimeType)) return true;
+    const chunks: Buffer[] = [];
+    let read = 0;
+    try {
+      const stream = await this.storage.get(key);
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        read += chunk.length;
+        if (read > size) {
+          stream.destroy();
+          return false;
+        }
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      this.logger.error(
+        { event: 'attachment.upload_failed', storageKey: key, err },
+        'reading back stored attachment bytes failed',
+      );
+      throw new AttachmentException(
+        AttachmentErrorCode.StorageFailed,
+        'the file could not be stored; try again',
+      );
+    }
+    return hasOfficeContent(mimeType, Buffer.concat(chunks, read));
   }
 
   private presignedUploads(): boolean {
@@ -539,8 +607,37 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
   }
 
   private async discardPending(record: AttachmentRecord): Promise<void> {
-    const deleted = await this.store.deleteById(record.id, true);
+    const deleted = await this.store.deleteById(record.id, record);
     if (deleted) await this.deleteBytes(deleted);
+  }
+
+  /**
+   * A claimed upload that failed gives the attachment back, so the client can send it again to
+   * the same URL, and removes whatever it may have stored under its own key (unless that key
+   * became the attachment's ready bytes after all).
+   */
+  private async releaseUpload(claimed: AttachmentRecord): Promise<void> {
+    await this.store.releaseUpload(claimed);
+    const now = await this.store.findById(claimed.id);
+    if (now?.status === 'ready' && now.storageKey === claimed.storageKey) return;
+    await this.storage.delete(claimed.storageKey).catch(() => undefined);
+  }
+
+  /** Why an upload to this attachment cannot go ahead, given its record as it is now. */
+  private uploadRefusal(
+    who: { userId?: string; flow: UploadFlow; attachmentId: string },
+    now: AttachmentRecord | null,
+  ): AttachmentException {
+    const id = who.attachmentId;
+    if (!now) return this.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
+    if (now.status === 'ready') {
+      return this.reject(who, AttachmentErrorCode.AlreadyUploaded, `attachment "${id}" was already uploaded`);
+    }
+    return this.reject(
+      who,
+      AttachmentErrorCode.UploadInProgress,
+      `attachment "${id}" is being uploaded by another request; wait for it to finish`,
+    );
   }
 
   /** Bytes go after the record; if this fails the orphan sweep finds them. */
@@ -612,18 +709,41 @@ export function storageKeyFor(id: string): string {
   return `${id.slice(-2)}/${id}`;
 }
 
+/**
+ * The key of one upload to a two-phase upload URL: the attachment's key plus a random suffix, so
+ * that two uploads of one attachment never write, or delete, the same object.
+ */
+export function uploadKeyFor(id: string): string {
+  return `${storageKeyFor(id)}.${randomBytes(UPLOAD_KEY_SUFFIX_BYTES).toString('hex')}`;
+}
+
 /** The id a storage key was made for, or null for keys that are not ours. */
 export function idFromStorageKey(key: string): string | null {
-  const match = /^[0-9a-f]{2}\/(atc_[0-9a-f]{28})$/.exec(key);
+  const match = /^[0-9a-f]{2}\/(atc_[0-9a-f]{28})(?:\.[0-9a-f]{12})?$/.exec(key);
   return match && match[1].endsWith(key.slice(0, 2)) ? match[1] : null;
 }
 
-/** A display name: no path, no control characters, bounded length. */
+/**
+ * A display name: no path, no control characters (C0, DEL, C1) and no bidirectional formatting
+ * (U+202E can make "txt.exe" read as "exe.txt"), lone surrogates replaced by U+FFFD (they cannot
+ * be encoded in a header or in UTF-8), NFC, bounded length. Names are cleaned, never refused: a
+ * file should not be turned away for what its name's bytes look like.
+ */
 export function cleanName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const bare = name.replace(/[\u0000-\u001f\u007f]/g, '');
+  const bare = name.replace(LONE_SURROGATE, '\uFFFD').replace(UNWANTED_NAME_CHARACTERS, '').normalize('NFC');
   const base = (bare.split(/[\\/]/).pop() ?? '').trim();
-  return (base || 'file').slice(0, MAX_NAME_LENGTH);
+  return truncate(base || 'file', MAX_NAME_LENGTH);
+}
+
+// eslint-disable-next-line no-control-regex
+const UNWANTED_NAME_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** At most `max` UTF-16 units, never cutting a surrogate pair in two. */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 function isRecord(value: unknown): value is Record<string, any> {
