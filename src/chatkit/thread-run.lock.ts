@@ -3,12 +3,15 @@
  * row per thread, taken with an atomic upsert that only succeeds when no live lease exists,
  * extended by a heartbeat while the stream runs, and deleted on completion, error or disconnect.
  * If the process dies, the lease simply expires (CHATKIT_RUN_LOCK_TTL_S) and the thread is free.
+ * If the release itself fails (the database went away with the stream), it is retried in the
+ * background until the database is back, so the thread is free again then rather than only when
+ * the lease runs out.
  *
  * It must never hold a database connection for the length of a stream: the embedded database
  * has exactly one.
  */
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppException, ErrorCode } from 'src/common/app.exception';
@@ -18,10 +21,17 @@ export interface RunLease {
   release(): Promise<void>;
 }
 
+/** The first retry of a failed release, doubled after each failure up to the cap. */
+const RELEASE_RETRY_FIRST_MS = 200;
+const RELEASE_RETRY_MAX_MS = 2_000;
+/** The longest a client is told to wait before trying a busy thread again. */
+const BUSY_RETRY_AFTER_MAX_S = 5;
+
 @Injectable()
-export class ThreadRunLock {
+export class ThreadRunLock implements OnApplicationShutdown {
   private readonly logger = new Logger('ThreadRunLock');
   private readonly instance = randomUUID();
+  private readonly releaseRetries = new Set<NodeJS.Timeout>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -41,19 +51,19 @@ export class ThreadRunLock {
        RETURNING owner`,
       [threadId, owner, ttl],
     );
-    if (!rows.length) {
-      throw new AppException(
-        ErrorCode.ThreadBusy,
-        'a response is already streaming on this thread; wait for it or stop it',
-      );
-    }
+    if (!rows.length) throw await this.busy(threadId);
+    // When the lease would run out if no heartbeat got through from now on (local clock, used
+    // only to stop retrying a release that no longer matters).
+    let expiresAt = Date.now() + this.config.runLockTtlMs;
     const heartbeat = setInterval(
       () => {
+        const sent = Date.now();
         this.dataSource
           .query(
             `UPDATE thread_runs SET expires_at = now() + $3::interval WHERE thread_id = $1 AND owner = $2`,
             [threadId, owner, ttl],
           )
+          .then(() => (expiresAt = sent + this.config.runLockTtlMs))
           .catch((err: Error) =>
             this.logger.warn(`could not extend the run lease of a thread: ${err.message}`),
           );
@@ -67,12 +77,65 @@ export class ThreadRunLock {
         if (released) return;
         released = true;
         clearInterval(heartbeat);
-        await this.dataSource
-          .query(`DELETE FROM thread_runs WHERE thread_id = $1 AND owner = $2`, [threadId, owner])
-          .catch((err: Error) =>
-            this.logger.warn(`could not release the run lease of a thread: ${err.message}`),
-          );
+        if (await this.delete(threadId, owner)) return;
+        this.logger.warn('could not release the run lease of a thread; retrying until the database answers');
+        this.retryRelease(threadId, owner, expiresAt, RELEASE_RETRY_FIRST_MS);
       },
     };
+  }
+
+  onApplicationShutdown(): void {
+    for (const timer of this.releaseRetries) clearTimeout(timer);
+    this.releaseRetries.clear();
+  }
+
+  private async delete(threadId: string, owner: string): Promise<boolean> {
+    try {
+      await this.dataSource.query(`DELETE FROM thread_runs WHERE thread_id = $1 AND owner = $2`, [
+        threadId,
+        owner,
+      ]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The caller has moved on (its stream is over), so this runs in the background. It gives up
+   * once the lease has run out anyway: from then on, anyone may take the thread.
+   */
+  private retryRelease(threadId: string, owner: string, expiresAt: number, delayMs: number): void {
+    if (Date.now() + delayMs > expiresAt) return;
+    const timer = setTimeout(() => {
+      this.releaseRetries.delete(timer);
+      void this.delete(threadId, owner).then((done) => {
+        if (done) this.logger.log('released the run lease of a thread after the database came back');
+        else this.retryRelease(threadId, owner, expiresAt, Math.min(delayMs * 2, RELEASE_RETRY_MAX_MS));
+      });
+    }, delayMs);
+    timer.unref();
+    this.releaseRetries.add(timer);
+  }
+
+  /**
+   * The 409 for a thread whose lease is held: how long it may take, and when to ask again. The
+   * lease's remaining time bounds the wait only if its stream was cut off (a live one extends
+   * it), so clients are told to come back sooner than that.
+   */
+  private async busy(threadId: string): Promise<AppException> {
+    const rows: Array<{ wait_s: number }> = await this.dataSource.query(
+      `SELECT GREATEST(1, ceil(extract(epoch FROM expires_at - now())))::int AS wait_s
+         FROM thread_runs WHERE thread_id = $1`,
+      [threadId],
+    );
+    const waitS = rows[0]?.wait_s ?? 1;
+    return new AppException(
+      ErrorCode.ThreadBusy,
+      `a response is already streaming on this thread; wait for it or stop it (if it was cut off, ` +
+        `the thread is free again within ${waitS} s)`,
+      409,
+      { 'Retry-After': String(Math.min(waitS, BUSY_RETRY_AFTER_MAX_S)) },
+    );
   }
 }

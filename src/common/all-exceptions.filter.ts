@@ -11,6 +11,13 @@ import { ZodError } from 'zod';
 import { AppException, ErrorCode, codeForStatus } from 'src/common/app.exception';
 import { requestIdOf, type AuthenticatedRequest } from 'src/common/request-context';
 import { formatZodError } from 'src/common/zod-errors';
+import { classifyDatabaseError, type DatabaseFailure } from 'src/database/database.errors';
+
+/** Seconds a client should wait before retrying while the database is away. */
+export const DATABASE_RETRY_AFTER_S = 5;
+
+/** An outage fails every request: one log line per kind and interval is enough to see it. */
+const OUTAGE_LOG_INTERVAL_MS = 10_000;
 
 export interface ErrorBody {
   statusCode: number;
@@ -24,6 +31,7 @@ export interface ErrorBody {
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+  private readonly outageLoggedAt = new Map<DatabaseFailure, number>();
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -32,6 +40,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const requestId = requestIdOf(req);
     const { body, headers } = toErrorBody(exception, requestId);
 
+    const failure =
+      body.code === ErrorCode.DatabaseUnavailable ? classifyDatabaseError(exception) : undefined;
+    if (failure) this.logOutage(failure, exception, requestId);
     if (
       body.statusCode >= 500 &&
       body.code !== ErrorCode.DatabaseUnavailable &&
@@ -46,6 +57,22 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.status(body.statusCode).json(body);
+  }
+
+  private logOutage(failure: DatabaseFailure, exception: unknown, requestId: string): void {
+    const now = Date.now();
+    if (now - (this.outageLoggedAt.get(failure) ?? -Infinity) < OUTAGE_LOG_INTERVAL_MS) return;
+    this.outageLoggedAt.set(failure, now);
+    const err = loggable(exception);
+    if (failure === 'misconfigured') {
+      // Not going to pass by itself: the credentials or the database name must be fixed.
+      this.logger.error(
+        { err, requestId },
+        'the database rejects the configured credentials or database name',
+      );
+    } else {
+      this.logger.warn({ err, requestId, failure }, 'database unavailable: answering 503');
+    }
   }
 }
 
@@ -110,38 +137,10 @@ export function toErrorBody(
       bodyParserError.message ?? 'bad request',
     );
   }
-  if (isDatabaseConnectionError(exception)) {
+  if (classifyDatabaseError(exception)) {
     return make(503, ErrorCode.DatabaseUnavailable, 'the database is unavailable; try again shortly', {
-      'Retry-After': '5',
+      'Retry-After': String(DATABASE_RETRY_AFTER_S),
     });
   }
   return make(500, ErrorCode.Internal, 'internal server error');
-}
-
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P03',
-  '08000',
-  '08003',
-  '08006',
-]);
-
-export function isDatabaseConnectionError(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false;
-  const e = err as { code?: string; name?: string; message?: string; driverError?: unknown };
-  if (e.code && CONNECTION_ERROR_CODES.has(e.code)) return true;
-  if (e.name === 'CannotExecuteNotConnectedError' || e.name === 'ConnectionIsNotSetError') return true;
-  const msg = e.message ?? '';
-  if (
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not initialized|connect ECONNREFUSED/i.test(
-      msg,
-    )
-  ) {
-    return true;
-  }
-  return e.driverError ? isDatabaseConnectionError(e.driverError) : false;
 }

@@ -5,6 +5,7 @@
  */
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { DATABASE_RETRY_AFTER_S } from 'src/common/all-exceptions.filter';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { WITHOUT_DATABASE } from 'src/common/decorators';
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
@@ -27,9 +28,7 @@ export class DatabaseReadyGuard implements CanActivate {
       ErrorCode.DatabaseUnavailable,
       'the database is unavailable; try again shortly',
       503,
-      {
-        'Retry-After': '5',
-      },
+      { 'Retry-After': String(DATABASE_RETRY_AFTER_S) },
     );
   }
 }

@@ -9,6 +9,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseConfig, type DatabaseConfig } from 'src/config/database.config';
+import { classifyDatabaseError } from 'src/database/database.errors';
 import { EmbeddedPostgres } from 'src/database/embedded-postgres';
 
 /** An arbitrary constant shared by every replica of this app. */
@@ -52,7 +53,18 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
       this.logger.log(`connected (${this.config.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'})`);
       return true;
     } catch (err) {
-      this.logger.warn(`database unavailable: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      const failure = classifyDatabaseError(err);
+      if (failure === 'misconfigured') {
+        // Retrying goes on (the database may be created or the role fixed meanwhile), but this
+        // one needs an operator, not patience.
+        this.logger.error(`the database rejects the configured credentials or database name: ${message}`);
+      } else if (failure) {
+        this.logger.warn(`database unavailable (${failure}): ${message}`);
+      } else {
+        // Connected, but start-up failed for another reason (a migration that does not apply).
+        this.logger.error(`database start-up failed: ${message}`);
+      }
       return false;
     }
   }
