@@ -11,7 +11,8 @@ import { IS_PUBLIC } from 'src/common/decorators';
 import { requestIdOf, type AuthenticatedRequest } from 'src/common/request-context';
 import { JwtVerifier } from 'src/auth/jwt-verifier.service';
 
-const DEV_ID = /^[A-Za-z0-9_.:@-]{1,255}$/;
+const DEV_ID_RULE = '[A-Za-z0-9_.:@-]{1,255}';
+const DEV_ID = new RegExp(`^${DEV_ID_RULE}$`);
 
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -45,10 +46,29 @@ export class AuthGuard implements CanActivate {
     if (this.config.devMode) {
       const userId = req.headers['x-user-id'];
       const orgId = req.headers['x-org-id'];
-      if (typeof userId === 'string' && DEV_ID.test(userId)) {
+      if (typeof userId === 'string') {
+        // A header that is present but invalid is refused, never read as "no user" or "no org".
+        if (!DEV_ID.test(userId)) {
+          throw new AppException(
+            ErrorCode.TokenInvalidClaims,
+            `the X-User-ID header must match ${DEV_ID_RULE} (development mode)`,
+          );
+        }
+        if (orgId !== undefined && !(typeof orgId === 'string' && DEV_ID.test(orgId))) {
+          throw new AppException(
+            ErrorCode.TokenInvalidOrgClaim,
+            `the X-Org-ID header must match ${DEV_ID_RULE} when sent (development mode)`,
+          );
+        }
+        if (orgId === undefined && this.config.orgRequired) {
+          throw new AppException(
+            ErrorCode.TokenInvalidOrgClaim,
+            'an X-Org-ID header is required: this server requires an organisation (development mode)',
+          );
+        }
         req.context = {
           userId,
-          orgId: typeof orgId === 'string' && DEV_ID.test(orgId) ? orgId : undefined,
+          orgId,
           isAdmin: req.headers['x-user-role'] === 'admin',
           requestId: requestIdOf(req),
           metadata: {},

@@ -2,10 +2,19 @@
  * Verifies bearer tokens with jose: HS* against the shared secret, asymmetric algorithms against
  * the JWKS (cached and refreshed by jose). Every failure maps to a 401 with a precise reason code;
  * a JWKS endpoint that cannot be reached is our outage, not the caller's fault, so it is a 503.
- * It must never accept `alg: none` or an algorithm outside the configured list.
+ * It must never accept `alg: none` or an algorithm outside the configured list, a token without
+ * `exp` unless AUTH_REQUIRE_EXP=false, nor a user or org claim that is present but unusable.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
+import { readOrgClaim, readUserClaim } from 'src/auth/identity-claims';
 import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 
@@ -54,28 +63,28 @@ export class JwtVerifier {
     }
     let payload: JWTPayload;
     try {
-      const options = {
+      const options: JWTVerifyOptions = {
         algorithms: [alg],
         issuer: this.config.issuer,
         audience: this.config.audience,
         clockTolerance: this.config.clockToleranceS,
+        requiredClaims: this.config.requireExp ? ['exp'] : [],
+        // jose then also requires `iat`, refuses one in the future, and throws JWTExpired on age.
+        maxTokenAge: this.config.maxTokenAgeS,
       };
       payload =
         key instanceof Uint8Array
           ? (await jwtVerify(token, key, options)).payload
           : (await jwtVerify(token, key, options)).payload;
     } catch (err) {
-      throw mapJoseError(err);
+      throw mapJoseError(err, this.config.maxTokenAgeS);
     }
-    const userId = payload[this.config.userClaim];
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
-      throw new AppException(
-        ErrorCode.TokenInvalidClaims,
-        `the token has no usable "${this.config.userClaim}" claim`,
-      );
-    }
-    const orgRaw = this.config.orgClaim ? payload[this.config.orgClaim] : undefined;
-    const orgId = typeof orgRaw === 'string' && orgRaw.length > 0 ? orgRaw : undefined;
+    const userId = readUserClaim(payload, this.config.userClaim);
+    const orgId = readOrgClaim(payload, {
+      claim: this.config.orgClaim,
+      path: this.config.orgClaimPath,
+      required: this.config.orgRequired,
+    });
     return { userId, orgId, isAdmin: hasRole(payload[this.config.adminClaim], this.config.adminValue) };
   }
 }
@@ -86,12 +95,42 @@ function hasRole(claim: unknown, role: string): boolean {
   return claim === true && role === 'true';
 }
 
-function mapJoseError(err: unknown): AppException {
-  if (err instanceof errors.JWTExpired)
+function mapJoseError(err: unknown, maxTokenAgeS: number | undefined): AppException {
+  if (err instanceof errors.JWTExpired) {
+    if (err.claim === 'iat') {
+      return new AppException(
+        ErrorCode.TokenExpired,
+        `the token is older than the maximum token age of ${maxTokenAgeS} s (by its "iat" claim)`,
+      );
+    }
     return new AppException(ErrorCode.TokenExpired, 'the token has expired');
+  }
   if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') {
+      if (err.claim === 'exp') {
+        return new AppException(
+          ErrorCode.TokenInvalidClaims,
+          'the token has no "exp" claim; an expiry time is required',
+        );
+      }
+      if (err.claim === 'iat') {
+        return new AppException(
+          ErrorCode.TokenInvalidClaims,
+          'the token has no "iat" claim; an issue time is required because token age is limited',
+        );
+      }
+      return new AppException(ErrorCode.TokenInvalidClaims, `the token has no "${err.claim}" claim`);
+    }
+    if (err.reason === 'invalid') {
+      return new AppException(
+        ErrorCode.TokenInvalidClaims,
+        `the token's "${err.claim}" claim must be a number`,
+      );
+    }
     if (err.claim === 'nbf')
       return new AppException(ErrorCode.TokenNotYetValid, 'the token is not valid yet');
+    if (err.claim === 'iat')
+      return new AppException(ErrorCode.TokenInvalidClaims, 'the token\'s "iat" claim is in the future');
     return new AppException(ErrorCode.TokenInvalidClaims, `the token's "${err.claim}" claim is not accepted`);
   }
   if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey) {

@@ -1,6 +1,7 @@
 /**
  * How callers prove who they are. Bearer JWTs (HS256 secret or a JWKS URL for RS256/ES256), or —
  * only when explicitly enabled and never in production — a development mode that trusts X-User-ID.
+ * Also which claims name the user and the organisation, and how long a token may live.
  */
 import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
@@ -8,6 +9,7 @@ import {
   envBoolean,
   envInt,
   envList,
+  envOptionalInt,
   envString,
   envUrl,
   parseEnv,
@@ -31,6 +33,10 @@ export const authEnvShape = {
   AUTH_CLOCK_TOLERANCE_S: envInt(30, { min: 0, max: 3600 }),
   AUTH_USER_CLAIM: envString('sub'),
   AUTH_ORG_CLAIM: envString(),
+  AUTH_ORG_CLAIM_PATH: envString(),
+  AUTH_ORG_REQUIRED: envBoolean(false),
+  AUTH_REQUIRE_EXP: envBoolean(true),
+  AUTH_MAX_TOKEN_AGE_S: envOptionalInt({ min: 1, max: 31_536_000 }),
   AUTH_ADMIN_CLAIM: envString('roles'),
   AUTH_ADMIN_VALUE: envString('admin'),
   AUTH_DEV_MODE: envBoolean(false),
@@ -49,6 +55,20 @@ export const authConfig = registerAs('auth', () => {
   if (env.NODE_ENV === 'production' && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
     problems.push('AUTH_JWT_SECRET or AUTH_JWKS_URL: one is required when NODE_ENV=production');
   }
+  // A top-level claim name is taken verbatim (Auth0-style names such as https://example.com/org
+  // contain dots and slashes); the path inside it is separate, so neither is ever ambiguous.
+  const orgClaimPath = env.AUTH_ORG_CLAIM_PATH?.split('.') ?? [];
+  if (orgClaimPath.some((key) => key.trim() === '' || key !== key.trim())) {
+    problems.push(
+      `AUTH_ORG_CLAIM_PATH: expected property names separated by dots, such as "id" or "org.id", got "${env.AUTH_ORG_CLAIM_PATH}"`,
+    );
+  }
+  if (env.AUTH_ORG_CLAIM_PATH !== undefined && env.AUTH_ORG_CLAIM === undefined) {
+    problems.push('AUTH_ORG_CLAIM_PATH: needs AUTH_ORG_CLAIM, the top-level claim the path starts from');
+  }
+  if (env.AUTH_ORG_REQUIRED && env.AUTH_ORG_CLAIM === undefined) {
+    problems.push('AUTH_ORG_REQUIRED: needs AUTH_ORG_CLAIM, the claim that holds the organisation');
+  }
   if (problems.length) throw new ConfigValidationError(problems);
   const algorithms = env.AUTH_JWT_ALGORITHMS.length
     ? env.AUTH_JWT_ALGORITHMS
@@ -62,6 +82,12 @@ export const authConfig = registerAs('auth', () => {
     clockToleranceS: env.AUTH_CLOCK_TOLERANCE_S,
     userClaim: env.AUTH_USER_CLAIM!,
     orgClaim: env.AUTH_ORG_CLAIM,
+    /** Property names leading from the org claim to the organisation id; empty: the claim itself. */
+    orgClaimPath,
+    orgRequired: env.AUTH_ORG_REQUIRED,
+    requireExp: env.AUTH_REQUIRE_EXP,
+    /** Oldest accepted token, by its `iat`, in seconds; undefined: no limit. */
+    maxTokenAgeS: env.AUTH_MAX_TOKEN_AGE_S,
     adminClaim: env.AUTH_ADMIN_CLAIM!,
     adminValue: env.AUTH_ADMIN_VALUE!,
     devMode: env.AUTH_DEV_MODE,

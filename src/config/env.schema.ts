@@ -33,6 +33,28 @@ export const envInt = (fallback: number, opts: { min?: number; max?: number } = 
       return n;
     });
 
+/** An integer that may be left unset (undefined), for limits that are off unless configured. */
+export const envOptionalInt = (opts: { min?: number; max?: number } = {}) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): number | undefined => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n)) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer, got "${v}"` });
+        return z.NEVER;
+      }
+      if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected an integer in [${opts.min ?? '-inf'}, ${opts.max ?? 'inf'}], got ${n}`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 export const envNumber = (fallback: number, opts: { min?: number; max?: number } = {}) =>
   z
     .string()

@@ -98,7 +98,10 @@ export async function tokenFor(
   opts: {
     org?: string;
     roles?: string[];
-    expiresIn?: string | number;
+    /** `exp`: a lifetime such as '10m' (the default) or an absolute epoch second; null leaves it out. */
+    expiresIn?: string | number | null;
+    /** `iat` as an epoch second; null leaves it out. Default: now. */
+    issuedAt?: number | null;
     secret?: string;
     claims?: Record<string, unknown>;
   } = {},
@@ -109,9 +112,9 @@ export async function tokenFor(
     ...opts.claims,
   })
     .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(userId)
-    .setIssuedAt()
-    .setExpirationTime(opts.expiresIn ?? '10m');
+    .setSubject(userId);
+  if (opts.issuedAt !== null) jwt.setIssuedAt(opts.issuedAt ?? undefined);
+  if (opts.expiresIn !== null) jwt.setExpirationTime(opts.expiresIn ?? '10m');
   return jwt.sign(new TextEncoder().encode(opts.secret ?? TEST_JWT_SECRET));
 }
 
