@@ -8,6 +8,7 @@ import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { ChatKitRequestSchema } from 'src/chatkit/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
+import { clientGoneSignal } from 'src/chatkit/sse.stream';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 
@@ -36,12 +37,18 @@ export class ChatKitController {
   })
   @ApiResponse({ status: 404, description: 'Thread or item not found (or not yours)' })
   @ApiResponse({ status: 409, description: 'A response is already streaming on this thread (thread_busy)' })
+  @ApiResponse({
+    status: 429,
+    description: 'The user already has CHATKIT_MAX_STREAMS_PER_USER streams open (too_many_streams)',
+  })
   async handle(
     @CurrentUser() ctx: RequestContext,
     @Body() body: unknown,
     @Res() res: Response,
   ): Promise<void> {
+    // Watched before anything else happens, so a client gone during the checks is not missed.
+    const clientGone = clientGoneSignal(res);
     const request = this.chatkit.parse(body);
-    await this.chatkit.handle(ctx, request, res);
+    await this.chatkit.handle(ctx, request, res, clientGone);
   }
 }

@@ -10,6 +10,7 @@ export class ChatKitMetrics {
   readonly streamDuration: Histogram<'type'>;
   readonly timeToFirstEvent: Histogram<'type'>;
   readonly cancellations: Counter<'type'>;
+  readonly slowReaderCuts: Counter<'type'>;
   readonly feedback: Counter<'kind'>;
 
   constructor(metrics: MetricsService) {
@@ -33,6 +34,11 @@ export class ChatKitMetrics {
     this.cancellations = metrics.counter(
       'chatkit_stream_cancellations_total',
       'Streams stopped by the client',
+      ['type'],
+    );
+    this.slowReaderCuts = metrics.counter(
+      'chatkit_stream_slow_reader_cuts_total',
+      'Streams cut because the client left its buffer full for CHATKIT_SLOW_READER_TIMEOUT_MS',
       ['type'],
     );
     this.feedback = metrics.counter('chatkit_feedback_total', 'Feedback submitted on items, by kind', [

@@ -10,6 +10,7 @@ import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { EchoResponder } from 'src/chatkit/echo.responder';
 import { RESPONDER } from 'src/chatkit/responder';
+import { StreamSlots } from 'src/chatkit/stream-slots';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
 import { ThreadsController } from 'src/threads/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
@@ -27,6 +28,7 @@ export class ChatKitModule {
         ChatKitActions,
         ChatKitMetrics,
         ThreadRunLock,
+        StreamSlots,
         options.responder ?? { provide: RESPONDER, useClass: EchoResponder },
       ],
       exports: [ChatKitService, ChatKitActions],

@@ -7,6 +7,11 @@
  *
  * The user's message is stored before the responder runs, in the same transaction as its
  * thread and attachment links: it survives any failure of the response.
+ *
+ * The client is watched from the moment the request reaches the controller: one that leaves at
+ * any point — while its message is stored, before the first SSE byte, mid-answer — cancels the
+ * turn like the stop button does. A streaming request first takes one of the user's stream slots
+ * (CHATKIT_MAX_STREAMS_PER_USER), given back however the request ends.
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
@@ -36,6 +41,7 @@ import {
 } from 'src/chatkit/attachment-links';
 import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
 import { SseStream } from 'src/chatkit/sse.stream';
+import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { runPipeline } from 'src/chatkit/stream.pipeline';
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
 import { ActiveWork } from 'src/common/active-work';
@@ -64,6 +70,7 @@ export class ChatKitService {
     private readonly actions: ChatKitActions,
     private readonly metrics: ChatKitMetrics,
     private readonly work: ActiveWork,
+    private readonly slots: StreamSlots,
     @Inject(RESPONDER) private readonly responder: Responder,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
     @Optional() @Inject(ATTACHMENT_LINKS) private readonly attachments?: AttachmentLinks,
@@ -84,8 +91,16 @@ export class ChatKitService {
     return result.data;
   }
 
-  /** Serves one request on `res`: a JSON document or an SSE stream. */
-  async handle(ctx: RequestContext, request: ChatKitRequest, res: Response): Promise<void> {
+  /**
+   * Serves one request on `res`: a JSON document or an SSE stream. `clientGone` aborts when the
+   * client disconnects (see clientGoneSignal); a stream then ends as if the user pressed stop.
+   */
+  async handle(
+    ctx: RequestContext,
+    request: ChatKitRequest,
+    res: Response,
+    clientGone: AbortSignal,
+  ): Promise<void> {
     ctx.metadata = request.metadata ?? {};
     if (!isStreamingRequest(request)) {
       try {
@@ -98,14 +113,17 @@ export class ChatKitService {
       }
       return;
     }
+    let slot: StreamSlot | undefined;
     let prepared: PreparedStream;
     try {
+      slot = this.slots.take(ctx);
       prepared = await this.prepare(ctx, request);
     } catch (err) {
+      slot?.release();
       this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
       throw err;
     }
-    await this.work.track(this.stream(ctx, request.type, prepared, res));
+    await this.work.track(this.stream(ctx, request.type, prepared, res, clientGone, slot));
   }
 
   // ------------------------------------------------------------------------------ JSON requests
@@ -347,17 +365,28 @@ export class ChatKitService {
     type: string,
     prepared: PreparedStream,
     res: Response,
+    clientGone: AbortSignal,
+    slot: StreamSlot,
   ): Promise<void> {
-    const sse = new SseStream(res, this.config.heartbeatMs);
+    const sse = new SseStream(
+      res,
+      {
+        heartbeatMs: this.config.heartbeatMs,
+        bufferBytes: this.config.streamBufferBytes,
+        slowReaderTimeoutMs: this.config.slowReaderTimeoutMs,
+      },
+      clientGone,
+    );
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.activeStreams.inc();
     let outcome = 'failed';
     try {
       sse.open();
-      for (const event of prepared.preamble) sse.send(event);
+      for (const event of prepared.preamble) await sse.send(event);
       const context = this.responderContext(ctx, prepared.thread);
-      // The responder stops when the client leaves or when it has been silent for too long.
+      // The responder stops when the client leaves (or is cut as too slow a reader), or when it
+      // has been silent for too long.
       const idle = new AbortController();
       const signal = AbortSignal.any([sse.signal, idle.signal]);
       outcome = await runPipeline(
@@ -373,13 +402,23 @@ export class ChatKitService {
         },
         {
           onFirstEvent: () => this.metrics.timeToFirstEvent.observe({ type }, seconds()),
-          onCancelled: () => this.metrics.cancellations.inc({ type }),
+          onCancelled: () => {
+            if (!sse.cutAsSlowReader) this.metrics.cancellations.inc({ type });
+          },
         },
       );
+      if (sse.cutAsSlowReader) {
+        outcome = 'slow_reader';
+        this.metrics.slowReaderCuts.inc({ type });
+        this.logger.warn(
+          `cut a stream whose client read nothing for ${this.config.slowReaderTimeoutMs} ms with its buffer full`,
+        );
+      }
     } catch (err) {
       this.logger.error(`stream broke: ${(err as Error).message}`);
     } finally {
       await prepared.lease.release();
+      slot.release();
       sse.end();
       this.metrics.activeStreams.dec();
       this.metrics.streamDuration.observe({ type }, seconds());

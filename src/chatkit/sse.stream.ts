@@ -1,70 +1,145 @@
 /**
  * The Server-Sent Events response: exactly the reference's framing (one `data: <json>\n\n` frame
  * per event, no event names, no terminator) plus what proxies need — no caching, no buffering —
- * and a comment heartbeat while idle, which clients ignore. Knows when the client went away and
- * turns that into an AbortSignal.
+ * and a comment heartbeat while idle, which clients ignore.
+ *
+ * It turns "the client is gone" and "the client reads too slowly" into one AbortSignal, and it
+ * must never buffer more than a bounded amount for a client: `send` waits while the buffer is
+ * full, so the producer (the model) is not pulled further, and a reader that leaves it full for
+ * too long is cut.
  */
 import type { Response } from 'express';
 import type { ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
 import { sseFrame } from 'src/chatkit/chatkit.wire';
 
+export interface SseOptions {
+  /** Silence after which a keep-alive comment is written; 0: never. */
+  heartbeatMs: number;
+  /** Bytes a stream may have waiting for the client before `send` waits for it to read. */
+  bufferBytes: number;
+  /** How long the buffer may stay full before the client is cut as too slow. */
+  slowReaderTimeoutMs: number;
+}
+
+export class SlowReaderError extends Error {
+  constructor(ms: number) {
+    super(`the client read nothing for ${ms} ms with its buffer full`);
+    this.name = 'SlowReaderError';
+  }
+}
+
+/**
+ * Aborts when the client behind `res` goes away, from whenever it is called on. Listens on the
+ * response, not the request: since Node 16 a request's 'close' fires once its body has been read,
+ * while the response's 'close' fires when the connection ends — after a complete response too,
+ * which `writableFinished` tells apart. A client that left before this was called (while the
+ * request was authenticated, say) is seen from `destroyed`.
+ */
+export function clientGoneSignal(res: Response): AbortSignal {
+  const controller = new AbortController();
+  const gone = (): void => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  };
+  if (res.destroyed) gone();
+  else res.once('close', gone);
+  return controller.signal;
+}
+
 export class SseStream {
   private readonly abort = new AbortController();
   private heartbeat?: NodeJS.Timeout;
   private ended = false;
+  private slow = false;
+  private readonly onClientGone = (): void => this.abort.abort(this.clientGone.reason);
 
   constructor(
     private readonly res: Response,
-    private readonly heartbeatMs: number,
-  ) {}
+    private readonly options: SseOptions,
+    private readonly clientGone: AbortSignal,
+  ) {
+    if (clientGone.aborted) this.onClientGone();
+    else clientGone.addEventListener('abort', this.onClientGone, { once: true });
+  }
 
+  /** Aborts when the client left or was cut as too slow: the turn must stop. */
   get signal(): AbortSignal {
     return this.abort.signal;
   }
 
-  get clientGone(): boolean {
-    return this.abort.signal.aborted;
+  /** The stream was cut because the client left its buffer full too long. */
+  get cutAsSlowReader(): boolean {
+    return this.slow;
+  }
+
+  /** Bytes written but not yet taken by the client (this process's share of them). */
+  get bufferedBytes(): number {
+    return this.res.writableLength;
   }
 
   open(): void {
+    // Nobody is left to read the headers.
+    if (this.signal.aborted) return;
     this.res.status(200);
     this.res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     this.res.setHeader('Cache-Control', 'no-cache, no-transform');
     this.res.setHeader('X-Accel-Buffering', 'no');
     this.res.setHeader('Connection', 'keep-alive');
-    this.res.on('close', () => {
-      if (!this.ended) this.abort.abort(new Error('client disconnected'));
-      this.stopHeartbeat();
-    });
     this.res.flushHeaders();
     this.armHeartbeat();
   }
 
-  send(event: ThreadStreamEvent): void {
-    if (this.ended || this.clientGone) return;
-    this.res.write(sseFrame(event));
+  /** Writes one event; resolves once the buffer has room again (or the stream is over). */
+  async send(event: ThreadStreamEvent): Promise<void> {
+    if (this.ended || this.signal.aborted) return;
+    const accepted = this.res.write(sseFrame(event));
     this.armHeartbeat();
+    // `write` says false once the socket holds more than its own high-water mark; the stream
+    // tolerates up to `bufferBytes` beyond what the kernel took before it waits.
+    if (!accepted && this.res.writableLength >= this.options.bufferBytes) await this.drained();
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
     this.stopHeartbeat();
-    if (!this.clientGone) this.res.end();
+    this.clientGone.removeEventListener('abort', this.onClientGone);
+    if (!this.signal.aborted) this.res.end();
+  }
+
+  /** Waits for 'drain'; the client leaving ends the wait, and so does the slow-reader cut. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.res.off('drain', settle);
+        this.signal.removeEventListener('abort', settle);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.slow = true;
+        this.abort.abort(new SlowReaderError(this.options.slowReaderTimeoutMs));
+        // Destroying the response frees what it holds for the client at once.
+        this.res.destroy();
+      }, this.options.slowReaderTimeoutMs);
+      this.res.once('drain', settle);
+      this.signal.addEventListener('abort', settle, { once: true });
+    });
   }
 
   private armHeartbeat(): void {
-    if (!this.heartbeatMs) return;
+    if (!this.options.heartbeatMs) return;
     // Every event pushes the next keep-alive back; refresh() reuses the timer (even a fired one).
     if (this.heartbeat) {
       this.heartbeat.refresh();
       return;
     }
     this.heartbeat = setTimeout(() => {
-      if (this.ended || this.clientGone) return;
-      this.res.write(': keep-alive\n\n');
+      if (this.ended || this.signal.aborted) return;
+      // Bytes still waiting for the client keep the connection from being idle; a keep-alive
+      // would only add to a buffer the client is not emptying.
+      if (this.res.writableLength === 0) this.res.write(': keep-alive\n\n');
       this.armHeartbeat();
-    }, this.heartbeatMs);
+    }, this.options.heartbeatMs);
     this.heartbeat.unref();
   }
 

@@ -3,8 +3,9 @@
  * `stream_options`, forwards the responder's events, persists `done` (upsert), `replaced`
  * (upsert) and `removed` (delete), keeps `added`/`updated` items pending in memory, saves thread
  * changes and announces those the client can see, turns failures into one `error` event, and on
- * client disconnect aborts the responder and stores the partial answer plus the "user cancelled"
- * marker.
+ * client disconnect (or a client cut for reading too slowly) aborts the responder and stores the
+ * partial answer plus the "user cancelled" marker. It pulls the next event only once the last one
+ * was taken by the stream's buffer, so a slow reader slows the responder instead of filling memory.
  *
  * Hidden-context items are stored but never streamed — for any event kind, not only `done`
  * (the reference leaks them on `added`/`replaced`).
@@ -77,10 +78,10 @@ export async function runPipeline(
     const seen = visibleSnapshot(thread);
     if (seen === visible) return;
     visible = seen;
-    stream.send({ type: 'thread.updated', thread: toWireThread(thread) });
+    await stream.send({ type: 'thread.updated', thread: toWireThread(thread) });
   };
 
-  stream.send({ type: 'stream_options', stream_options: { allow_cancel: options.allowCancel } });
+  await stream.send({ type: 'stream_options', stream_options: { allow_cancel: options.allowCancel } });
   const iterator = events[Symbol.asyncIterator]();
   let first = true;
 
@@ -111,7 +112,7 @@ export async function runPipeline(
     } else {
       // What the user already saw of the answer is kept, so a retry or a reload shows it.
       await persistPartialAnswers(store, ctx, thread.id, pending).catch(() => undefined);
-      stream.send(errorEvent(err));
+      await stream.send(errorEvent(err));
       if (!(err instanceof CustomStreamError))
         logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
       await threadChanged().catch(() => undefined);
@@ -162,7 +163,7 @@ async function handleEvent(
       break;
     }
   }
-  stream.send(event);
+  await stream.send(event);
 }
 
 /** Applies a content or workflow update to the pending copy, as the client does on screen. */

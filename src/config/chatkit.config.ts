@@ -1,4 +1,4 @@
-/** Protocol-level knobs: page sizes, SSE heartbeats, the per-thread run lock. */
+/** Protocol-level knobs: page sizes, SSE heartbeats and buffers, the per-thread run lock, stream caps. */
 import { registerAs } from '@nestjs/config';
 import { envBoolean, envInt, parseEnv } from 'src/config/env.schema';
 
@@ -8,6 +8,9 @@ export const chatkitEnvShape = {
   CHATKIT_RUN_LOCK_TTL_S: envInt(30, { min: 5, max: 3600 }),
   CHATKIT_ALLOW_CANCEL: envBoolean(true),
   CHATKIT_RESPONDER_IDLE_TIMEOUT_S: envInt(300, { min: 0, max: 86_400 }),
+  CHATKIT_STREAM_BUFFER_BYTES: envInt(1_048_576, { min: 4096, max: 268_435_456 }),
+  CHATKIT_SLOW_READER_TIMEOUT_MS: envInt(30_000, { min: 100, max: 3_600_000 }),
+  CHATKIT_MAX_STREAMS_PER_USER: envInt(5, { min: 0, max: 100_000 }),
 };
 
 export const chatkitConfig = registerAs('chatkit', () => {
@@ -18,6 +21,10 @@ export const chatkitConfig = registerAs('chatkit', () => {
     runLockTtlMs: env.CHATKIT_RUN_LOCK_TTL_S * 1000,
     allowCancel: env.CHATKIT_ALLOW_CANCEL,
     responderIdleTimeoutMs: env.CHATKIT_RESPONDER_IDLE_TIMEOUT_S * 1000,
+    streamBufferBytes: env.CHATKIT_STREAM_BUFFER_BYTES,
+    slowReaderTimeoutMs: env.CHATKIT_SLOW_READER_TIMEOUT_MS,
+    /** 0: no cap. */
+    maxStreamsPerUser: env.CHATKIT_MAX_STREAMS_PER_USER,
   };
 });
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { PageOrderSchema, UserMessageInputSchema } from 'src/chatkit/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+import { clientGoneSignal } from 'src/chatkit/sse.stream';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { ThreadStore } from 'src/threads/thread.store';
@@ -51,12 +52,13 @@ export class ThreadsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({ summary: 'Start a thread with a first message; streams the same events as threads.create' })
   async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
+    const clientGone = clientGoneSignal(res);
     const request = this.chatkit.parse({
       type: 'threads.create',
       params: { input: body.input },
       metadata: body.metadata,
     });
-    await this.chatkit.handle(ctx, request, res);
+    await this.chatkit.handle(ctx, request, res, clientGone);
   }
 
   @Get(':id')
@@ -107,12 +109,13 @@ export class ThreadsController {
     @Body() body: MessageBodyDto,
     @Res() res: Response,
   ) {
+    const clientGone = clientGoneSignal(res);
     const request = this.chatkit.parse({
       type: 'threads.add_user_message',
       params: { thread_id: id, input: body.input },
       metadata: body.metadata,
     });
-    await this.chatkit.handle(ctx, request, res);
+    await this.chatkit.handle(ctx, request, res, clientGone);
   }
 }
 

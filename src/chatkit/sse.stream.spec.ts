@@ -1,0 +1,168 @@
+/**
+ * The SSE writer against a real HTTP server and a raw client socket that a test pauses, so the
+ * kernel and Node buffers fill as they do behind a client that stops reading.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Response } from 'express';
+import type { ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
+import { SlowReaderError, SseStream, clientGoneSignal, type SseOptions } from 'src/chatkit/sse.stream';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A big event: a text delta of `size` characters. */
+const delta = (size: number): ThreadStreamEvent => ({
+  type: 'thread.item.updated',
+  item_id: 'message_1',
+  update: {
+    type: 'assistant_message.content_part.text_delta',
+    content_index: 0,
+    delta: 'x'.repeat(size),
+  },
+});
+
+interface Exchange {
+  res: Response;
+  client: Socket;
+  close(): Promise<void>;
+}
+
+/** One request from a raw client; the server side's response is handed to the test. */
+async function exchange(opts: { paused?: boolean } = {}): Promise<Exchange> {
+  let server!: Server;
+  const arrived = new Promise<ServerResponse>((resolve) => {
+    server = createServer((_req: IncomingMessage, res: ServerResponse) => resolve(res));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => undefined);
+  if (opts.paused) client.pause();
+  client.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  const raw = await arrived;
+  // The writer only needs Express's status() on top of Node's response.
+  const res = Object.assign(raw, {
+    status(code: number) {
+      raw.statusCode = code;
+      return res;
+    },
+  }) as unknown as Response;
+  return {
+    res,
+    client,
+    close: async () => {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Sends big events until one send stays pending (the buffer is full); returns that send. */
+async function fillUntilBlocked(sse: SseStream): Promise<{ pending: Promise<void>; sent: number }> {
+  for (let sent = 1; sent <= 4000; sent++) {
+    let settled = false;
+    const pending = sse.send(delta(16 * 1024)).then(() => {
+      settled = true;
+    });
+    await sleep(5);
+    if (!settled) return { pending, sent };
+  }
+  throw new Error('every send was taken at once: nothing held the writer back');
+}
+
+const options = (over: Partial<SseOptions> = {}): SseOptions => ({
+  heartbeatMs: 0,
+  bufferBytes: 64 * 1024,
+  slowReaderTimeoutMs: 60_000,
+  ...over,
+});
+
+describe('SseStream', () => {
+  it('waits while the client does not read, with a bounded buffer and no keep-alives piling up', async () => {
+    const ex = await exchange({ paused: true });
+    try {
+      const sse = new SseStream(ex.res, options({ heartbeatMs: 20 }), clientGoneSignal(ex.res));
+      sse.open();
+      const { pending } = await fillUntilBlocked(sse);
+      const held = sse.bufferedBytes;
+      // At most the budget plus the frame that crossed it (and Node's small per-socket share).
+      expect(held).toBeLessThan(64 * 1024 + 2 * 17 * 1024);
+      await sleep(200);
+      expect(sse.bufferedBytes).toBeLessThanOrEqual(held);
+      expect(sse.signal.aborted).toBe(false);
+
+      // The client reads again: the pending send completes and the stream goes on.
+      ex.client.resume();
+      await pending;
+      await sse.send(delta(10));
+      sse.end();
+      expect(sse.cutAsSlowReader).toBe(false);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it('cuts a client that leaves the buffer full past the slow-reader timeout', async () => {
+    const ex = await exchange({ paused: true });
+    try {
+      const sse = new SseStream(ex.res, options({ slowReaderTimeoutMs: 150 }), clientGoneSignal(ex.res));
+      sse.open();
+      const { pending } = await fillUntilBlocked(sse);
+      await pending;
+      expect(sse.signal.aborted).toBe(true);
+      expect(sse.signal.reason).toBeInstanceOf(SlowReaderError);
+      expect(sse.cutAsSlowReader).toBe(true);
+      expect(ex.res.destroyed).toBe(true);
+      // Nothing more is written to a cut stream.
+      await sse.send(delta(10));
+      sse.end();
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it('knows a client that left before the stream was created, and writes nothing to it', async () => {
+    const ex = await exchange();
+    try {
+      const closed = once(ex.res, 'close');
+      ex.client.destroy();
+      await closed;
+      const gone = clientGoneSignal(ex.res);
+      expect(gone.aborted).toBe(true);
+      const sse = new SseStream(ex.res, options(), gone);
+      expect(sse.signal.aborted).toBe(true);
+      sse.open();
+      expect(ex.res.headersSent).toBe(false);
+      sse.end();
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it('aborts when the client leaves mid-stream, but not when the response simply ends', async () => {
+    const left = await exchange();
+    const finished = await exchange();
+    try {
+      const leftSignal = clientGoneSignal(left.res);
+      const sse = new SseStream(left.res, options(), leftSignal);
+      sse.open();
+      await sse.send(delta(10));
+      left.client.destroy();
+      await once(left.res, 'close');
+      expect(sse.signal.aborted).toBe(true);
+
+      const finishedSignal = clientGoneSignal(finished.res);
+      const done = new SseStream(finished.res, options(), finishedSignal);
+      done.open();
+      await done.send(delta(10));
+      done.end();
+      await once(finished.res, 'close');
+      expect(finishedSignal.aborted).toBe(false);
+    } finally {
+      await left.close();
+      await finished.close();
+    }
+  });
+});
