@@ -8,11 +8,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { appConfig, type AppConfig } from 'src/config/app.config';
 import type { AuthenticatedRequest } from 'src/common/request-context';
 import { routeTemplate } from 'src/metrics/http-metrics.middleware';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Where the JSON log is written: stdout, unless a test provides a stream to read it back. */
+export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 
 export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
   const incoming = req.headers['x-request-id'];
@@ -29,52 +33,56 @@ function requestFields(req: IncomingMessage): Record<string, unknown> {
 @Module({
   imports: [
     LoggerModule.forRootAsync({
-      inject: [appConfig.KEY],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
-          level: config.logLevel,
-          genReqId: requestIdFor,
-          // Health probes and scrapes would drown the log; they are counted in metrics instead.
-          autoLogging: {
-            ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
-          },
-          // Added to the completion line only: at the start of a request the user is not known yet.
-          customSuccessObject: (
-            req: IncomingMessage,
-            _res: ServerResponse,
-            value: Record<string, unknown>,
-          ) => ({
-            ...value,
-            ...requestFields(req),
-          }),
-          customErrorObject: (
-            req: IncomingMessage,
-            _res: ServerResponse,
-            _err: Error,
-            value: Record<string, unknown>,
-          ) => ({
-            ...value,
-            ...requestFields(req),
-          }),
-          serializers: {
-            req: (req: { id: unknown; method: string; url: string }) => ({
-              id: req.id,
-              method: req.method,
-              path: String(req.url).split('?')[0],
+      providers: [{ provide: LOG_DESTINATION, useValue: process.stdout }],
+      inject: [appConfig.KEY, LOG_DESTINATION],
+      useFactory: (config: AppConfig, destination: DestinationStream) => ({
+        pinoHttp: [
+          {
+            level: config.logLevel,
+            genReqId: requestIdFor,
+            // Health probes and scrapes would drown the log; they are counted in metrics instead.
+            autoLogging: {
+              ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
+            },
+            // Added to the completion line only: at the start of a request the user is not known yet.
+            customSuccessObject: (
+              req: IncomingMessage,
+              _res: ServerResponse,
+              value: Record<string, unknown>,
+            ) => ({
+              ...value,
+              ...requestFields(req),
             }),
-            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            customErrorObject: (
+              req: IncomingMessage,
+              _res: ServerResponse,
+              _err: Error,
+              value: Record<string, unknown>,
+            ) => ({
+              ...value,
+              ...requestFields(req),
+            }),
+            serializers: {
+              req: (req: { id: unknown; method: string; url: string }) => ({
+                id: req.id,
+                method: req.method,
+                path: String(req.url).split('?')[0],
+              }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
+            customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) =>
+              `${req.method} ${routeTemplate(req as never)} ${res.statusCode} ${Math.round(ms)}ms`,
+            customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
+              `${req.method} ${routeTemplate(req as never)} ${res.statusCode}`,
+            customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
+              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+            redact: {
+              paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],
+              remove: true,
+            },
           },
-          customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) =>
-            `${req.method} ${routeTemplate(req as never)} ${res.statusCode} ${Math.round(ms)}ms`,
-          customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
-            `${req.method} ${routeTemplate(req as never)} ${res.statusCode}`,
-          customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          redact: {
-            paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],
-            remove: true,
-          },
-        },
+          destination,
+        ],
       }),
     }),
   ],
