@@ -96,20 +96,6 @@ export function toErrorBody(
     }
     return made;
   }
-  const bodyParserError = exception as { type?: string; status?: number; expose?: boolean; message?: string };
-  if (bodyParserError?.type === 'entity.too.large') {
-    return make(413, ErrorCode.PayloadTooLarge, 'request body is larger than the configured limit');
-  }
-  if (bodyParserError?.type === 'entity.parse.failed') {
-    return make(400, ErrorCode.BadRequest, 'request body is not valid JSON');
-  }
-  if (bodyParserError?.expose && typeof bodyParserError.status === 'number' && bodyParserError.status < 500) {
-    return make(
-      bodyParserError.status,
-      codeForStatus(bodyParserError.status),
-      bodyParserError.message ?? 'bad request',
-    );
-  }
   if (isDatabaseConnectionError(exception)) {
     return make(503, ErrorCode.DatabaseUnavailable, 'the database is unavailable; try again shortly', {
       'Retry-After': '5',
