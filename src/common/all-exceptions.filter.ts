@@ -35,6 +35,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (
       body.statusCode >= 500 &&
       body.code !== ErrorCode.DatabaseUnavailable &&
+      body.code !== ErrorCode.RateLimitUnavailable &&
       body.code !== ErrorCode.NotImplemented
     ) {
       this.logger.error({ err: loggable(exception), requestId }, 'unhandled error');

@@ -1,20 +1,30 @@
 /**
- * @nestjs/throttler configured from RateLimitConfig. Counters are in memory for a single process,
- * or in Redis (a maintained storage package) when REDIS_URL is set, so every replica shares them.
- * File downloads have a budget of their own (see DownloadRoute).
+ * @nestjs/throttler configured from RateLimitConfig, on the counter storage of RateLimitStorage
+ * (memory, or Redis shared by every replica). File downloads have a budget of their own (see
+ * DownloadRoute).
  */
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { rateLimitConfig, type RateLimitConfig } from 'src/config/rate-limit.config';
 import { isDownloadRoute } from 'src/rate-limit/download-route.decorator';
-import { FailOpenRedisStorage } from 'src/rate-limit/fail-open.storage';
+import { RateLimitMetrics } from 'src/rate-limit/rate-limit.metrics';
+import { RateLimitStorage } from 'src/rate-limit/rate-limit.storage';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
+
+/** The counter storage alone, for readiness to ask about Redis. */
+@Module({
+  providers: [RateLimitMetrics, RateLimitStorage],
+  exports: [RateLimitStorage],
+})
+export class RateLimitStorageModule {}
 
 @Module({
   imports: [
+    RateLimitStorageModule,
     ThrottlerModule.forRootAsync({
-      inject: [rateLimitConfig.KEY],
-      useFactory: (config: RateLimitConfig) => ({
+      imports: [RateLimitStorageModule],
+      inject: [rateLimitConfig.KEY, RateLimitStorage],
+      useFactory: (config: RateLimitConfig, storage: RateLimitStorage) => ({
         throttlers: [
           // A throttler's own skipIf replaces the common one, so each repeats `enabled`.
           {
@@ -31,7 +41,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
           },
         ],
         skipIf: () => !config.enabled,
-        storage: config.redisUrl ? new FailOpenRedisStorage(config.redisUrl) : undefined,
+        storage,
       }),
     }),
   ],
