@@ -1,11 +1,80 @@
 /**
- * Rate limiting while Redis is unreachable has the behaviour the operator chose: requests pass
- * and the outage is visible (`open`), or rate-limited routes are refused with 503 and the replica
- * is taken out of rotation (`closed`); either way limiting resumes by itself when Redis is back.
+ * Rate limiting that holds where it matters: failed authentication is limited per client address
+ * (a flood of missing or forged tokens is cut off), and while Redis is unreachable the limiter
+ * behaves as the operator chose: requests pass and the outage is visible (`open`), or rate-limited
+ * routes are refused with 503 and the replica is taken out of rotation (`closed`); either way
+ * limiting resumes by itself when Redis is back.
  */
 import { spawnSync } from 'node:child_process';
-import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
+import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 import { TcpProxy } from 'test/support/tcp-proxy';
+
+describe('failed authentication is limited per client address', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // The default budget (unset), with addresses from X-Forwarded-For as behind a load balancer.
+    app = await startApp({ TRUST_PROXY: 'loopback', RATE_LIMIT_AUTH_FAILURES_MAX: undefined }, undefined, {
+      waitForDatabase: false,
+    });
+  });
+  afterAll(() => app.close());
+
+  const from = (address: string, headers: Record<string, string> = {}) => ({
+    headers: { 'X-Forwarded-For': address, ...headers },
+  });
+
+  async function flood(address: string, headers: Record<string, string>): Promise<Response[]> {
+    const responses: Response[] = [];
+    for (let i = 0; i < 40; i++) responses.push(await fetch(`${app.url}/api/me`, from(address, headers)));
+    return responses;
+  }
+
+  function expectCutOffAfterBudget(responses: Response[]): void {
+    // The default budget: 20 failed attempts per minute per address.
+    expect(responses.slice(0, 20).map((r) => r.status)).toEqual(Array(20).fill(401));
+    expect(responses.slice(20).map((r) => r.status)).toEqual(Array(20).fill(429));
+    expect(responses[0].headers.get('x-ratelimit-limit')).toBe('20');
+    expect(responses[0].headers.get('x-ratelimit-remaining')).toBe('19');
+    const last = responses[39];
+    expect(last.headers.get('x-ratelimit-limit')).toBe('20');
+    expect(last.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(last.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+  }
+
+  it('answers 429 after 20 requests without a token, and still serves a valid token and the probes', async () => {
+    const address = '203.0.113.10';
+    const responses = await flood(address, {});
+    expectCutOffAfterBudget(responses);
+    expect(await responses[39].json()).toMatchObject({ statusCode: 429, code: 'rate_limited' });
+
+    const valid = await fetch(
+      `${app.url}/api/me`,
+      from(address, { Authorization: `Bearer ${await tokenFor('served-user')}` }),
+    );
+    expect(valid.status).toBe(200);
+    expect(await valid.json()).toMatchObject({ userId: 'served-user' });
+    for (const path of ['/health/live', '/health/live', '/metrics'])
+      expect((await fetch(`${app.url}${path}`, from(address))).status).toBe(200);
+  });
+
+  it('answers 429 after 20 requests with a bad signature, from that address only', async () => {
+    const forged = await tokenFor('forged-user', {
+      secret: 'not-the-server-secret-but-long-enough-0123456789',
+    });
+    const responses = await flood('203.0.113.11', { Authorization: `Bearer ${forged}` });
+    expectCutOffAfterBudget(responses);
+    expect(await responses[39].json()).toMatchObject({ code: 'rate_limited' });
+
+    // Another address has a budget of its own.
+    const other = await fetch(
+      `${app.url}/api/me`,
+      from('203.0.113.12', { Authorization: `Bearer ${forged}` }),
+    );
+    expect(other.status).toBe(401);
+    expect(other.headers.get('x-ratelimit-remaining')).toBe('19');
+  });
+});
 
 /**
  * Whether Redis answers on 127.0.0.1:6379, decided before the tests are registered (jest cannot

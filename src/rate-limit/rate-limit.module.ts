@@ -1,14 +1,16 @@
 /**
  * @nestjs/throttler configured from RateLimitConfig, on the counter storage of RateLimitStorage
  * (memory, or Redis shared by every replica). File downloads have a budget of their own (see
- * DownloadRoute).
+ * DownloadRoute); failed authentication has one per client address (see ThrottledAuthGuard).
  */
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { AuthModule } from 'src/auth/auth.module';
 import { rateLimitConfig, type RateLimitConfig } from 'src/config/rate-limit.config';
 import { isDownloadRoute } from 'src/rate-limit/download-route.decorator';
 import { RateLimitMetrics } from 'src/rate-limit/rate-limit.metrics';
 import { RateLimitStorage } from 'src/rate-limit/rate-limit.storage';
+import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
 
 /** The counter storage alone, for readiness to ask about Redis. */
@@ -20,6 +22,7 @@ export class RateLimitStorageModule {}
 
 @Module({
   imports: [
+    AuthModule,
     RateLimitStorageModule,
     ThrottlerModule.forRootAsync({
       imports: [RateLimitStorageModule],
@@ -45,7 +48,7 @@ export class RateLimitStorageModule {}
       }),
     }),
   ],
-  providers: [UserThrottlerGuard],
-  exports: [UserThrottlerGuard],
+  providers: [ThrottledAuthGuard, UserThrottlerGuard],
+  exports: [ThrottledAuthGuard, UserThrottlerGuard],
 })
 export class RateLimitModule {}
