@@ -74,6 +74,13 @@ describe('failed authentication is limited per client address', () => {
     expect(other.status).toBe(401);
     expect(other.headers.get('x-ratelimit-remaining')).toBe('19');
   });
+
+  it('counts an IPv6 client per /64, since one host can use any address of its prefix', async () => {
+    for (let i = 1; i <= 20; i++)
+      expect((await fetch(`${app.url}/api/me`, from(`2001:db8:1:2::${i.toString(16)}`))).status).toBe(401);
+    expect((await fetch(`${app.url}/api/me`, from('2001:db8:1:2:ffff::77'))).status).toBe(429);
+    expect((await fetch(`${app.url}/api/me`, from('2001:db8:1:3::1'))).status).toBe(401);
+  });
 });
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The global authentication guard with a budget for failures: AuthGuard decides who is asking;
- * each request it refuses counts against the client address (req.ip, so TRUST_PROXY applies) in
+ * each request it refuses counts against the client address (see clientAddress) in
  * the rate-limit storage, and past RATE_LIMIT_AUTH_FAILURES_MAX per window the refusal becomes a
  * 429. Without it, requests with no token or a forged one never reach the per-caller throttler
  * (it runs after authentication) and could be sent without limit.
@@ -15,6 +15,7 @@ import type { Request, Response } from 'express';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { rateLimitConfig, type RateLimitConfig } from 'src/config/rate-limit.config';
+import { clientAddress } from 'src/rate-limit/client-address';
 import { RateLimitStorage } from 'src/rate-limit/rate-limit.storage';
 
 const THROTTLER_NAME = 'auth_failures';
@@ -42,7 +43,7 @@ export class ThrottledAuthGuard implements CanActivate {
     const http = context.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
-    const address = req.ip ?? req.socket?.remoteAddress ?? 'unknown';
+    const address = clientAddress(req);
     const limit = this.config.authFailuresMax;
     const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storage.increment(
       `ratelimit:${THROTTLER_NAME}:ip:${address}`,
