@@ -1,8 +1,8 @@
 /**
  * The application root: imports every feature module and registers the global pipeline as APP_*
  * providers, so an app built from AppModule in a test behaves exactly like production.
- * Guard order matters: authentication first (the rate limiter keys on the user), then the rate
- * limiter, then the database-availability check.
+ * Guard order matters: authentication first (the rate limiter keys on the user; failed attempts
+ * have a budget per client address), then the rate limiter, then the database-availability check.
  */
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
@@ -10,7 +10,6 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { AgentModule, responderProvider } from 'src/agent/agent.module';
 import { AttachmentsModule } from 'src/attachments/attachments.module';
-import { AuthGuard } from 'src/auth/auth.guard';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
 import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
@@ -23,6 +22,7 @@ import { HealthModule } from 'src/health/health.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
 import { RagModule } from 'src/rag/rag.module';
 import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
+import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
 
 @Module({
@@ -44,7 +44,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     ChatKitModule.register({ imports: [AgentModule, AttachmentsModule], responder: responderProvider }),
   ],
   providers: [
-    { provide: APP_GUARD, useExisting: AuthGuard },
+    { provide: APP_GUARD, useExisting: ThrottledAuthGuard },
     { provide: APP_GUARD, useExisting: UserThrottlerGuard },
     { provide: APP_GUARD, useClass: DatabaseReadyGuard },
     { provide: APP_PIPE, useClass: ZodValidationPipe },

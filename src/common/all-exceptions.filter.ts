@@ -46,6 +46,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (
       body.statusCode >= 500 &&
       body.code !== ErrorCode.DatabaseUnavailable &&
+      body.code !== ErrorCode.RateLimitUnavailable &&
       body.code !== ErrorCode.NotImplemented
     ) {
       this.logger.error({ err: loggable(exception), requestId }, 'unhandled error');
@@ -122,20 +123,6 @@ export function toErrorBody(
       (made.body as ErrorBody).details = (response as { details: unknown }).details;
     }
     return made;
-  }
-  const bodyParserError = exception as { type?: string; status?: number; expose?: boolean; message?: string };
-  if (bodyParserError?.type === 'entity.too.large') {
-    return make(413, ErrorCode.PayloadTooLarge, 'request body is larger than the configured limit');
-  }
-  if (bodyParserError?.type === 'entity.parse.failed') {
-    return make(400, ErrorCode.BadRequest, 'request body is not valid JSON');
-  }
-  if (bodyParserError?.expose && typeof bodyParserError.status === 'number' && bodyParserError.status < 500) {
-    return make(
-      bodyParserError.status,
-      codeForStatus(bodyParserError.status),
-      bodyParserError.message ?? 'bad request',
-    );
   }
   if (classifyDatabaseError(exception)) {
     return make(503, ErrorCode.DatabaseUnavailable, 'the database is unavailable; try again shortly', {

@@ -27,6 +27,7 @@ export enum ErrorCode {
   NotImplemented = 'not_implemented',
   ServiceUnavailable = 'service_unavailable',
   DatabaseUnavailable = 'database_unavailable',
+  RateLimitUnavailable = 'rate_limit_unavailable',
   Internal = 'internal_error',
 }
 
@@ -53,6 +54,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.TooManyStreams]: 429,
   [ErrorCode.NotImplemented]: 501,
   [ErrorCode.DatabaseUnavailable]: 503,
+  [ErrorCode.RateLimitUnavailable]: 503,
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.Internal]: 500,
 };

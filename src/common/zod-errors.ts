@@ -1,6 +1,8 @@
 /**
  * Turns zod failures into one short message that names each failing field by its path, for 400
- * responses everywhere (the exception filter uses it for every zod error).
+ * responses everywhere (the exception filter uses it for every zod error). It never repeats what
+ * the client sent: no received value, and no key that is not a plain identifier (record keys are
+ * the client's text).
  */
 import type { z } from 'zod';
 
@@ -9,7 +11,7 @@ import type { z } from 'zod';
 const MAX_REPORTED_ISSUES = 3;
 /** zod's internal type names, as a client author would say them. */
 const EXPECTED_NAMES: Record<string, string> = { record: 'object', int: 'integer' };
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
 
 /** `params.input.content[0].type`; the request body itself is called `body`. */
 function formatPath(path: readonly PropertyKey[]): string {
@@ -17,7 +19,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
     else if (typeof segment === 'string' && IDENTIFIER.test(segment)) out += out ? `.${segment}` : segment;
-    else out += `[${JSON.stringify(String(segment))}]`;
+    else out += '[…]';
   }
   return out || 'body';
 }
@@ -54,7 +56,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_format':
       return `expected a ${issue.format} string`;
     case 'unrecognized_keys':
-      return `unknown key(s) ${issue.keys.join(', ')}`;
+      return `unknown key(s) ${issue.keys.map((k) => (IDENTIFIER.test(k) ? k : '[…]')).join(', ')}`;
     default:
       return issue.message;
   }

@@ -4,10 +4,11 @@
  */
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public, WithoutDatabase } from 'src/common/decorators';
 import { DatabaseHealthIndicator } from 'src/health/database.health';
+import { RateLimitHealthIndicator } from 'src/health/rate-limit.health';
 
 @ApiTags('health')
 @Controller('health')
@@ -18,6 +19,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: DatabaseHealthIndicator,
+    private readonly rateLimit: RateLimitHealthIndicator,
   ) {}
 
   @Get('live')
@@ -28,11 +30,13 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: the database answers' })
+  @ApiOperation({ summary: 'Readiness: the database answers (and Redis, per RATE_LIMIT_REDIS_FAILURE)' })
   @ApiResponse({ status: 503, description: 'A dependency is down' })
   async ready() {
     try {
-      return await this.health.check([() => this.database.ping()]);
+      const checks: HealthIndicatorFunction[] = [() => this.database.ping()];
+      if (this.rateLimit.applies) checks.push(() => this.rateLimit.ping());
+      return await this.health.check(checks);
     } catch (err) {
       if (err instanceof ServiceUnavailableException) {
         // Keep Terminus' detailed body: probes and operators read which check failed.

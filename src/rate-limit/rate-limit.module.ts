@@ -1,20 +1,33 @@
 /**
- * @nestjs/throttler configured from RateLimitConfig. Counters are in memory for a single process,
- * or in Redis (a maintained storage package) when REDIS_URL is set, so every replica shares them.
- * File downloads have a budget of their own (see DownloadRoute).
+ * @nestjs/throttler configured from RateLimitConfig, on the counter storage of RateLimitStorage
+ * (memory, or Redis shared by every replica). File downloads have a budget of their own (see
+ * DownloadRoute); failed authentication has one per client address (see ThrottledAuthGuard).
  */
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { AuthModule } from 'src/auth/auth.module';
 import { rateLimitConfig, type RateLimitConfig } from 'src/config/rate-limit.config';
 import { isDownloadRoute } from 'src/rate-limit/download-route.decorator';
-import { FailOpenRedisStorage } from 'src/rate-limit/fail-open.storage';
+import { RateLimitMetrics } from 'src/rate-limit/rate-limit.metrics';
+import { RateLimitStorage } from 'src/rate-limit/rate-limit.storage';
+import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
+
+/** The counter storage alone, for readiness to ask about Redis. */
+@Module({
+  providers: [RateLimitMetrics, RateLimitStorage],
+  exports: [RateLimitStorage],
+})
+export class RateLimitStorageModule {}
 
 @Module({
   imports: [
+    AuthModule,
+    RateLimitStorageModule,
     ThrottlerModule.forRootAsync({
-      inject: [rateLimitConfig.KEY],
-      useFactory: (config: RateLimitConfig) => ({
+      imports: [RateLimitStorageModule],
+      inject: [rateLimitConfig.KEY, RateLimitStorage],
+      useFactory: (config: RateLimitConfig, storage: RateLimitStorage) => ({
         throttlers: [
           // A throttler's own skipIf replaces the common one, so each repeats `enabled`.
           {
@@ -31,11 +44,11 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
           },
         ],
         skipIf: () => !config.enabled,
-        storage: config.redisUrl ? new FailOpenRedisStorage(config.redisUrl) : undefined,
+        storage,
       }),
     }),
   ],
-  providers: [UserThrottlerGuard],
-  exports: [UserThrottlerGuard],
+  providers: [ThrottledAuthGuard, UserThrottlerGuard],
+  exports: [ThrottledAuthGuard, UserThrottlerGuard],
 })
 export class RateLimitModule {}

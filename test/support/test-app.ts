@@ -28,6 +28,8 @@ const BASE_ENV: Record<string, string> = {
   AUTH_JWT_SECRET: TEST_JWT_SECRET,
   AUTH_ORG_CLAIM: 'org',
   RATE_LIMIT_MAX: '100000',
+  // Suites that test refusals send many bad tokens; the failure budget has its own test.
+  RATE_LIMIT_AUTH_FAILURES_MAX: '100000',
   SHUTDOWN_GRACE_MS: '1000',
 };
 
