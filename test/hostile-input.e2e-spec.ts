@@ -358,6 +358,21 @@ describe('hostile and over-long input', () => {
     expect(json.message).toContain(`more than ${INPUT_LIMITS.jsonDepth} levels`);
   });
 
+  it('refuses a type that is an object with prototype-named keys, naming the field', async () => {
+    const res = await chatkit(app, owner, {
+      type: { toString: {}, constructor: 1, prototype: [] },
+      params: {},
+    });
+    expectRefused(res.status, res.json, 'type');
+    const proto = await app.fetch('/chatkit', {
+      method: 'POST',
+      user: owner,
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"type":"threads.list","params":{},"metadata":{"__proto__":{"isAdmin":true}}}',
+    });
+    expectRefused(proto.status, await proto.json(), 'metadata');
+  });
+
   describe('REST routes', () => {
     async function rest(path: string, init: RequestInit & { json?: unknown; user?: string } = {}) {
       const res = await app.fetch(path, { user: owner, ...init });
