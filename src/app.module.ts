@@ -3,6 +3,8 @@
  * providers, so an app built from AppModule in a test behaves exactly like production.
  * Guard order matters: authentication first (the rate limiter keys on the user; failed attempts
  * have a budget per client address), then the rate limiter, then the database-availability check.
+ * Pipe order matters too: text the database cannot store is refused before validation (and so
+ * before anything can reach a query).
  */
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
@@ -16,6 +18,7 @@ import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
 import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
 import { CommonModule } from 'src/common/common.module';
 import { LoggingModule } from 'src/common/logging.module';
+import { StorableInputPipe } from 'src/common/storable-input.pipe';
 import { CONFIG_NAMESPACES } from 'src/config/config.registry';
 import { DatabaseModule } from 'src/database/database.module';
 import { HealthModule } from 'src/health/health.module';
@@ -47,6 +50,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     { provide: APP_GUARD, useExisting: ThrottledAuthGuard },
     { provide: APP_GUARD, useExisting: UserThrottlerGuard },
     { provide: APP_GUARD, useClass: DatabaseReadyGuard },
+    { provide: APP_PIPE, useClass: StorableInputPipe },
     { provide: APP_PIPE, useClass: ZodValidationPipe },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
   ],

@@ -12,8 +12,13 @@
  *   the wire serializer omits both.
  * - Defaults that are not null (`[]`, `{}`, `false`, `"none"`, …) are declared with `.default()`
  *   so a parsed value always carries them and they are emitted on the wire.
+ * - Every string and free-form JSON value a client sends is bounded (INPUT_LIMITS) and refused
+ *   when PostgreSQL could not store it (NUL, unpaired surrogate). The global input pipe refuses
+ *   the same earlier; the schemas say it too so a body parsed anywhere else obeys the same rule.
  */
 import { z } from 'zod';
+import { INPUT_LIMITS } from 'src/common/input-limits';
+import { findUnstorable, jsonLength, textProblem } from 'src/common/storable-text';
 
 // ---------------------------------------------------------------------------------------------
 // Shared building blocks
@@ -23,11 +28,47 @@ import { z } from 'zod';
 export const JsonObjectSchema = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObjectSchema>;
 
+/** Text from a client: at most `maxChars` long and storable by PostgreSQL. */
+export function ClientTextSchema(maxChars: number) {
+  return z
+    .string()
+    .max(maxChars)
+    .check((ctx) => {
+      const reason = textProblem(ctx.value);
+      if (reason) ctx.issues.push({ code: 'custom', message: reason, input: ctx.value });
+    });
+}
+
+/** Free-form JSON from a client: storable, and at most `maxChars` long as JSON. */
+export function ClientJsonSchema<T extends z.ZodType>(schema: T, maxChars: number) {
+  return schema.check((ctx) => {
+    const found = findUnstorable(ctx.value);
+    if (found) {
+      ctx.issues.push({ code: 'custom', message: found.reason, input: ctx.value, path: found.path });
+    } else if (jsonLength(ctx.value) > maxChars) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be at most ${maxChars} characters as JSON`,
+        input: ctx.value,
+      });
+    }
+  });
+}
+
 /**
  * Ids coming from the client. Non-empty so that an empty id is a 400 rather than a lookup that
  * can only fail later.
  */
-export const IdSchema = z.string().min(1);
+export const IdSchema = ClientTextSchema(INPUT_LIMITS.idChars).min(1);
+
+/** Short client-chosen names: action types, model and tool ids, tag ids, MIME types. */
+const NameSchema = ClientTextSchema(INPUT_LIMITS.nameChars);
+
+/** A thread title; the same bound on `threads.update` and on the REST routes. */
+export const ThreadTitleSchema = ClientTextSchema(INPUT_LIMITS.titleChars);
+
+/** A page cursor: the id of the last element of the previous page. */
+export const CursorSchema = ClientTextSchema(INPUT_LIMITS.idChars);
 
 /**
  * ISO-8601 date-time. The reference emits naive local times without a zone; we emit `...Z`;
@@ -89,8 +130,8 @@ export type WidgetComponent = z.infer<typeof WidgetComponentSchema>;
 
 /** Wire action sent by widgets: `payload` may be omitted (since 1.1.0). */
 export const ActionSchema = z.object({
-  type: z.string().min(1),
-  payload: z.unknown().optional(),
+  type: NameSchema.min(1),
+  payload: ClientJsonSchema(z.unknown(), INPUT_LIMITS.payloadJsonChars).optional(),
 });
 export type Action = z.infer<typeof ActionSchema>;
 
@@ -134,7 +175,7 @@ export type Attachment = z.infer<typeof AttachmentSchema>;
 
 export const InputTextContentSchema = z.object({
   type: z.literal('input_text'),
-  text: z.string(),
+  text: ClientTextSchema(INPUT_LIMITS.messageTextChars),
 });
 export type InputTextContent = z.infer<typeof InputTextContentSchema>;
 
@@ -144,10 +185,10 @@ export type InputTextContent = z.infer<typeof InputTextContentSchema>;
  */
 export const InputTagContentSchema = z.object({
   type: z.literal('input_tag'),
-  id: z.string(),
-  text: z.string(),
-  data: JsonObjectSchema.default({}),
-  group: z.string().nullish(),
+  id: NameSchema,
+  text: ClientTextSchema(INPUT_LIMITS.messageTextChars),
+  data: ClientJsonSchema(JsonObjectSchema, INPUT_LIMITS.payloadJsonChars).default({}),
+  group: NameSchema.nullish(),
   interactive: z.boolean().default(false),
 });
 export type InputTagContent = z.infer<typeof InputTagContentSchema>;
@@ -158,13 +199,13 @@ export const UserMessageContentSchema = z.discriminatedUnion('type', [
 ]);
 export type UserMessageContent = z.infer<typeof UserMessageContentSchema>;
 
-export const ToolChoiceSchema = z.object({ id: z.string() });
+export const ToolChoiceSchema = z.object({ id: NameSchema });
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
 /** The composer's tool menu and model picker choices. */
 export const InferenceOptionsSchema = z.object({
   tool_choice: ToolChoiceSchema.nullish(),
-  model: z.string().nullish(),
+  model: NameSchema.nullish(),
 });
 export type InferenceOptions = z.infer<typeof InferenceOptionsSchema>;
 
@@ -179,9 +220,9 @@ export type InferenceOptions = z.infer<typeof InferenceOptionsSchema>;
  * content is a client bug worth reporting.
  */
 export const UserMessageInputSchema = z.object({
-  content: z.array(UserMessageContentSchema),
-  attachments: z.array(IdSchema).default([]),
-  quoted_text: z.string().nullish(),
+  content: z.array(UserMessageContentSchema).max(INPUT_LIMITS.contentParts),
+  attachments: z.array(IdSchema).max(INPUT_LIMITS.itemsPerRequest).default([]),
+  quoted_text: ClientTextSchema(INPUT_LIMITS.quotedTextChars).nullish(),
   inference_options: InferenceOptionsSchema.default({}),
 });
 export type UserMessageInput = z.infer<typeof UserMessageInputSchema>;
@@ -374,9 +415,22 @@ export const StructuredInputItemStatusSchema = z.enum(['pending', 'answered', 's
 export type StructuredInputItemStatus = z.infer<typeof StructuredInputItemStatusSchema>;
 
 /** `params.input` of `threads.add_structured_input`; answers are keyed by input id. */
+const StructuredInputAnswerSubmissionSchema = z.object({
+  values: z
+    .array(ClientTextSchema(INPUT_LIMITS.answerTextChars))
+    .max(INPUT_LIMITS.itemsPerRequest)
+    .default([]),
+  skipped: z.boolean().default(false),
+});
+
 export const StructuredInputSubmissionSchema = z.object({
   status: z.enum(['answered', 'skipped']).default('answered'),
-  answers: z.record(z.string(), StructuredInputAnswerSchema).default({}),
+  answers: z
+    .record(NameSchema, StructuredInputAnswerSubmissionSchema)
+    .refine((answers) => Object.keys(answers).length <= INPUT_LIMITS.itemsPerRequest, {
+      message: `must have at most ${INPUT_LIMITS.itemsPerRequest} answers`,
+    })
+    .default({}),
 });
 export type StructuredInputSubmission = z.infer<typeof StructuredInputSubmissionSchema>;
 
@@ -762,7 +816,7 @@ export type FeedbackKind = z.infer<typeof FeedbackKindSchema>;
 const pageParams = {
   limit: z.int().min(0).nullish(),
   order: PageOrderSchema.default('desc'),
-  after: z.string().nullish(),
+  after: CursorSchema.nullish(),
 };
 
 export const ThreadsGetByIdParamsSchema = z.object({ thread_id: IdSchema });
@@ -772,7 +826,7 @@ export const ThreadsListParamsSchema = z.object(pageParams);
 export type ThreadsListParams = z.infer<typeof ThreadsListParamsSchema>;
 
 /** `title` is the only field a client may change. */
-export const ThreadsUpdateParamsSchema = z.object({ thread_id: IdSchema, title: z.string() });
+export const ThreadsUpdateParamsSchema = z.object({ thread_id: IdSchema, title: ThreadTitleSchema });
 export type ThreadsUpdateParams = z.infer<typeof ThreadsUpdateParamsSchema>;
 
 export const ThreadsDeleteParamsSchema = z.object({ thread_id: IdSchema });
@@ -790,7 +844,7 @@ export type ThreadsAddUserMessageParams = z.infer<typeof ThreadsAddUserMessagePa
 /** `result` is whatever the client tool returned; `null` is a legitimate result, absence is not. */
 export const ThreadsAddClientToolOutputParamsSchema = z.object({
   thread_id: IdSchema,
-  result: z.unknown(),
+  result: ClientJsonSchema(z.unknown(), INPUT_LIMITS.payloadJsonChars),
 });
 export type ThreadsAddClientToolOutputParams = z.infer<typeof ThreadsAddClientToolOutputParamsSchema>;
 
@@ -821,16 +875,16 @@ export type ItemsListParams = z.infer<typeof ItemsListParamsSchema>;
 
 export const ItemsFeedbackParamsSchema = z.object({
   thread_id: IdSchema,
-  item_ids: z.array(IdSchema),
+  item_ids: z.array(IdSchema).max(INPUT_LIMITS.itemsPerRequest),
   kind: FeedbackKindSchema,
 });
 export type ItemsFeedbackParams = z.infer<typeof ItemsFeedbackParamsSchema>;
 
 /** `size` is informational; the attachment storage decides whether to enforce it. */
 export const AttachmentsCreateParamsSchema = z.object({
-  name: z.string().min(1),
+  name: ClientTextSchema(INPUT_LIMITS.fileNameChars).min(1),
   size: z.int().min(0),
-  mime_type: z.string().min(1),
+  mime_type: NameSchema.min(1),
 });
 export type AttachmentsCreateParams = z.infer<typeof AttachmentsCreateParamsSchema>;
 
@@ -840,7 +894,7 @@ export type AttachmentsDeleteParams = z.infer<typeof AttachmentsDeleteParamsSche
 /** `mime_type` arrives raw, e.g. `audio/webm;codecs=opus`. */
 export const InputTranscribeParamsSchema = z.object({
   audio_base64: z.base64(),
-  mime_type: z.string().min(1),
+  mime_type: NameSchema.min(1),
 });
 export type InputTranscribeParams = z.infer<typeof InputTranscribeParamsSchema>;
 
@@ -852,7 +906,10 @@ export type InputTranscribeParams = z.infer<typeof InputTranscribeParamsSchema>;
  * Request-level metadata is free-form; the reference ignores it, we hand it to the request
  * context instead of dropping it (fact sheet 9.17).
  */
-export const RequestMetadataSchema = JsonObjectSchema.default({});
+export const RequestMetadataSchema = ClientJsonSchema(
+  JsonObjectSchema,
+  INPUT_LIMITS.metadataJsonChars,
+).default({});
 
 function requestSchema<T extends string, P extends z.ZodType>(type: T, params: P) {
   return z.object({ type: z.literal(type), params, metadata: RequestMetadataSchema });

@@ -81,11 +81,13 @@ export class ChatKitService {
   parse(body: unknown): ChatKitRequest {
     const result = ChatKitRequestSchema.safeParse(body);
     if (!result.success) {
+      // Only a string can name a type; String() of a client object may throw (`{"toString": {}}`).
       const type =
-        typeof body === 'object' && body && 'type' in body
-          ? String((body as { type: unknown }).type)
-          : 'unknown';
-      this.metrics.requests.inc({ type: knownType(type), outcome: 'invalid' });
+        typeof body === 'object' && body && 'type' in body ? (body as { type: unknown }).type : undefined;
+      this.metrics.requests.inc({
+        type: typeof type === 'string' ? knownType(type) : 'unknown',
+        outcome: 'invalid',
+      });
       throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error));
     }
     return result.data;

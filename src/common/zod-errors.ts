@@ -14,7 +14,7 @@ const EXPECTED_NAMES: Record<string, string> = { record: 'object', int: 'integer
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
 
 /** `params.input.content[0].type`; the request body itself is called `body`. */
-function formatPath(path: readonly PropertyKey[]): string {
+export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;

@@ -29,6 +29,7 @@ import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { AppException, ErrorCode } from 'src/common/app.exception';
+import { INPUT_LIMITS } from 'src/common/input-limits';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { AuthenticatedRequest, RequestContext } from 'src/common/request-context';
 import { IngestionService, type IngestResult } from 'src/rag/rag.ingestion.service';
@@ -48,17 +49,17 @@ const SearchQuerySchema = z.object({
 class SearchQueryDto extends createZodDto(SearchQuerySchema) {}
 
 const DocumentBodySchema = z.object({
-  title: z.string().max(500).optional(),
-  source: z.string().max(2048).optional(),
+  title: z.string().max(INPUT_LIMITS.titleChars).optional(),
+  source: z.string().max(INPUT_LIMITS.sourceChars).optional(),
   content: z.string().optional(),
-  mime_type: z.string().max(255).optional(),
+  mime_type: z.string().max(INPUT_LIMITS.nameChars).optional(),
   force: z.union([z.boolean(), z.enum(['true', 'false'])]).optional(),
 });
 class DocumentBodyDto extends createZodDto(DocumentBodySchema) {}
 
 const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  after: z.string().max(64).optional(),
+  after: z.string().max(INPUT_LIMITS.idChars).optional(),
 });
 class ListQueryDto extends createZodDto(ListQuerySchema) {}
 

@@ -7,7 +7,13 @@ import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { PageOrderSchema, UserMessageInputSchema } from 'src/chatkit/chatkit.schemas';
+import {
+  CursorSchema,
+  PageOrderSchema,
+  RequestMetadataSchema,
+  ThreadTitleSchema,
+  UserMessageInputSchema,
+} from 'src/chatkit/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
 import { clientGoneSignal } from 'src/chatkit/sse.stream';
@@ -17,18 +23,18 @@ import { ThreadStore } from 'src/threads/thread.store';
 
 const PageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
-  after: z.string().min(1).max(64).optional(),
+  after: CursorSchema.min(1).optional(),
   order: PageOrderSchema.default('desc'),
 });
 class PageQueryDto extends createZodDto(PageQuerySchema) {}
 
 const MessageBodySchema = z.object({
   input: UserMessageInputSchema,
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: RequestMetadataSchema.optional(),
 });
 class MessageBodyDto extends createZodDto(MessageBodySchema) {}
 
-const UpdateThreadSchema = z.object({ title: z.string().max(500) });
+const UpdateThreadSchema = z.object({ title: ThreadTitleSchema });
 class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
 
 @ApiTags('threads')
