@@ -1,32 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentConfig, agentEnvShape } from 'src/config/agent.config';
-import { ConfigValidationError } from 'src/config/env.schema';
+import { agentConfig } from 'src/config/agent.config';
+import { namespaceUnderTest } from 'test/support/config-namespace';
 
-let saved: NodeJS.ProcessEnv;
-beforeEach(() => {
-  saved = { ...process.env };
-  for (const key of Object.keys(agentEnvShape)) delete process.env[key];
-});
-afterEach(() => {
-  process.env = saved;
-});
-
-function load(env: Record<string, string> = {}): ReturnType<typeof agentConfig> {
-  Object.assign(process.env, env);
-  return agentConfig();
-}
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    load(env);
-  } catch (error) {
-    if (error instanceof ConfigValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
+const { load, problems } = namespaceUnderTest(agentConfig);
 
 describe('agent config', () => {
   it('has working defaults and no model without a key or a base URL', () => {
@@ -55,8 +33,6 @@ describe('agent config', () => {
 
   it('counts the model as configured with a key alone or a base URL alone', () => {
     expect(load({ OPENAI_API_KEY: 'sk-test' }).modelConfigured).toBe(true);
-    process.env = { ...saved };
-    delete process.env.OPENAI_API_KEY;
     expect(load({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' })).toMatchObject({
       modelConfigured: true,
       apiKey: undefined,
@@ -115,8 +91,9 @@ describe('agent config', () => {
       const file = join(dir, 'instructions.md');
       writeFileSync(file, '\nYou are the ACME assistant.\n');
       expect(load({ AGENT_INSTRUCTIONS_FILE: file }).instructions).toBe('You are the ACME assistant.');
-      expect(problems({ AGENT_INSTRUCTIONS: 'inline' })[0]).toMatch(/set one or the other/);
-      delete process.env.AGENT_INSTRUCTIONS;
+      expect(problems({ AGENT_INSTRUCTIONS_FILE: file, AGENT_INSTRUCTIONS: 'inline' })[0]).toMatch(
+        /set one or the other/,
+      );
       expect(problems({ AGENT_INSTRUCTIONS_FILE: join(dir, 'missing.md') })[0]).toMatch(
         /^AGENT_INSTRUCTIONS_FILE: cannot read/,
       );

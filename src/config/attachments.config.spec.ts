@@ -1,27 +1,9 @@
 import { attachmentsConfig } from 'src/config/attachments.config';
-import { ConfigValidationError } from 'src/config/env.schema';
+import { namespaceUnderTest } from 'test/support/config-namespace';
+
+const { load, problems } = namespaceUnderTest(attachmentsConfig);
 
 const KEY = 'k'.repeat(40);
-
-function load(env: Record<string, string>) {
-  const saved = process.env;
-  process.env = { ...env };
-  try {
-    return attachmentsConfig();
-  } finally {
-    process.env = saved;
-  }
-}
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    load(env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe('attachments config', () => {
   it('has working defaults outside production, with a generated signing key', () => {

@@ -1,29 +1,7 @@
-import { authConfig, authEnvShape } from 'src/config/auth.config';
-import { ConfigValidationError } from 'src/config/env.schema';
+import { authConfig } from 'src/config/auth.config';
+import { namespaceUnderTest } from 'test/support/config-namespace';
 
-let saved: NodeJS.ProcessEnv;
-beforeEach(() => {
-  saved = { ...process.env };
-  for (const key of Object.keys(authEnvShape)) delete process.env[key];
-});
-afterEach(() => {
-  process.env = saved;
-});
-
-function load(env: Record<string, string> = {}): ReturnType<typeof authConfig> {
-  Object.assign(process.env, env);
-  return authConfig();
-}
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    load(env);
-  } catch (error) {
-    if (error instanceof ConfigValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
+const { load, problems } = namespaceUnderTest(authConfig);
 
 describe('auth config: claims and token lifetime', () => {
   it('requires exp, limits no token age, reads no org and requires none by default', () => {
