@@ -8,7 +8,8 @@
  *     --concurrency 10 --iterations 20
  *
  * Auth: the server must run with AUTH_DEV_MODE=true (each virtual user sends X-User-ID), or pass
- * --token <jwt> to send one bearer token for all users.
+ * --token <jwt> to send one bearer token for all users. One token is one user: above five concurrent
+ * streams, start the server with CHATKIT_MAX_STREAMS_PER_USER=0 (or a cap above --concurrency).
  */
 import { parseArgs } from 'node:util';
 
