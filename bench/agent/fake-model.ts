@@ -1,24 +1,54 @@
 /**
- * The model side of the time-to-first-token benchmark, run as its own process so its timers do
- * not share an event loop with the load generator: the test suite's fake OpenAI server answering
- * every model request with the same streamed text, each delta written after a fixed delay.
+ * The model side of the agent benchmarks, run as its own process so its timers and buffers do not
+ * share an event loop (or a resident set) with the load generator or the gateway: the test suite's
+ * fake OpenAI server answering every model request with the same streamed text.
  *
- * Talks to its parent over IPC only: `ready` with the base URL, then on `report` the model's own
- * time to first delta for every streamed request, keyed by the marker in its last user message.
- * It must never listen beyond 127.0.0.1.
+ * By default (time to first token) the answer is three deltas, each written after
+ * BENCH_DELTA_DELAY_MS. With BENCH_ANSWER_BYTES set (the slow-reader benchmark), a streamed request
+ * is answered with that many bytes of text in deltas of BENCH_DELTA_BYTES, written as fast as the
+ * gateway takes them, unless its question carries `[bench:short]`; one-shot requests (the thread
+ * title) always get the short answer.
+ *
+ * Talks to its parent over IPC only: `ready` with the base URL, then on `report` what it did for
+ * every streamed request, keyed by the marker in its last user message. It must never listen
+ * beyond 127.0.0.1.
  */
-import { FakeOpenAI, textTurn, type RecordedRequest } from 'test/support/fake-openai';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { FakeOpenAI, textTurn, type ModelTurn, type RecordedRequest } from 'test/support/fake-openai';
 
 export interface ModelTiming {
   marker: string;
   receivedAt: number;
   firstDeltaAt: number;
+  /** Text deltas the fake handed to its socket, and whether it wrote the whole answer. */
+  deltasWritten: number;
+  completed: boolean;
 }
 
 export type FromFakeModel = { type: 'ready'; baseURL: string } | { type: 'report'; timings: ModelTiming[] };
 export type ToFakeModel = { type: 'report' } | { type: 'stop' };
 
+const ROOT = join(__dirname, '..', '..');
 const MARKER = /\[bench:([\w-]+)\]/;
+
+/** Forks this file as the fake model; `env` takes the BENCH_* settings described above. */
+export function startFakeModel(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; baseURL: string }> {
+  const child = fork(__filename, [], {
+    cwd: ROOT,
+    execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
+    env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`fake model exited with ${code}`)));
+    child.once('message', (message: FromFakeModel) => {
+      if (message.type === 'ready') resolve({ child, baseURL: message.baseURL });
+    });
+  });
+}
 
 function markerOf(request: RecordedRequest): string | undefined {
   const input = (request.body as { input?: unknown }).input;
@@ -32,14 +62,26 @@ function markerOf(request: RecordedRequest): string | undefined {
   return undefined;
 }
 
+/** `bytes` of plain prose (ASCII, so bytes = characters), cut into deltas of `deltaBytes`. */
+function longTurn(bytes: number, deltaBytes: number): ModelTurn {
+  const sentence = 'The quick brown fox jumps over the lazy dog while the answer keeps going. ';
+  const text = sentence.repeat(Math.ceil(bytes / sentence.length)).slice(0, bytes);
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += deltaBytes) chunks.push(text.slice(i, i + deltaBytes));
+  return textTurn(text, { chunks });
+}
+
 async function main(): Promise<void> {
   const deltaDelayMs = Number(process.env.BENCH_DELTA_DELAY_MS ?? '50');
+  // Three deltas: the first arrives deltaDelayMs after the request, the answer ends 3× later.
+  const short = textTurn('The answer is here.', { chunks: ['The answer', ' is', ' here.'], deltaDelayMs });
+  const answerBytes = Number(process.env.BENCH_ANSWER_BYTES ?? '0');
+  const long =
+    answerBytes > 0 ? longTurn(answerBytes, Number(process.env.BENCH_DELTA_BYTES ?? '1024')) : undefined;
   const fake = await FakeOpenAI.start({
-    // Three deltas: the first arrives deltaDelayMs after the request, the answer ends 3× later.
-    defaultModelTurn: textTurn('The answer is here.', {
-      chunks: ['The answer', ' is', ' here.'],
-      deltaDelayMs,
-    }),
+    defaultModelTurn: long
+      ? (request) => (request.stream && markerOf(request) !== 'short' ? long : short)
+      : short,
   });
   const send = (message: FromFakeModel): void => void process.send!(message);
   process.on('message', (message: ToFakeModel) => {
@@ -48,7 +90,13 @@ async function main(): Promise<void> {
       for (const request of fake.requests) {
         const marker = request.stream ? markerOf(request) : undefined;
         if (marker && request.firstDeltaAt !== undefined) {
-          timings.push({ marker, receivedAt: request.receivedAt, firstDeltaAt: request.firstDeltaAt });
+          timings.push({
+            marker,
+            receivedAt: request.receivedAt,
+            firstDeltaAt: request.firstDeltaAt,
+            deltasWritten: request.deltasWritten,
+            completed: request.completedAt !== undefined,
+          });
         }
       }
       // Forget what was reported so memory stays flat across levels.
@@ -61,4 +109,4 @@ async function main(): Promise<void> {
   send({ type: 'ready', baseURL: fake.baseURL });
 }
 
-void main();
+if (require.main === module) void main();

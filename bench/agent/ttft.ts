@@ -17,11 +17,16 @@
  * Uses the PostgreSQL in DATABASE_URL when set, else the app's embedded one (one connection, so
  * high concurrency queues on it). Everything listens on 127.0.0.1 and stops when done.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { FromFakeModel, ModelTiming, ToFakeModel } from 'bench/agent/fake-model';
+import {
+  startFakeModel,
+  type FromFakeModel,
+  type ModelTiming,
+  type ToFakeModel,
+} from 'bench/agent/fake-model';
 
 const { values } = parseArgs({
   options: {
@@ -39,21 +44,6 @@ const TS_NODE = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/
 const now = (): number => performance.timeOrigin + performance.now();
 
 // ------------------------------------------------------------------------------ processes
-
-function startFakeModel(): Promise<{ child: ChildProcess; baseURL: string }> {
-  const child = fork(join(__dirname, 'fake-model.ts'), [], {
-    cwd: ROOT,
-    execArgv: TS_NODE,
-    env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), BENCH_DELTA_DELAY_MS: deltaDelayMs },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`fake model exited with ${code}`)));
-    child.once('message', (message: FromFakeModel) => {
-      if (message.type === 'ready') resolve({ child, baseURL: message.baseURL });
-    });
-  });
-}
 
 function modelTimings(child: ChildProcess): Promise<ModelTiming[]> {
   return new Promise((resolve) => {
@@ -261,7 +251,7 @@ async function main(): Promise<void> {
   const database = process.env.DATABASE_URL
     ? 'PostgreSQL from DATABASE_URL'
     : 'embedded PostgreSQL (PGlite, one connection)';
-  const fakeModel = await startFakeModel();
+  const fakeModel = await startFakeModel({ BENCH_DELTA_DELAY_MS: deltaDelayMs });
   let gateway: { child: ChildProcess; url: string } | undefined;
   try {
     gateway = await startGateway(fakeModel.baseURL);

@@ -13,13 +13,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { startServer, type RunningServer } from './server';
+import { memoryOf, startServer, type RunningServer } from './server';
 
 const MiB = 1024 * 1024;
 
@@ -31,10 +31,7 @@ interface Peak {
 }
 
 async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
-  if (!kb) throw new Error('VmRSS not found');
-  return Number(kb[1]) * 1024;
+  return (await memoryOf(pid)).rssBytes;
 }
 
 async function heapOf(server: RunningServer): Promise<number> {

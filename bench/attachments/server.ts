@@ -1,12 +1,14 @@
 /**
- * Starts the gateway as a child process for the attachment smoke test and memory benchmark: the
- * built server (dist/) when asked for, else the sources through ts-node. It listens on a free
+ * Starts the gateway as a child process for the benchmarks that watch its memory (attachments, slow
+ * readers) and the attachment smoke test: the built server (dist/) when asked for, else the
+ * sources through ts-node, of this checkout or of another one (`root`). It listens on a free
  * loopback port with development auth (X-User-ID) and a throw-away embedded database unless
  * DATABASE_URL is set. It must never leave the child running: `stop()` ends it, and so does this
- * process exiting.
+ * process exiting. `memoryOf` reads a process's resident set from /proc (Linux).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface RunningServer {
@@ -15,27 +17,28 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const ROOT = join(__dirname, '..', '..');
+const REPO = join(__dirname, '..', '..');
 const LISTENING = /listening on http:\/\/[^:]+:(\d+)/;
 
 export async function startServer(
   env: Record<string, string>,
-  opts: { built?: boolean; timeoutMs?: number } = {},
+  opts: { built?: boolean; timeoutMs?: number; root?: string; nodeArgs?: string[] } = {},
 ): Promise<RunningServer> {
-  const builtEntry = join(ROOT, 'dist', 'src', 'main.js');
+  const root = opts.root ?? REPO;
+  const builtEntry = join(root, 'dist', 'src', 'main.js');
   if (opts.built && !existsSync(builtEntry))
     throw new Error('dist/src/main.js is missing: run npm run build');
-  const args = opts.built
+  const entry = opts.built
     ? [builtEntry]
     : [
         '-r',
         'ts-node/register/transpile-only',
         '-r',
         'tsconfig-paths/register',
-        join(ROOT, 'src', 'main.ts'),
+        join(root, 'src', 'main.ts'),
       ];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
+    cwd: root,
     env: {
       ...process.env,
       NODE_ENV: 'development',
@@ -44,7 +47,7 @@ export async function startServer(
       AUTH_DEV_MODE: 'true',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       EMBEDDED_DATA_DIR: 'memory://',
-      TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
+      TS_NODE_PROJECT: join(root, 'tsconfig.json'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,4 +97,21 @@ async function stopChild(child: ChildProcess, killOnExit: () => void): Promise<v
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+export interface ProcessMemory {
+  /** VmRSS: resident now. */
+  rssBytes: number;
+  /** VmHWM: the highest resident set since the process started or its peak was last reset. */
+  hwmBytes: number;
+}
+
+export async function memoryOf(pid: number): Promise<ProcessMemory> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!match) throw new Error(`${field} not found in /proc/${pid}/status`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
 }

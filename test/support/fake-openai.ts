@@ -342,8 +342,11 @@ export interface RecordedRequest {
 export interface FakeOpenAIOptions {
   /** Embedding size when the request does not ask for `dimensions`. Default 64. */
   embeddingDimensions?: number;
-  /** Answer model requests with this when the queue is empty, instead of a loud 500. */
-  defaultModelTurn?: ScriptedModelTurn;
+  /**
+   * Answer model requests with this when the queue is empty, instead of a loud 500; a function
+   * chooses per request (a benchmark answering streamed and one-shot requests differently).
+   */
+  defaultModelTurn?: ScriptedModelTurn | ((request: RecordedRequest) => ScriptedModelTurn);
 }
 
 function now(): number {
@@ -1077,7 +1080,8 @@ export class FakeOpenAI {
     body: Record<string, unknown>,
     api: 'responses' | 'chat',
   ): Promise<void> {
-    const turn = this.modelQueue.shift() ?? this.options.defaultModelTurn;
+    const fallback = this.options.defaultModelTurn;
+    const turn = this.modelQueue.shift() ?? (typeof fallback === 'function' ? fallback(record) : fallback);
     if (!turn) {
       return this.sendJson(record, res, 500, {
         error: {
