@@ -15,9 +15,8 @@ import {
 } from '@nestjs/common';
 import { AttachmentStore, type AttachmentRecord, type ExpiredKind } from 'src/attachments/attachment.store';
 import { AttachmentsMetrics } from 'src/attachments/attachments.metrics';
-import { idFromStorageKey } from 'src/attachments/attachments.service';
+import { idFromStorageKey } from 'src/attachments/attachment.names';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
-import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 
@@ -114,8 +113,8 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     const everything = orgId === undefined;
     const orphans = everything ? await this.orphans(dryRun) : { count: 0, bytes: 0, sample: [] };
     let staleTemp = 0;
-    if (everything && !dryRun && this.storage instanceof FilesystemAttachmentStorage) {
-      staleTemp = await this.storage.removeStaleTempFiles(STALE_TEMP_MS, now);
+    if (everything && !dryRun && this.storage.sweepTemp) {
+      staleTemp = await this.storage.sweepTemp(STALE_TEMP_MS, now);
     }
     const report: PurgeReport = {
       dry_run: dryRun,
