@@ -9,6 +9,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { AgentModule, responderProvider } from 'src/agent/agent.module';
 import { AttachmentsModule } from 'src/attachments/attachments.module';
@@ -36,6 +37,9 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
       // Tests control the environment themselves; a developer's .env must not leak into them.
       ignoreEnvFile: process.env.NODE_ENV === 'test',
     }),
+    // One registry for every timer of the app, stopped as a whole at shutdown; features add theirs
+    // to it (a second forRoot() in a feature would make a second registry).
+    ScheduleModule.forRoot(),
     CommonModule,
     LoggingModule,
     MetricsModule,

@@ -13,6 +13,7 @@ import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
 import { chatkit, userInput } from 'test/support/chatkit-client';
@@ -495,4 +496,33 @@ describe('attachments hardening: filesystem storage', () => {
   });
 
   describeConcurrentUploads(() => h);
+});
+
+describe('attachments hardening: the cleanup sweep is on the app scheduler', () => {
+  const timers = (app: TestApp) => {
+    const registry = app.app.get(SchedulerRegistry);
+    return { timeouts: registry.getTimeouts(), intervals: registry.getIntervals() };
+  };
+
+  it('schedules the first sweep when an interval is configured and stops it at shutdown', async () => {
+    const app = await startApp({
+      ATTACHMENTS_SIGNING_KEY: SIGNING_KEY,
+      ATTACHMENTS_CLEANUP_INTERVAL_S: '3600',
+    });
+    try {
+      expect(timers(app)).toEqual({ timeouts: ['attachments.cleanup.first'], intervals: [] });
+    } finally {
+      await app.close();
+    }
+    expect(timers(app)).toEqual({ timeouts: [], intervals: [] });
+  });
+
+  it('schedules nothing when the interval is 0', async () => {
+    const app = await startApp({ ATTACHMENTS_SIGNING_KEY: SIGNING_KEY, ATTACHMENTS_CLEANUP_INTERVAL_S: '0' });
+    try {
+      expect(timers(app)).toEqual({ timeouts: [], intervals: [] });
+    } finally {
+      await app.close();
+    }
+  });
 });

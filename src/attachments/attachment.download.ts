@@ -6,12 +6,12 @@
  * by the browser.
  */
 import type { Request, Response } from 'express';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isInlineSafe } from 'src/attachments/attachment.mime';
 import type { SignedUrlDisposition } from 'src/attachments/attachment.signer';
 import type { AttachmentRecord } from 'src/attachments/attachment.store';
-import type { AttachmentStorage, ByteRange } from 'src/attachments/storage/attachment-storage';
+import type { ByteRange } from 'src/attachments/storage/attachment-storage';
 import {
   contentRangeHeader,
   parseRangeHeader,
@@ -36,7 +36,8 @@ export async function sendAttachment(
   req: Request,
   res: Response,
   record: AttachmentRecord,
-  storage: AttachmentStorage,
+  /** Opens the stored bytes, whole or one inclusive range. */
+  open: (range?: ByteRange) => Promise<Readable>,
   opts: SendOptions,
 ): Promise<SendResult> {
   const etag = `"${record.sha256 ?? record.id}"`;
@@ -66,7 +67,7 @@ export async function sendAttachment(
   }
 
   // Opened before any header is sent, so a missing object still gets a proper error answer.
-  const body = req.method === 'HEAD' ? null : await storage.get(record.storageKey, range ?? undefined);
+  const body = req.method === 'HEAD' ? null : await open(range ?? undefined);
 
   const mime = TEXTUAL.test(record.mimeType) ? `${record.mimeType}; charset=utf-8` : record.mimeType;
   res.setHeader('Content-Type', mime);

@@ -1,12 +1,7 @@
 import { Readable } from 'node:stream';
 import { peekHead } from 'src/attachments/attachment.intake';
 import { contentDisposition } from 'src/attachments/attachment.download';
-import {
-  cleanName,
-  idFromStorageKey,
-  storageKeyFor,
-  uploadKeyFor,
-} from 'src/attachments/attachments.service';
+import { cleanName, idFromStorageKey, storageKeyFor, uploadKeyFor } from 'src/attachments/attachment.names';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -1,9 +1,11 @@
 /**
  * Sweeps what users left behind: uploads never finished (pending past ATTACHMENTS_PENDING_TTL_H),
  * attachments never sent in a message (unlinked past ATTACHMENTS_UNLINKED_TTL_H), and stored
- * objects whose record is gone (a failed delete, a crash between the two steps). It runs on a
- * timer in every replica — each step is idempotent, so replicas racing each other is harmless —
- * and on demand from the admin purge route, which can also report without deleting.
+ * objects whose record is gone (a failed delete, a crash between the two steps), and the storage
+ * driver's own upload leftovers where it has any. It runs on a timer in every replica (registered
+ * with the app's SchedulerRegistry, period from ATTACHMENTS_CLEANUP_INTERVAL_S, 0 = off) — each
+ * step is idempotent, so replicas racing each other is harmless — and on demand from the admin
+ * purge route, which can also report without deleting.
  * It must never delete an attachment that is linked to a thread, nor bytes whose record exists.
  */
 import {
@@ -13,11 +15,11 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { AttachmentStore, type AttachmentRecord, type ExpiredKind } from 'src/attachments/attachment.store';
 import { AttachmentsMetrics } from 'src/attachments/attachments.metrics';
-import { idFromStorageKey } from 'src/attachments/attachments.service';
+import { idFromStorageKey } from 'src/attachments/attachment.names';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
-import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 
@@ -45,11 +47,13 @@ const SAMPLE = 50;
 const KEY_BATCH = 500;
 /** Upload temp files older than this belong to a process that died mid-upload. */
 const STALE_TEMP_MS = 6 * 3600_000;
+/** Names in the SchedulerRegistry: the delayed first sweep, then the periodic one. */
+const FIRST_SWEEP = 'attachments.cleanup.first';
+const SWEEP = 'attachments.cleanup';
 
 @Injectable()
 export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('AttachmentsCleanup');
-  private timer?: NodeJS.Timeout;
   private running?: Promise<PurgeReport>;
 
   constructor(
@@ -57,30 +61,31 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     @Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage,
     private readonly metrics: AttachmentsMetrics,
     private readonly database: DatabaseLifecycle,
+    private readonly scheduler: SchedulerRegistry,
     @Inject(attachmentsConfig.KEY) private readonly config: AttachmentsConfig,
   ) {}
 
   onApplicationBootstrap(): void {
     const every = this.config.cleanupIntervalMs;
     if (every <= 0) return;
-    // Spread replicas that started together; the first sweep comes soon after boot.
+    // Spread replicas that started together; the first sweep comes soon after boot. The period
+    // is configured, so the timers are registered by hand rather than declared with @Interval.
     const first = Math.min(every, 60_000) + Math.floor(Math.random() * 30_000);
-    const tick = () => {
-      if (!this.database.ready) return;
-      this.run({ dryRun: false }).catch((err: unknown) =>
-        this.logger.error({ err }, 'attachment cleanup failed'),
-      );
-    };
-    this.timer = setTimeout(() => {
-      tick();
-      this.timer = setInterval(tick, every);
-      this.timer.unref();
+    const start = setTimeout(() => {
+      this.scheduler.deleteTimeout(FIRST_SWEEP);
+      this.tick();
+      const interval = setInterval(() => this.tick(), every);
+      interval.unref();
+      this.scheduler.addInterval(SWEEP, interval);
     }, first);
-    this.timer.unref();
+    start.unref();
+    this.scheduler.addTimeout(FIRST_SWEEP, start);
   }
 
+  /** The scheduler clears every registered timer before shutdown too; this keeps the sweep's own stop explicit. */
   onApplicationShutdown(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.scheduler.doesExist('timeout', FIRST_SWEEP)) this.scheduler.deleteTimeout(FIRST_SWEEP);
+    if (this.scheduler.doesExist('interval', SWEEP)) this.scheduler.deleteInterval(SWEEP);
   }
 
   /**
@@ -114,8 +119,8 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     const everything = orgId === undefined;
     const orphans = everything ? await this.orphans(dryRun) : { count: 0, bytes: 0, sample: [] };
     let staleTemp = 0;
-    if (everything && !dryRun && this.storage instanceof FilesystemAttachmentStorage) {
-      staleTemp = await this.storage.removeStaleTempFiles(STALE_TEMP_MS, now);
+    if (everything && !dryRun && this.storage.sweepTemp) {
+      staleTemp = await this.storage.sweepTemp(STALE_TEMP_MS, now);
     }
     const report: PurgeReport = {
       dry_run: dryRun,
@@ -206,6 +211,14 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     }
     await flush();
     return section;
+  }
+
+  /** A timer's sweep: skipped while the database is away, never throws into the timer. */
+  private tick(): void {
+    if (!this.database.ready) return;
+    this.run({ dryRun: false }).catch((err: unknown) =>
+      this.logger.error({ err }, 'attachment cleanup failed'),
+    );
   }
 
   private async deleteBytes(record: AttachmentRecord): Promise<void> {

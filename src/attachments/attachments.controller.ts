@@ -5,51 +5,34 @@
  * else. Every route streams; none may read a whole file into memory (the PostgreSQL driver's own
  * buffering aside).
  */
-import {
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Inject,
-  Logger,
-  Param,
-  Post,
-  Put,
-  Query,
-  Req,
-  Res,
-} from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import {
+  AttachmentDownloadsService,
+  type DownloadAccess,
+} from 'src/attachments/attachment-downloads.service';
+import { AttachmentIntakeService } from 'src/attachments/attachment-intake.service';
+import { AttachmentLinksService } from 'src/attachments/attachment-links.service';
 import { sendAttachment } from 'src/attachments/attachment.download';
 import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attachment.exception';
 import { declaredLength, finishRejectedUpload, receiveFile } from 'src/attachments/attachment.intake';
+import type { SignedUrlDisposition } from 'src/attachments/attachment.signer';
 import type { AttachmentRecord } from 'src/attachments/attachment.store';
-import { AttachmentsMetrics } from 'src/attachments/attachments.metrics';
-import { AttachmentsService } from 'src/attachments/attachments.service';
-import {
-  ATTACHMENT_STORAGE,
-  AttachmentStorageErrorCode,
-  isAttachmentStorageError,
-  type AttachmentStorage,
-} from 'src/attachments/storage/attachment-storage';
 import { toWireJson } from 'src/chatkit/chatkit.wire';
 import { Authenticated, CurrentUser, Public } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { DownloadRoute } from 'src/rate-limit/download-route.decorator';
-import type { SignedUrlDisposition } from 'src/attachments/attachment.signer';
 
 type QueryParams = Record<string, unknown>;
 
 @ApiTags('attachments')
 @Controller('chatkit/attachments')
 export class AttachmentsController {
-  private readonly logger = new Logger('Attachments');
-
   constructor(
-    private readonly attachments: AttachmentsService,
-    private readonly metrics: AttachmentsMetrics,
-    @Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage,
+    private readonly intake: AttachmentIntakeService,
+    private readonly downloads: AttachmentDownloadsService,
+    private readonly links: AttachmentLinksService,
   ) {}
 
   @Post()
@@ -73,7 +56,7 @@ export class AttachmentsController {
           'send the file as multipart/form-data in the field "file"',
         );
       }
-      const attachment = await this.attachments.receiveDirect(ctx, file, declaredLength(req));
+      const attachment = await this.intake.receiveDirect(ctx, file, declaredLength(req));
       res.status(200).type('application/json').send(toWireJson(attachment));
     } catch (err) {
       finishRejectedUpload(req, res);
@@ -134,7 +117,7 @@ export class AttachmentsController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const record = await this.attachments.findForOwner(ctx, id);
+    const record = await this.downloads.findForOwner(ctx, id);
     const disposition = download === '1' || download === 'true' ? 'attachment' : 'inline';
     await this.send(req, res, record, 'owner', disposition, 'private, no-cache', ctx.userId);
   }
@@ -155,7 +138,7 @@ export class AttachmentsController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const record = await this.attachments.findForSignedDownload(id, query);
+    const record = await this.downloads.findForSignedDownload(id, query);
     const exp = Number(query.exp);
     const maxAge = Math.max(0, Math.floor(exp - Date.now() / 1000));
     const disposition: SignedUrlDisposition = query.disp === 'inline' ? 'inline' : 'attachment';
@@ -168,14 +151,14 @@ export class AttachmentsController {
   @ApiParam({ name: 'id' })
   @ApiOperation({ summary: 'Delete one of your attachments (same as attachments.delete)' })
   async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
-    await this.attachments.delete(ctx, id);
+    await this.links.delete(ctx, id);
   }
 
   private async upload(id: string, query: QueryParams, req: Request, res: Response): Promise<void> {
     try {
-      this.attachments.verifyUpload(id, query);
+      this.intake.verifyUpload(id, query);
       const file = await receiveFile(req);
-      const attachment = await this.attachments.receiveUpload(id, file, declaredLength(req));
+      const attachment = await this.intake.receiveUpload(id, file, declaredLength(req));
       res.status(200).type('application/json').send(toWireJson(attachment));
     } catch (err) {
       finishRejectedUpload(req, res);
@@ -187,40 +170,22 @@ export class AttachmentsController {
     req: Request,
     res: Response,
     record: AttachmentRecord,
-    route: 'owner' | 'signed',
+    route: DownloadAccess,
     disposition: SignedUrlDisposition,
     cacheControl: string,
     userId: string | undefined,
   ): Promise<void> {
     const started = Date.now();
-    let result;
-    try {
-      result = await sendAttachment(req, res, record, this.storage, { disposition, cacheControl });
-    } catch (err) {
-      if (isAttachmentStorageError(err, AttachmentStorageErrorCode.NotFound)) {
-        this.logger.error(
-          { event: 'attachment.bytes_missing', attachmentId: record.id, storage: this.storage.kind },
-          'attachment record has no stored bytes',
-        );
-        this.metrics.downloads.inc({ route, status: '404' });
-        throw new AttachmentException(AttachmentErrorCode.NotFound, `attachment "${record.id}" not found`);
-      }
-      throw err;
-    }
-    this.metrics.downloads.inc({ route, status: String(result.status) });
-    this.metrics.bytesOut.inc({ storage: this.storage.kind }, result.bytes);
-    this.logger.log(
+    const result = await sendAttachment(
+      req,
+      res,
+      record,
+      (range) => this.downloads.open(record, route, range),
       {
-        event: 'attachment.download',
-        attachmentId: record.id,
-        userId: userId ?? record.userId,
-        route,
-        status: result.status,
-        size: result.bytes,
-        mimeType: record.mimeType,
-        durationMs: Date.now() - started,
+        disposition,
+        cacheControl,
       },
-      'attachment downloaded',
     );
+    this.downloads.served(record, route, result, userId, started);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The attachments feature: the configured byte store, records in PostgreSQL, signed URLs, the
- * upload/download routes, the cleanup sweep, and the two providers other modules consume —
- * ATTACHMENT_LINKS for the ChatKit protocol (pass this module to ChatKitModule.register's
- * `imports`) and ATTACHMENT_READER for the agent (found by token at request time).
+ * upload/download routes, the cleanup sweep, and what other modules consume — AttachmentLinksService
+ * for the ChatKit protocol (also as ATTACHMENT_LINKS; pass this module to ChatKitModule.register's
+ * `imports`) and AttachmentReaderService for the agent (also as ATTACHMENT_READER). Nothing outside
+ * this folder may reach the storage driver.
  */
 import {
   Inject,
@@ -14,13 +15,17 @@ import {
 } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { AttachmentDownloadsService } from 'src/attachments/attachment-downloads.service';
+import { AttachmentIntakeService } from 'src/attachments/attachment-intake.service';
+import { AttachmentLinksService } from 'src/attachments/attachment-links.service';
+import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
+import { AttachmentRefusals } from 'src/attachments/attachment.refusals';
 import { AttachmentStore } from 'src/attachments/attachment.store';
 import { AttachmentUrls, RequestOriginMiddleware } from 'src/attachments/attachment.urls';
 import { AttachmentsAdminController } from 'src/attachments/attachments-admin.controller';
 import { AttachmentsCleanup } from 'src/attachments/attachments.cleanup';
 import { AttachmentsController } from 'src/attachments/attachments.controller';
 import { AttachmentsMetrics } from 'src/attachments/attachments.metrics';
-import { AttachmentsService } from 'src/attachments/attachments.service';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
 import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
 import { PostgresAttachmentStorage } from 'src/attachments/storage/postgres.storage';
@@ -63,12 +68,16 @@ export function createAttachmentStorage(
     AttachmentStore,
     AttachmentUrls,
     AttachmentsMetrics,
-    AttachmentsService,
+    AttachmentRefusals,
+    AttachmentIntakeService,
+    AttachmentDownloadsService,
+    AttachmentLinksService,
+    AttachmentReaderService,
     AttachmentsCleanup,
-    { provide: ATTACHMENT_LINKS, useExisting: AttachmentsService },
-    { provide: ATTACHMENT_READER, useExisting: AttachmentsService },
+    { provide: ATTACHMENT_LINKS, useExisting: AttachmentLinksService },
+    { provide: ATTACHMENT_READER, useExisting: AttachmentReaderService },
   ],
-  exports: [ATTACHMENT_LINKS, ATTACHMENT_READER, AttachmentsService],
+  exports: [ATTACHMENT_LINKS, ATTACHMENT_READER, AttachmentLinksService, AttachmentReaderService],
 })
 export class AttachmentsModule implements NestModule, OnApplicationShutdown {
   constructor(@Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage) {}
@@ -77,7 +86,7 @@ export class AttachmentsModule implements NestModule, OnApplicationShutdown {
     consumer.apply(RequestOriginMiddleware).forRoutes(ALL_ROUTES);
   }
 
-  onApplicationShutdown(): void {
-    if (this.storage instanceof S3AttachmentStorage) this.storage.close();
+  async onApplicationShutdown(): Promise<void> {
+    await this.storage.close?.();
   }
 }

@@ -73,9 +73,21 @@ export interface AttachmentStorage {
   delete(key: string): Promise<void>;
   /** Every stored key under `prefix` (for orphan cleanup); order is unspecified. */
   list(prefix?: string): AsyncIterable<string>;
+
+  // Capabilities: a driver declares only what it has, and callers test for the method, never for
+  // the driver's class.
+
   /** Only object stores can let the client send bytes straight to them. */
   presignUpload?(key: string, opts: PresignUploadOptions): Promise<PresignedRequest>;
   presignDownload?(key: string, opts: PresignDownloadOptions): Promise<PresignedRequest>;
+  /**
+   * Removes the driver's own upload leftovers older than `olderThanMs` (temp files of a process
+   * that died mid-upload), for the cleanup sweep; resolves to how many went. Drivers whose failed
+   * puts leave nothing behind do not have it.
+   */
+  sweepTemp?(olderThanMs: number, now?: Date): Promise<number>;
+  /** Releases what the driver holds open (an HTTP client's sockets); called once, at shutdown. */
+  close?(): void | Promise<void>;
 }
 
 export enum AttachmentStorageErrorCode {

@@ -267,7 +267,7 @@ describe('FilesystemAttachmentStorage', () => {
     await writeFile(fresh, 'x');
     const hourAgo = new Date(Date.now() - 3600_000);
     await utimes(stale, hourAgo, hourAgo);
-    expect(await storage.removeStaleTempFiles(600_000)).toBe(1);
+    expect(await storage.sweepTemp(600_000)).toBe(1);
     expect((await readdir(join(root, 'objects', '.incoming'))).sort()).toEqual(['fresh.part']);
     expect(await collect(storage.list())).toEqual(['keep']);
   });

@@ -125,7 +125,7 @@ export class FilesystemAttachmentStorage implements AttachmentStorage {
   }
 
   /** Removes upload temp files older than `olderThanMs` that a crashed process left behind. */
-  async removeStaleTempFiles(olderThanMs: number, now: Date = new Date()): Promise<number> {
+  async sweepTemp(olderThanMs: number, now: Date = new Date()): Promise<number> {
     const tempDir = join(this.root, TEMP_DIR);
     let names: string[];
     try {

@@ -222,6 +222,25 @@ describe('S3AttachmentStorage (against s3rver)', () => {
     expect(await collect(storage.list('u3/'))).toEqual([]);
   });
 
+  it('aborts the multipart upload of a body that fails after its first part, before the put rejects', async () => {
+    // Watches the commands the driver sends (they still go to s3rver): s3rver cannot list
+    // unfinished multipart uploads, so the abort is seen on the way out.
+    const sent = jest.spyOn(S3Client.prototype, 'send');
+    try {
+      const body = chunked(randomBytes(14 * MiB));
+      await expect(
+        storage.put('u4/atc_abort', body, { contentType: 'application/pdf', maxBytes: 7 * MiB }),
+      ).rejects.toMatchObject({ code: AttachmentStorageErrorCode.TooLarge });
+      const commands = sent.mock.calls.map(([command]) => command.constructor.name);
+      expect(commands).toContain('UploadPartCommand');
+      expect(commands).toContain('AbortMultipartUploadCommand');
+      expect(commands).not.toContain('CompleteMultipartUploadCommand');
+      expect(await storage.stat('u4/atc_abort')).toBeNull();
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
   it('refuses unsafe keys', async () => {
     await expect(
       storage.put('../escape', chunked(Buffer.from('x')), { contentType: 'text/plain', maxBytes: 10 }),

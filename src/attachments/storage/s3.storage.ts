@@ -1,25 +1,22 @@
 /**
  * Attachment bytes in an S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, Ceph, …). Bodies are
  * streamed: a body of known size goes up in one PutObject straight from the stream; a body of
- * unknown size goes up in bounded multipart parts, so memory use is one part at most. A failed put
- * never publishes an object: a PUT cut short of its Content-Length is discarded by the store, and
- * a failed multipart upload is aborted. Presigned URLs let clients send or fetch bytes directly; a presigned
+ * unknown size goes through the SDK's multipart `Upload`, one part at a time, so memory use is one
+ * part at most (a body that fits in one part becomes a plain PutObject). A failed put never
+ * publishes an object: a PUT cut short of its Content-Length is discarded by the store, and a
+ * failed multipart upload is aborted. Presigned URLs let clients send or fetch bytes directly; a presigned
  * upload bypasses our size, type and hash checks, so whoever hands one out must check the object
  * afterwards. It must never log or return credentials.
  */
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
-  type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -64,6 +61,11 @@ export interface S3StorageOptions {
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/**
+ * Parts of one upload go up one after another: the body is a live client upload that cannot be
+ * read faster than it arrives, and each part in flight is a part held in memory.
+ */
+const PARTS_IN_FLIGHT = 1;
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 
 export class S3AttachmentStorage implements AttachmentStorage {
@@ -131,7 +133,16 @@ export class S3AttachmentStorage implements AttachmentStorage {
           { abortSignal: abort.signal },
         );
       } else {
-        await this.putInParts(objectKey, hasher, opts.contentType, abort.signal);
+        // No abort signal here: the SDK's Upload answers an abort at once and aborts the multipart
+        // upload later, in the background. A failing body instead fails its next read, and the
+        // Upload aborts the multipart upload before it rejects, so nothing is left when put() fails.
+        await new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key: objectKey, Body: hasher, ContentType: opts.contentType },
+          partSize: this.partSize,
+          queueSize: PARTS_IN_FLIGHT,
+          leavePartsOnError: false,
+        }).done();
       }
     } catch (err) {
       hasher.destroy();
@@ -257,85 +268,6 @@ export class S3AttachmentStorage implements AttachmentStorage {
   /** Releases the client's sockets (module shutdown, tests). */
   close(): void {
     this.client.destroy();
-  }
-
-  /**
-   * Reads the body one part at a time. A body that fits in one part becomes a plain PutObject; a
-   * larger one becomes a multipart upload that is aborted on any failure, so no object appears.
-   */
-  private async putInParts(objectKey: string, source: Readable, contentType: string, signal: AbortSignal) {
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let uploadId: string | undefined;
-    const parts: CompletedPart[] = [];
-
-    const uploadPart = async (data: Buffer) => {
-      if (uploadId === undefined) {
-        const created = await this.client.send(
-          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, ContentType: contentType }),
-          { abortSignal: signal },
-        );
-        if (!created.UploadId) throw new Error('S3 returned no UploadId');
-        uploadId = created.UploadId;
-      }
-      const partNumber = parts.length + 1;
-      const out = await this.client.send(
-        new UploadPartCommand({
-          Bucket: this.bucket,
-          Key: objectKey,
-          UploadId: uploadId,
-          PartNumber: partNumber,
-          Body: data,
-          ContentLength: data.length,
-        }),
-        { abortSignal: signal },
-      );
-      parts.push({ PartNumber: partNumber, ETag: out.ETag });
-    };
-
-    try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        while (pendingBytes >= this.partSize) {
-          const joined = Buffer.concat(pending, pendingBytes);
-          await uploadPart(joined.subarray(0, this.partSize));
-          const rest = joined.subarray(this.partSize);
-          pending = rest.length > 0 ? [rest] : [];
-          pendingBytes = rest.length;
-        }
-      }
-      if (uploadId === undefined) {
-        await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: objectKey,
-            Body: Buffer.concat(pending, pendingBytes),
-            ContentType: contentType,
-          }),
-          { abortSignal: signal },
-        );
-        return;
-      }
-      if (pendingBytes > 0) await uploadPart(Buffer.concat(pending, pendingBytes));
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: objectKey,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (uploadId !== undefined) {
-        // Best effort: a bucket lifecycle rule for incomplete multipart uploads is the backstop.
-        await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId }))
-          .catch(() => undefined);
-      }
-      throw err;
-    }
   }
 
   private objectKey(key: string): string {

@@ -1,23 +1,20 @@
 /**
- * Attachments end to end: two-phase creation (attachments.create → signed upload URL), direct
- * uploads, type and size checks on the real bytes, per-user quotas, linking to the message that
- * uses them, deletion with their thread, fresh preview links on every read, and the bytes for the
- * model. It is the AttachmentLinks of the protocol layer and the AttachmentReader of the agent.
+ * Taking attachments in: attachments.create (checks the declared file, reserves its size against
+ * the user's quota, hands out the upload target), the signed two-phase upload and the one-request
+ * direct upload (claim, stream into storage while hashing and counting, type checks on the real
+ * bytes), and the late check of bytes a client sent straight to the bucket by a presigned URL.
  *
  * Rules it must keep: a record becomes `ready` only after its bytes were stored whole and judged
- * by their first bytes; a refused upload leaves neither bytes nor a ready record; a user only ever
- * sees, links or deletes their own attachments; nothing it logs carries file contents.
+ * by their first bytes; a refused upload leaves neither bytes nor a ready record; two uploads to
+ * one attachment never write the same key; nothing it logs carries file contents.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { EntityManager } from 'typeorm';
 import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attachment.exception';
 import { peekHead, type IncomingFile } from 'src/attachments/attachment.intake';
 import {
   SNIFF_HEAD_BYTES,
-  attachmentKindFor,
   checkType,
   hasOfficeContent,
   isAllowedType,
@@ -26,8 +23,11 @@ import {
   normalizeMimeType,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
+import { cleanName, storageKeyFor, uploadKeyFor } from 'src/attachments/attachment.names';
+import { AttachmentRefusals, type RefusalSubject } from 'src/attachments/attachment.refusals';
 import { AttachmentStore, type AttachmentRecord, type NewAttachment } from 'src/attachments/attachment.store';
 import { AttachmentUrls } from 'src/attachments/attachment.urls';
+import { toAttachment } from 'src/attachments/attachment.wire';
 import { AttachmentsMetrics, type UploadFlow } from 'src/attachments/attachments.metrics';
 import {
   ATTACHMENT_STORAGE,
@@ -36,8 +36,6 @@ import {
   type AttachmentStorage,
 } from 'src/attachments/storage/attachment-storage';
 import { HashingLimitStream } from 'src/attachments/storage/hashing.stream';
-import type { AttachmentFile, AttachmentReader } from 'src/agent/history.converter';
-import type { AttachmentLinks } from 'src/chatkit/attachment-links';
 import type { Attachment, AttachmentsCreateParams, UploadDescriptor } from 'src/chatkit/chatkit.schemas';
 import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
@@ -45,8 +43,6 @@ import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachment
 
 /** Multipart framing around the file part: boundaries, part headers, other small fields. */
 const MULTIPART_OVERHEAD = 256 * 1024;
-const MAX_NAME_LENGTH = 255;
-const UPLOAD_KEY_SUFFIX_BYTES = 6;
 /**
  * An upload claim older than this is taken to belong to a process that died mid-upload, and a
  * new upload to the same URL may take it over. A live upload that slow loses nothing but the
@@ -65,13 +61,14 @@ interface StoreOptions {
 }
 
 @Injectable()
-export class AttachmentsService implements AttachmentLinks, AttachmentReader {
+export class AttachmentIntakeService {
   private readonly logger = new Logger('Attachments');
 
   constructor(
     private readonly store: AttachmentStore,
     @Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage,
     private readonly urls: AttachmentUrls,
+    private readonly refusals: AttachmentRefusals,
     private readonly metrics: AttachmentsMetrics,
     @Inject(attachmentsConfig.KEY) private readonly config: AttachmentsConfig,
   ) {}
@@ -84,7 +81,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     const mimeType = normalizeMimeType(params.mime_type);
     const who = { userId: ctx.userId, flow: 'two_phase' as const };
     if (!isAllowedType(mimeType, this.config.allowedMimeTypes)) {
-      throw this.reject(
+      throw this.refusals.reject(
         who,
         AttachmentErrorCode.TypeNotAllowed,
         `files of type ${mimeType} are not accepted`,
@@ -94,7 +91,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       );
     }
     if (params.size > this.config.maxBytes) {
-      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(params.size), {
+      throw this.refusals.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(params.size), {
         size: params.size,
       });
     }
@@ -106,12 +103,12 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       false,
     );
     if (!record) {
-      throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), {
+      throw this.refusals.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), {
         size: params.size,
         used,
       });
     }
-    const attachment = this.toAttachment(record);
+    const attachment = toAttachment(record, this.urls);
     attachment.upload_descriptor = await this.uploadDescriptor(record);
     this.logger.log(
       { event: 'attachment.create', attachmentId: id, userId: ctx.userId, size: params.size, mimeType },
@@ -127,7 +124,8 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
   async receiveUpload(id: string, file: IncomingFile, contentLength?: number): Promise<Attachment> {
     const record = await this.store.findById(id);
     const who = { userId: record?.userId, flow: 'two_phase' as const, attachmentId: id };
-    if (!record) throw this.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
+    if (!record)
+      throw this.refusals.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
     // Claimed before a byte is read: of two requests to one URL (a double submit, a client
     // retrying too early) the second is refused here instead of racing the first for the bytes.
     const claimed = await this.store.claimUpload(id, uploadKeyFor(id), UPLOAD_CLAIM_STALE_S);
@@ -136,9 +134,14 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     const announced = file.multipart ? undefined : contentLength;
     if (announced !== undefined && announced > limit) {
       await this.discardPending(claimed);
-      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(announced, claimed.size), {
-        size: announced,
-      });
+      throw this.refusals.reject(
+        who,
+        AttachmentErrorCode.TooLarge,
+        this.tooLargeMessage(announced, claimed.size),
+        {
+          size: announced,
+        },
+      );
     }
     try {
       const ready = await this.storeBytes(claimed, file, {
@@ -147,7 +150,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
         limitedByQuota: false,
         declaredSize: claimed.size,
       });
-      return this.toAttachment(ready);
+      return toAttachment(ready, this.urls);
     } catch (err) {
       await this.releaseUpload(claimed).catch(() => undefined);
       throw err;
@@ -155,7 +158,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
   }
 
   verifyUpload(id: string, query: Record<string, unknown>): void {
-    this.verifySigned(id, 'upload', query);
+    this.refusals.checkSignature(id, 'upload', query);
   }
 
   // ------------------------------------------------------------------------------ direct
@@ -169,7 +172,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       mimeType = mimeTypeFromFilename(name) ?? mimeType;
     }
     if (!isAllowedType(mimeType, this.config.allowedMimeTypes)) {
-      throw this.reject(
+      throw this.refusals.reject(
         who,
         AttachmentErrorCode.TypeNotAllowed,
         `files of type ${mimeType || 'unknown'} are not accepted`,
@@ -177,7 +180,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       );
     }
     if (contentLength !== undefined && contentLength > this.config.maxBytes + MULTIPART_OVERHEAD) {
-      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(contentLength), {
+      throw this.refusals.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(contentLength), {
         size: contentLength,
       });
     }
@@ -192,7 +195,8 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       cap,
       true,
     );
-    if (!record) throw this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), { used });
+    if (!record)
+      throw this.refusals.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage(), { used });
     const limitedByQuota = record.size < cap;
     let ready: AttachmentRecord;
     try {
@@ -203,160 +207,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       await this.discardPending(record).catch(() => undefined);
       throw err;
     }
-    return this.toAttachment(ready);
-  }
-
-  // ------------------------------------------------------------------------------ AttachmentLinks
-
-  async delete(ctx: RequestContext, attachmentId: string): Promise<void> {
-    const record = await this.store.deleteOwned(ctx, attachmentId);
-    if (!record)
-      throw new AttachmentException(AttachmentErrorCode.NotFound, `attachment "${attachmentId}" not found`);
-    await this.deleteBytes(record);
-    this.logger.log(
-      { event: 'attachment.delete', attachmentId, userId: ctx.userId, size: record.size },
-      'attachment deleted',
-    );
-  }
-
-  async resolve(ctx: RequestContext, ids: string[]): Promise<Attachment[]> {
-    const unique = [...new Set(ids)];
-    const byId = new Map((await this.store.findOwnedMany(ctx, unique)).map((r) => [r.id, r]));
-    const out: Attachment[] = [];
-    for (const id of unique) {
-      let record = byId.get(id);
-      if (!record) {
-        throw new AttachmentException(
-          AttachmentErrorCode.NotFound,
-          `params.input.attachments: attachment "${id}" not found`,
-        );
-      }
-      if (record.status !== 'ready') record = (await this.finishPresignedUpload(record)) ?? record;
-      if (record.status !== 'ready') {
-        throw new AttachmentException(
-          AttachmentErrorCode.NotReady,
-          `params.input.attachments: attachment "${id}" has not been uploaded yet`,
-        );
-      }
-      out.push(this.toAttachment(record));
-    }
-    return out;
-  }
-
-  async link(ctx: RequestContext, threadId: string, ids: string[], manager: EntityManager): Promise<void> {
-    const unique = [...new Set(ids)];
-    if (!unique.length) return;
-    const linked = await this.store.link(ctx, threadId, unique, manager);
-    const refused = unique.filter((id) => !linked.has(id));
-    if (refused.length) {
-      throw new AttachmentException(
-        AttachmentErrorCode.InUse,
-        `params.input.attachments: attachment "${refused[0]}" belongs to another thread or is no longer available`,
-      );
-    }
-  }
-
-  async deleteForThread(ctx: RequestContext, threadId: string): Promise<void> {
-    const records = await this.store.deleteForThread(ctx, threadId);
-    for (const record of records) await this.deleteBytes(record);
-    if (records.length) {
-      this.logger.log(
-        { event: 'attachment.thread_delete', threadId, userId: ctx.userId, count: records.length },
-        'attachments of a deleted thread removed',
-      );
-    }
-  }
-
-  /** Gives every image attachment in user messages of a page or thread a fresh preview link. */
-  async refresh<T>(_ctx: RequestContext, value: T): Promise<T> {
-    if (!isRecord(value)) return value;
-    if (Array.isArray(value.data)) {
-      return { ...value, data: value.data.map((item) => this.refreshItem(item)) } as T;
-    }
-    if (isRecord(value.items) && Array.isArray(value.items.data)) {
-      return {
-        ...value,
-        items: { ...value.items, data: value.items.data.map((item) => this.refreshItem(item)) },
-      } as T;
-    }
-    return this.refreshItem(value) as T;
-  }
-
-  // ------------------------------------------------------------------------------ AttachmentReader
-
-  /**
-   * The bytes of an attachment of a stored message, for the model; null when gone or not ready.
-   * Over `maxBytes` (judged by the recorded size, before anything is fetched) only the size.
-   */
-  async read(attachment: Attachment, maxBytes: number): Promise<AttachmentFile | null> {
-    const record = await this.store.findById(attachment.id);
-    if (!record || record.status !== 'ready') return null;
-    // A message can only name attachments linked to its own thread.
-    if (attachment.thread_id && record.threadId && attachment.thread_id !== record.threadId) return null;
-    const tooLarge = (size: number): AttachmentFile => ({ mimeType: record.mimeType, data: null, size });
-    if (record.size > maxBytes) return tooLarge(record.size);
-    try {
-      const stream = await this.storage.get(record.storageKey);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        // Stored bytes that outgrew their record are not held in memory either.
-        if (size > maxBytes) {
-          stream.destroy();
-          return tooLarge(size);
-        }
-        chunks.push(chunk);
-      }
-      return { mimeType: record.mimeType, data: Buffer.concat(chunks, size) };
-    } catch (err) {
-      if (isAttachmentStorageError(err, AttachmentStorageErrorCode.NotFound)) return null;
-      throw err;
-    }
-  }
-
-  // ------------------------------------------------------------------------------ downloads
-
-  /** The caller's own ready attachment, or 404. */
-  async findForOwner(ctx: RequestContext, id: string): Promise<AttachmentRecord> {
-    const record = await this.store.findOwned(ctx, id);
-    if (!record || record.status !== 'ready') {
-      throw this.reject(
-        { userId: ctx.userId, attachmentId: id },
-        AttachmentErrorCode.NotFound,
-        `attachment "${id}" not found`,
-      );
-    }
-    return record;
-  }
-
-  /** A ready attachment named by a valid download signature, or 403/404. */
-  async findForSignedDownload(id: string, query: Record<string, unknown>): Promise<AttachmentRecord> {
-    this.verifySigned(id, 'download', query);
-    const record = await this.store.findById(id);
-    if (!record || record.status !== 'ready') {
-      throw this.reject({ attachmentId: id }, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
-    }
-    return record;
-  }
-
-  get storageKind(): string {
-    return this.storage.kind;
-  }
-
-  // ------------------------------------------------------------------------------ internals
-
-  toAttachment(record: AttachmentRecord): Attachment {
-    const base = {
-      id: record.id,
-      name: record.name,
-      mime_type: record.mimeType,
-      thread_id: record.threadId,
-      upload_descriptor: null,
-    };
-    return attachmentKindFor(record.mimeType) === 'image'
-      ? { ...base, type: 'image', preview_url: this.urls.downloadUrl(record.id, 'inline') }
-      : { ...base, type: 'file' };
+    return toAttachment(ready, this.urls);
   }
 
   /**
@@ -387,12 +238,12 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       body.destroy();
       await this.discardPending(record);
       throw verdict.reason === 'type_not_allowed'
-        ? this.reject(
+        ? this.refusals.reject(
             who,
             AttachmentErrorCode.TypeNotAllowed,
             `files of type ${record.mimeType} are not accepted`,
           )
-        : this.reject(
+        : this.refusals.reject(
             who,
             AttachmentErrorCode.TypeMismatch,
             `the file's content is not ${record.mimeType}${sniffed ? ` (it looks like ${sniffed})` : ''}`,
@@ -410,8 +261,8 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
       if (isAttachmentStorageError(err, AttachmentStorageErrorCode.TooLarge)) {
         await this.discardPending(record);
         throw opts.limitedByQuota
-          ? this.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage())
-          : this.reject(
+          ? this.refusals.reject(who, AttachmentErrorCode.QuotaExceeded, this.quotaMessage())
+          : this.refusals.reject(
               who,
               AttachmentErrorCode.TooLarge,
               this.tooLargeMessage(undefined, opts.declaredSize),
@@ -436,7 +287,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     if (!(await this.hasOfficeContent(record.storageKey, verdict.mimeType, stored.size))) {
       await this.storage.delete(record.storageKey).catch(() => undefined);
       await this.discardPending(record);
-      throw this.reject(
+      throw this.refusals.reject(
         who,
         AttachmentErrorCode.TypeMismatch,
         `the file's content is not ${record.mimeType} (the container does not hold that document)`,
@@ -476,7 +327,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
    * With presigned S3 uploads the bytes bypass us, so they are judged when first needed: read
    * back, typed by their first bytes and hashed. Null while nothing was uploaded yet.
    */
-  private async finishPresignedUpload(record: AttachmentRecord): Promise<AttachmentRecord | null> {
+  async verifyPresignedUpload(record: AttachmentRecord): Promise<AttachmentRecord | null> {
     if (!this.presignedUploads() || record.status !== 'pending') return null;
     const info = await this.storage.stat(record.storageKey);
     if (!info) return null;
@@ -487,7 +338,7 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     if (!verdict.ok) {
       body.destroy();
       await this.discardPending(record);
-      throw this.reject(
+      throw this.refusals.reject(
         who,
         AttachmentErrorCode.TypeMismatch,
         `the file's content is not ${record.mimeType}`,
@@ -499,12 +350,16 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     } catch (err) {
       if (!isAttachmentStorageError(err, AttachmentStorageErrorCode.TooLarge)) throw err;
       await this.discardPending(record);
-      throw this.reject(who, AttachmentErrorCode.TooLarge, this.tooLargeMessage(info.size, record.size));
+      throw this.refusals.reject(
+        who,
+        AttachmentErrorCode.TooLarge,
+        this.tooLargeMessage(info.size, record.size),
+      );
     }
     const { size, sha256 } = hasher.result();
     if (!(await this.hasOfficeContent(record.storageKey, verdict.mimeType, size))) {
       await this.discardPending(record);
-      throw this.reject(
+      throw this.refusals.reject(
         who,
         AttachmentErrorCode.TypeMismatch,
         `the file's content is not ${record.mimeType}`,
@@ -576,16 +431,6 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     return { url: this.urls.uploadUrl(record.id), method: 'PUT', headers: {} };
   }
 
-  private verifySigned(id: string, purpose: 'upload' | 'download', query: Record<string, unknown>): void {
-    const result = this.urls.verify(id, purpose, query);
-    if (result.ok) return;
-    const who = { flow: purpose === 'upload' ? ('two_phase' as const) : undefined, attachmentId: id };
-    if (result.reason === 'expired') {
-      throw this.reject(who, AttachmentErrorCode.UrlExpired, 'this link has expired; ask for a new one');
-    }
-    throw this.reject(who, AttachmentErrorCode.SignatureInvalid, 'this link is not valid');
-  }
-
   /**
    * Records a pending upload that counts `size` bytes against the user's quota, or, when
    * `orLess`, whatever is left of the quota if that is less; no record when nothing fits. The
@@ -625,15 +470,19 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
 
   /** Why an upload to this attachment cannot go ahead, given its record as it is now. */
   private uploadRefusal(
-    who: { userId?: string; flow: UploadFlow; attachmentId: string },
+    who: RefusalSubject & { attachmentId: string },
     now: AttachmentRecord | null,
   ): AttachmentException {
     const id = who.attachmentId;
-    if (!now) return this.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
+    if (!now) return this.refusals.reject(who, AttachmentErrorCode.NotFound, `attachment "${id}" not found`);
     if (now.status === 'ready') {
-      return this.reject(who, AttachmentErrorCode.AlreadyUploaded, `attachment "${id}" was already uploaded`);
+      return this.refusals.reject(
+        who,
+        AttachmentErrorCode.AlreadyUploaded,
+        `attachment "${id}" was already uploaded`,
+      );
     }
-    return this.reject(
+    return this.refusals.reject(
       who,
       AttachmentErrorCode.UploadInProgress,
       `attachment "${id}" is being uploaded by another request; wait for it to finish`,
@@ -652,31 +501,6 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
     }
   }
 
-  /** Counts, logs and builds one refusal. */
-  private reject(
-    who: { userId?: string; flow?: UploadFlow; attachmentId?: string },
-    code: AttachmentErrorCode,
-    message: string,
-    facts: Record<string, unknown> = {},
-  ): AttachmentException {
-    const reason = code.replace(/^attachment_/, '');
-    this.metrics.rejects.inc({ reason });
-    if (who.flow && code !== AttachmentErrorCode.NotFound)
-      this.metrics.uploads.inc({ flow: who.flow, result: 'rejected' });
-    this.logger.warn(
-      {
-        event: 'attachment.reject',
-        reason,
-        attachmentId: who.attachmentId,
-        userId: who.userId,
-        flow: who.flow,
-        ...facts,
-      },
-      `attachment refused: ${reason}`,
-    );
-    return new AttachmentException(code, message);
-  }
-
   private tooLargeMessage(size?: number, declared?: number): string {
     const max = `${this.config.maxBytes / (1024 * 1024)} MB`;
     if (declared !== undefined && declared < this.config.maxBytes) {
@@ -690,62 +514,4 @@ export class AttachmentsService implements AttachmentLinks, AttachmentReader {
   private quotaMessage(): string {
     return `your attachments would exceed your ${this.config.userQuotaBytes / (1024 * 1024)} MB storage quota; delete some first`;
   }
-
-  private refreshItem(item: unknown): unknown {
-    if (!isRecord(item) || item.type !== 'user_message' || !Array.isArray(item.attachments)) return item;
-    return {
-      ...item,
-      attachments: item.attachments.map((a: unknown) =>
-        isRecord(a) && a.type === 'image' && typeof a.id === 'string'
-          ? { ...a, preview_url: this.urls.downloadUrl(a.id, 'inline'), upload_descriptor: null }
-          : a,
-      ),
-    };
-  }
-}
-
-/** Storage keys spread over 256 directories by the random end of the id. */
-export function storageKeyFor(id: string): string {
-  return `${id.slice(-2)}/${id}`;
-}
-
-/**
- * The key of one upload to a two-phase upload URL: the attachment's key plus a random suffix, so
- * that two uploads of one attachment never write, or delete, the same object.
- */
-export function uploadKeyFor(id: string): string {
-  return `${storageKeyFor(id)}.${randomBytes(UPLOAD_KEY_SUFFIX_BYTES).toString('hex')}`;
-}
-
-/** The id a storage key was made for, or null for keys that are not ours. */
-export function idFromStorageKey(key: string): string | null {
-  const match = /^[0-9a-f]{2}\/(atc_[0-9a-f]{28})(?:\.[0-9a-f]{12})?$/.exec(key);
-  return match && match[1].endsWith(key.slice(0, 2)) ? match[1] : null;
-}
-
-/**
- * A display name: no path, no control characters (C0, DEL, C1) and no bidirectional formatting
- * (U+202E can make "txt.exe" read as "exe.txt"), lone surrogates replaced by U+FFFD (they cannot
- * be encoded in a header or in UTF-8), NFC, bounded length. Names are cleaned, never refused: a
- * file should not be turned away for what its name's bytes look like.
- */
-export function cleanName(name: string): string {
-  const bare = name.replace(LONE_SURROGATE, '\uFFFD').replace(UNWANTED_NAME_CHARACTERS, '').normalize('NFC');
-  const base = (bare.split(/[\\/]/).pop() ?? '').trim();
-  return truncate(base || 'file', MAX_NAME_LENGTH);
-}
-
-// eslint-disable-next-line no-control-regex
-const UNWANTED_NAME_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** At most `max` UTF-16 units, never cutting a surrogate pair in two. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max);
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
-}
-
-function isRecord(value: unknown): value is Record<string, any> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
