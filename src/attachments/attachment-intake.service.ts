@@ -20,9 +20,9 @@ import {
   isAllowedType,
   mimeTypeFromFilename,
   needsContainerCheck,
-  normalizeMimeType,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
+import { normalizeMimeType } from 'src/config/attachment-types';
 import { cleanName, storageKeyFor, uploadKeyFor } from 'src/attachments/attachment.names';
 import { AttachmentRefusals, type RefusalSubject } from 'src/attachments/attachment.refusals';
 import { AttachmentStore, type AttachmentRecord, type NewAttachment } from 'src/attachments/attachment.store';

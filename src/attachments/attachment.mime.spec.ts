@@ -3,15 +3,14 @@ import { strToU8, zipSync } from 'fflate';
 import { crc32 } from 'node:zlib';
 import { PDFDocument } from 'pdf-lib';
 import {
-  DEFAULT_ALLOWED_MIME_TYPES,
   attachmentKindFor,
   checkType,
   hasOfficeContent,
   needsContainerCheck,
   isInlineSafe,
-  normalizeMimeType,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
+import { DEFAULT_ALLOWED_MIME_TYPES, normalizeMimeType } from 'src/config/attachment-types';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';

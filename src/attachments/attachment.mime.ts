@@ -8,31 +8,16 @@
  */
 import { unzipSync } from 'fflate';
 import { fromBuffer as detectFileType } from 'file-type';
-
-const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
-const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-const PPTX = 'application/vnd.openxmlformats-officedocument.presentationml.presentation';
-const DOC = 'application/msword';
-const XLS = 'application/vnd.ms-excel';
-const PPT = 'application/vnd.ms-powerpoint';
-
-export const DEFAULT_ALLOWED_MIME_TYPES: readonly string[] = Object.freeze([
-  'image/png',
-  'image/jpeg',
-  'image/gif',
-  'image/webp',
-  'application/pdf',
-  'text/plain',
-  'text/markdown',
-  'text/csv',
-  'application/json',
-  DOCX,
-  XLSX,
-  PPTX,
+import {
+  DEFAULT_ALLOWED_MIME_TYPES,
   DOC,
-  XLS,
+  DOCX,
   PPT,
-]);
+  PPTX,
+  XLS,
+  XLSX,
+  normalizeMimeType,
+} from 'src/config/attachment-types';
 
 /** How many leading bytes callers should pass to `sniffMimeType`. */
 export const SNIFF_HEAD_BYTES = 64 * 1024;
@@ -46,16 +31,6 @@ const ASCII_DOCUMENT_SIGNATURES = new Set(['application/pdf', 'application/posts
 const OOXML_TYPES = new Set([DOCX, XLSX, PPTX]);
 const LEGACY_OFFICE_TYPES = new Set([DOC, XLS, PPT]);
 const INLINE_SAFE = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif']);
-
-const ALIASES: Record<string, string> = {
-  'image/jpg': 'image/jpeg',
-  'image/pjpeg': 'image/jpeg',
-  'image/x-png': 'image/png',
-  'text/x-markdown': 'text/markdown',
-  'text/json': 'application/json',
-  'application/csv': 'text/csv',
-  'text/comma-separated-values': 'text/csv',
-};
 
 const EXTENSION_TYPES: Record<string, string> = {
   txt: 'text/plain',
@@ -72,13 +47,6 @@ const EXTENSION_TYPES: Record<string, string> = {
   xls: XLS,
   ppt: PPT,
 };
-
-/** Lower-cased, parameters (`; charset=…`) dropped, common aliases mapped to their standard name. */
-export function normalizeMimeType(mime: string | undefined | null): string {
-  if (!mime) return '';
-  const bare = mime.split(';', 1)[0].trim().toLowerCase();
-  return ALIASES[bare] ?? bare;
-}
 
 /** The type a file name's extension suggests, if we know it. */
 export function mimeTypeFromFilename(filename: string): string | undefined {

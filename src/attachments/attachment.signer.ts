@@ -6,6 +6,7 @@
  * verify. It must never accept an unsigned or expired request and never reveal a key.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { MIN_SIGNING_KEY_LENGTH } from 'src/config/attachments.config';
 
 export type SignedUrlPurpose = 'download' | 'upload';
 export type SignedUrlDisposition = 'inline' | 'attachment';
@@ -42,8 +43,6 @@ export interface VerifyInput {
 }
 
 export type VerifyResult = { ok: true } | { ok: false; reason: 'expired' | 'bad_signature' | 'malformed' };
-
-export const MIN_SIGNING_KEY_LENGTH = 32;
 
 const KID_LENGTH = 8;
 const MAC_B64_LENGTH = 43; // 32 bytes in unpadded base64url

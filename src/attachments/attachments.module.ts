@@ -33,7 +33,7 @@ import { S3AttachmentStorage } from 'src/attachments/storage/s3.storage';
 import { ATTACHMENT_READER } from 'src/agent/history.converter';
 import { ATTACHMENT_LINKS } from 'src/chatkit/attachment-links';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
-import { ALL_ROUTES } from 'src/metrics/http-metrics.middleware';
+import { ALL_ROUTES } from 'src/common/route-template';
 
 export function createAttachmentStorage(
   config: AttachmentsConfig,

@@ -8,7 +8,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { appConfig, type AppConfig } from 'src/config/app.config';
-import { InFlightRequests } from 'src/metrics/in-flight-requests';
+import { InFlightRequests } from 'src/common/in-flight-requests';
 import { ActiveWork } from 'src/common/active-work';
 
 @Injectable()

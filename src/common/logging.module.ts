@@ -14,7 +14,7 @@ import type { DestinationStream } from 'pino';
 import { pinoHttp, type HttpLogger, type Options } from 'pino-http';
 import { appConfig, type AppConfig } from 'src/config/app.config';
 import type { AuthenticatedRequest } from 'src/common/request-context';
-import { routeTemplate } from 'src/metrics/http-metrics.middleware';
+import { routeTemplate } from 'src/common/route-template';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -7,8 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
-import { DEFAULT_ALLOWED_MIME_TYPES, normalizeMimeType } from 'src/attachments/attachment.mime';
-import { MIN_SIGNING_KEY_LENGTH } from 'src/attachments/attachment.signer';
+import { DEFAULT_ALLOWED_MIME_TYPES, normalizeMimeType } from 'src/config/attachment-types';
 import {
   ConfigValidationError,
   envBoolean,
@@ -20,6 +19,9 @@ import {
 } from 'src/config/env.schema';
 
 const MIME_ENTRY = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/;
+
+/** Shortest signing key accepted: an HMAC key shorter than this is guessable. */
+export const MIN_SIGNING_KEY_LENGTH = 32;
 
 export const attachmentsEnvShape = {
   ATTACHMENTS_STORAGE: z.enum(['postgres', 'filesystem', 's3']).optional().default('postgres'),

@@ -6,7 +6,8 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { MetricsService } from 'src/metrics/metrics.service';
-import { InFlightRequests } from 'src/metrics/in-flight-requests';
+import { InFlightRequests } from 'src/common/in-flight-requests';
+import { routeTemplate } from 'src/common/route-template';
 
 @Injectable()
 export class HttpMetricsMiddleware implements NestMiddleware {
@@ -35,13 +36,4 @@ export class HttpMetricsMiddleware implements NestMiddleware {
     res.once('close', finish);
     next();
   }
-}
-
-/** The catch-all this middleware is mounted on; seeing it as the route means no handler matched. */
-export const ALL_ROUTES = '{*path}';
-
-export function routeTemplate(req: Request): string {
-  const route = (req as Request & { route?: { path?: unknown } }).route;
-  if (!route || typeof route.path !== 'string' || route.path.includes(ALL_ROUTES)) return 'unmatched';
-  return `${req.baseUrl ?? ''}${route.path}`;
 }

@@ -1,15 +1,15 @@
 /** Prometheus metrics: the registry service (global), the HTTP timing middleware and GET /metrics. */
 import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { ALL_ROUTES, HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
-import { InFlightRequests } from 'src/metrics/in-flight-requests';
+import { ALL_ROUTES } from 'src/common/route-template';
+import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 import { MetricsController } from 'src/metrics/metrics.controller';
 import { MetricsService } from 'src/metrics/metrics.service';
 
 @Global()
 @Module({
   controllers: [MetricsController],
-  providers: [MetricsService, InFlightRequests, HttpMetricsMiddleware],
-  exports: [MetricsService, InFlightRequests],
+  providers: [MetricsService, HttpMetricsMiddleware],
+  exports: [MetricsService],
 })
 export class MetricsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
