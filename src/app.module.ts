@@ -10,8 +10,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ZodValidationPipe } from 'nestjs-zod';
-import { AgentModule, responderProvider } from 'src/agent/agent.module';
-import { AttachmentsModule } from 'src/attachments/attachments.module';
+import { AgentModule } from 'src/agent/agent.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
 import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
@@ -44,7 +43,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     RateLimitModule,
     HealthModule,
     RagModule,
-    ChatKitModule.register({ imports: [AgentModule, AttachmentsModule], responder: responderProvider }),
+    ChatKitModule.register({ imports: [AgentModule] }),
   ],
   providers: [
     { provide: APP_GUARD, useExisting: ThrottledAuthGuard },

@@ -16,7 +16,7 @@ import { AgentMetrics } from 'src/agent/agent.metrics';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import type { ToolOutput } from 'src/agent/agent-stream.mapper';
 import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 
 /** What a tool sees of the turn it runs in (`runContext.context` in SDK terms). */

@@ -27,7 +27,7 @@ import type {
 export type AttachmentFile =
   { mimeType: string; data: Buffer } | { mimeType: string; data: null; size: number };
 
-/** The attachments module implements it. */
+/** The part of the attachments module's service the agent uses to read attachment bytes. */
 export interface AttachmentReader {
   /**
    * The bytes of an attachment, or null when they are gone. A file larger than `maxBytes` is not
@@ -35,9 +35,6 @@ export interface AttachmentReader {
    */
   read(attachment: Attachment, maxBytes: number): Promise<AttachmentFile | null>;
 }
-
-/** DI token for the AttachmentReader; without a provider every attachment reads as missing. */
-export const ATTACHMENT_READER = Symbol('ATTACHMENT_READER');
 
 export const NO_ATTACHMENTS: AttachmentReader = { read: () => Promise.resolve(null) };
 

@@ -5,7 +5,7 @@ import type {
   ThreadStreamEvent,
   UserMessageItem,
 } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 
 const request: RequestContext = { userId: 'user_1', isAdmin: false, requestId: 'req_1', metadata: {} };

@@ -1,8 +1,7 @@
 /**
  * The attachments feature: the configured byte store, records in PostgreSQL, signed URLs, the
- * upload/download routes, the cleanup sweep, and the two providers other modules consume —
- * ATTACHMENT_LINKS for the ChatKit protocol (pass this module to ChatKitModule.register's
- * `imports`) and ATTACHMENT_READER for the agent (found by token at request time).
+ * upload/download routes, the cleanup sweep, and AttachmentsService, which the modules above
+ * (the ChatKit protocol, the agent) import this module to inject. It must never import them.
  */
 import {
   Inject,
@@ -25,8 +24,6 @@ import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/stor
 import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
 import { PostgresAttachmentStorage } from 'src/attachments/storage/postgres.storage';
 import { S3AttachmentStorage } from 'src/attachments/storage/s3.storage';
-import { ATTACHMENT_READER } from 'src/agent/history.converter';
-import { ATTACHMENT_LINKS } from 'src/chatkit/attachment-links';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 import { ALL_ROUTES } from 'src/metrics/http-metrics.middleware';
 
@@ -65,10 +62,8 @@ export function createAttachmentStorage(
     AttachmentsMetrics,
     AttachmentsService,
     AttachmentsCleanup,
-    { provide: ATTACHMENT_LINKS, useExisting: AttachmentsService },
-    { provide: ATTACHMENT_READER, useExisting: AttachmentsService },
   ],
-  exports: [ATTACHMENT_LINKS, ATTACHMENT_READER, AttachmentsService],
+  exports: [AttachmentsService],
 })
 export class AttachmentsModule implements NestModule, OnApplicationShutdown {
   constructor(@Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage) {}

@@ -1,8 +1,8 @@
 /**
- * How the protocol layer turns attachment ids in a user message into attachment objects, and
- * how it serves attachments.create/delete. The attachments module provides the real thing; until
- * then every attachment id is unknown (a 400 before anything is saved) and the attachment
- * requests answer 501.
+ * What the protocol layer uses of the attachments module: turning attachment ids in a user
+ * message into attachment objects, linking them to the thread, and serving
+ * attachments.create/delete. ChatKitModule imports AttachmentsModule and injects its exported
+ * service; this interface only names the part the protocol relies on.
  */
 import type { Attachment, AttachmentsCreateParams } from 'src/chatkit/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
@@ -20,11 +20,3 @@ export interface AttachmentLinks {
   /** Re-signs expiring URLs (preview_url) of items about to be sent. */
   refresh<T>(ctx: RequestContext, value: T): Promise<T>;
 }
-
-export const ATTACHMENT_LINKS = Symbol('ATTACHMENT_LINKS');
-
-export interface Transcriber {
-  transcribe(ctx: RequestContext, audio: Buffer, mimeType: string): Promise<{ text: string }>;
-}
-
-export const TRANSCRIBER = Symbol('TRANSCRIBER');

@@ -33,13 +33,15 @@ import {
 import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
+import { AttachmentsService } from 'src/attachments/attachments.service';
+import type { AttachmentLinks } from 'src/chatkit/attachment-links';
 import {
-  ATTACHMENT_LINKS,
+  RESPONDER,
   TRANSCRIBER,
-  type AttachmentLinks,
+  type Responder,
+  type ResponderContext,
   type Transcriber,
-} from 'src/chatkit/attachment-links';
-import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
+} from 'src/chatkit/chatkit.ports';
 import { SseStream } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { runPipeline } from 'src/chatkit/stream.pipeline';
@@ -73,7 +75,7 @@ export class ChatKitService {
     private readonly slots: StreamSlots,
     @Inject(RESPONDER) private readonly responder: Responder,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
-    @Optional() @Inject(ATTACHMENT_LINKS) private readonly attachments?: AttachmentLinks,
+    private readonly attachments: AttachmentsService,
     @Optional() @Inject(TRANSCRIBER) private readonly transcriber?: Transcriber,
   ) {}
 
