@@ -11,7 +11,7 @@ import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
-import { DocumentsController, KnowledgeAdminGuard, SearchController } from 'src/rag/rag.controller';
+import { DocumentsController, SearchController } from 'src/rag/rag.controller';
 import { EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
 import { RagMetrics } from 'src/rag/rag.metrics';
@@ -44,7 +44,7 @@ export class RagCoreModule {}
     }),
   ],
   controllers: [SearchController, DocumentsController],
-  providers: [KnowledgeAdminGuard, KnowledgeBaseStartup, KnowledgeSearchTool],
+  providers: [KnowledgeBaseStartup, KnowledgeSearchTool],
   exports: [RagCoreModule, KnowledgeSearchTool],
 })
 export class RagModule {}
