@@ -9,7 +9,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { ZodValidationPipe } from 'nestjs-zod';
 import { AgentModule } from 'src/agent/agent.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
@@ -18,6 +17,7 @@ import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
 import { CommonModule } from 'src/common/common.module';
 import { LoggingModule } from 'src/common/logging.module';
 import { StorableInputPipe } from 'src/common/storable-input.pipe';
+import { ZodValidationPipe } from 'src/common/zod-validation.pipe';
 import { CONFIG_NAMESPACES } from 'src/config/config.registry';
 import { DatabaseModule } from 'src/database/database.module';
 import { HealthModule } from 'src/health/health.module';
@@ -50,7 +50,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     { provide: APP_GUARD, useExisting: UserThrottlerGuard },
     { provide: APP_GUARD, useClass: DatabaseReadyGuard },
     { provide: APP_PIPE, useClass: StorableInputPipe },
-    { provide: APP_PIPE, useClass: ZodValidationPipe },
+    { provide: APP_PIPE, useValue: new ZodValidationPipe() },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
   ],
 })

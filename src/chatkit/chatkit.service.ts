@@ -90,7 +90,7 @@ export class ChatKitService {
         type: typeof type === 'string' ? knownType(type) : 'unknown',
         outcome: 'invalid',
       });
-      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error));
+      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error, body));
     }
     return result.data;
   }
