@@ -600,6 +600,10 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
       const notAdmin = await h.app.fetch('/api/admin/attachments/purge', { method: 'POST', user });
       expect(notAdmin.status).toBe(403);
+      expect(await notAdmin.json()).toMatchObject({
+        code: 'forbidden',
+        message: 'purging attachments requires the admin role',
+      });
 
       const purge = (dry: boolean) =>
         fetch(`${h.app.url}/api/admin/attachments/purge${dry ? '?dry_run=true' : ''}`, {

@@ -642,7 +642,10 @@ describe('knowledge base', () => {
   it('keeps document management to admins and search to signed-in users', async () => {
     const nonAdmin = await upload({ name: 'x.md', bytes: Buffer.from('# X\n\nx') }, { admin: false });
     expect(nonAdmin.status).toBe(403);
-    expect(await json(nonAdmin)).toMatchObject({ code: 'forbidden' });
+    expect(await json(nonAdmin)).toMatchObject({
+      code: 'forbidden',
+      message: 'managing the knowledge base requires the admin role',
+    });
     expect(await rowsFor('x.md')).toEqual({ documents: 0, chunks: 0 });
     for (const [method, path] of [
       ['GET', '/api/documents'],
