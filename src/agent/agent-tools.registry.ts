@@ -1,6 +1,6 @@
 /**
- * The tools the agent may call, registered by other modules at startup (the knowledge base
- * registers `search_knowledge_base`). Two kinds:
+ * The tools the agent may call, registered at startup (the agent module registers the knowledge
+ * base's `search_knowledge_base`). Two kinds:
  * - server tools run here; the stream shows a progress line and a task while they run;
  * - client tools run in the browser (ChatKit `onClientTool`): the run stops at the call, the
  *   turn ends with a pending `client_tool_call` item, and the client posts the result back.
