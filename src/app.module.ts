@@ -10,9 +10,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
-import { ZodValidationPipe } from 'nestjs-zod';
-import { AgentModule, responderProvider } from 'src/agent/agent.module';
-import { AttachmentsModule } from 'src/attachments/attachments.module';
+import { AgentModule } from 'src/agent/agent.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
 import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
@@ -20,6 +18,7 @@ import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
 import { CommonModule } from 'src/common/common.module';
 import { LoggingModule } from 'src/common/logging.module';
 import { StorableInputPipe } from 'src/common/storable-input.pipe';
+import { ZodValidationPipe } from 'src/common/zod-validation.pipe';
 import { CONFIG_NAMESPACES } from 'src/config/config.registry';
 import { DatabaseModule } from 'src/database/database.module';
 import { HealthModule } from 'src/health/health.module';
@@ -48,14 +47,14 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     RateLimitModule,
     HealthModule,
     RagModule,
-    ChatKitModule.register({ imports: [AgentModule, AttachmentsModule], responder: responderProvider }),
+    ChatKitModule.register({ imports: [AgentModule] }),
   ],
   providers: [
     { provide: APP_GUARD, useExisting: ThrottledAuthGuard },
     { provide: APP_GUARD, useExisting: UserThrottlerGuard },
     { provide: APP_GUARD, useClass: DatabaseReadyGuard },
     { provide: APP_PIPE, useClass: StorableInputPipe },
-    { provide: APP_PIPE, useClass: ZodValidationPipe },
+    { provide: APP_PIPE, useValue: new ZodValidationPipe() },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
   ],
 })

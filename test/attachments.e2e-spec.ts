@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { UrlSigner } from 'src/attachments/attachment.signer';
+import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
-import { ATTACHMENT_READER, type AttachmentReader } from 'src/agent/history.converter';
 import { chatkit, userInput } from 'test/support/chatkit-client';
 import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 
@@ -535,7 +535,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
     it('the agent reads the bytes of a message attachment', async () => {
       const user = uniqueUser();
       const { id } = await json(await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf'));
-      const reader = h.app.app.get<AttachmentReader>(ATTACHMENT_READER);
+      const reader = h.app.app.get(AttachmentReaderService);
       const read = await reader.read({ id, type: 'file', name: 'r.pdf', mime_type: 'application/pdf' }, MiB);
       expect(read?.mimeType).toBe('application/pdf');
       expect(sha256(read!.data!)).toBe(sha256(PDF));
@@ -600,6 +600,10 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
       const notAdmin = await h.app.fetch('/api/admin/attachments/purge', { method: 'POST', user });
       expect(notAdmin.status).toBe(403);
+      expect(await notAdmin.json()).toMatchObject({
+        code: 'forbidden',
+        message: 'purging attachments requires the admin role',
+      });
 
       const purge = (dry: boolean) =>
         fetch(`${h.app.url}/api/admin/attachments/purge${dry ? '?dry_run=true' : ''}`, {
@@ -909,7 +913,7 @@ describe('attachments: the quota under concurrent uploads, and the agent reading
     const user = uniqueUser();
     const big = Buffer.alloc(2 * MiB, 'q');
     const { id } = await json(await directUpload(h.app, user, big, 'big.txt', 'text/plain'));
-    const reader = h.app.app.get<AttachmentReader>(ATTACHMENT_READER);
+    const reader = h.app.app.get(AttachmentReaderService);
     const attachment = { id, type: 'file' as const, name: 'big.txt', mime_type: 'text/plain' };
     const get = jest.spyOn(h.storage, 'get');
     try {

@@ -3,7 +3,7 @@
  * isolation across users and orgs, 4xx (never 5xx) for malformed bodies, and the REST routes.
  */
 import { DataSource } from 'typeorm';
-import { RESPONDER } from 'src/chatkit/responder';
+import { RESPONDER } from 'src/chatkit/chatkit.ports';
 import { BAD_REQUESTS } from 'test/fixtures/bad-requests';
 import { chatkit, parseSse, userInput } from 'test/support/chatkit-client';
 import { assistantReply, ScriptedResponder } from 'test/support/scripted-responder';

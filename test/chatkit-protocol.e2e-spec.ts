@@ -2,7 +2,7 @@
  * Conformance of POST /chatkit with the reference protocol (fact sheet §2, §4.4, §5, §10), over
  * real HTTP against PostgreSQL, with a scripted responder standing in for the model.
  */
-import { RESPONDER } from 'src/chatkit/responder';
+import { RESPONDER } from 'src/chatkit/chatkit.ports';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { CANCELLED_MARKER } from 'src/chatkit/stream.pipeline';
 import { chatkit, chatkitUntil, userInput } from 'test/support/chatkit-client';

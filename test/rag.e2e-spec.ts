@@ -10,11 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { KNOWLEDGE_SEARCH, type KnowledgeSearch } from 'src/agent/offline.responder';
 import type { RequestContext } from 'src/common/request-context';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
 import { KnowledgeRepository } from 'src/rag/rag.repository';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
+import { SearchService } from 'src/rag/rag.search.service';
 import { knowledgeSourcesFromToolOutput, type KnowledgeToolOutput } from 'src/rag/rag.citations';
 import { cosineSimilarity, errorTurn, fakeEmbedding, FakeOpenAI } from 'test/support/fake-openai';
 import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
@@ -642,7 +642,10 @@ describe('knowledge base', () => {
   it('keeps document management to admins and search to signed-in users', async () => {
     const nonAdmin = await upload({ name: 'x.md', bytes: Buffer.from('# X\n\nx') }, { admin: false });
     expect(nonAdmin.status).toBe(403);
-    expect(await json(nonAdmin)).toMatchObject({ code: 'forbidden' });
+    expect(await json(nonAdmin)).toMatchObject({
+      code: 'forbidden',
+      message: 'managing the knowledge base requires the admin role',
+    });
     expect(await rowsFor('x.md')).toEqual({ documents: 0, chunks: 0 });
     for (const [method, path] of [
       ['GET', '/api/documents'],
@@ -685,7 +688,7 @@ describe('knowledge base', () => {
     ) as KnowledgeToolOutput;
     expect(other.results[0].ref).toBe(1);
 
-    const knowledge = app.app.get<KnowledgeSearch>(KNOWLEDGE_SEARCH);
+    const knowledge = app.app.get(SearchService);
     const passages = await knowledge.search('espresso machine red light', member(org), 2);
     expect(passages.length).toBeLessThanOrEqual(2);
     expect(passages[0]).toMatchObject({

@@ -31,7 +31,7 @@ import type {
   ThreadStreamEvent,
   WorkflowItem,
 } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 
 /** The part of `StreamedRunResult` the mapper needs. */
 export interface AgentRunStream extends AsyncIterable<RunStreamEvent> {

@@ -1,6 +1,6 @@
 /**
- * The tools the agent may call, registered by other modules at startup (the knowledge base
- * registers `search_knowledge_base`). Two kinds:
+ * The tools the agent may call, registered at startup (the agent module registers the knowledge
+ * base's `search_knowledge_base`). Two kinds:
  * - server tools run here; the stream shows a progress line and a task while they run;
  * - client tools run in the browser (ChatKit `onClientTool`): the run stops at the call, the
  *   turn ends with a pending `client_tool_call` item, and the client posts the result back.
@@ -16,7 +16,7 @@ import { AgentMetrics } from 'src/agent/agent.metrics';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import type { ToolOutput } from 'src/agent/agent-stream.mapper';
 import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 
 /** What a tool sees of the turn it runs in (`runContext.context` in SDK terms). */

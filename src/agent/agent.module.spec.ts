@@ -1,24 +1,34 @@
 /**
- * AgentModule wiring in a Nest testing module: which responder RESPONDER resolves to, and that
- * providers other modules register (tools, the attachment reader, the knowledge search) reach the
- * agent without AgentModule importing those modules.
+ * AgentModule wiring in a Nest testing module: which responder RESPONDER resolves to, that the
+ * module reaches the attachments and the knowledge base through the modules it imports (here
+ * replaced by stand-ins exporting the same classes), and that it registers the search tool.
  */
-import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { z } from 'zod';
-import { AgentModule, responderProvider } from 'src/agent/agent.module';
+import { AgentModule } from 'src/agent/agent.module';
 import { AgentService } from 'src/agent/agent.service';
-import { AgentTools } from 'src/agent/agent-tools.registry';
-import { ATTACHMENT_READER, type AttachmentReader } from 'src/agent/history.converter';
-import { KNOWLEDGE_SEARCH, OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
-import { TRANSCRIBER, type Transcriber } from 'src/chatkit/attachment-links';
+import type { AttachmentReader } from 'src/agent/history.converter';
+import { OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import { AttachmentsModule } from 'src/attachments/attachments.module';
+import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
 import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
-import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
+import {
+  RESPONDER,
+  TRANSCRIBER,
+  type Responder,
+  type ResponderContext,
+  type Transcriber,
+} from 'src/chatkit/chatkit.ports';
 import { agentConfig } from 'src/config/agent.config';
 import { metricsConfig } from 'src/config/metrics.config';
 import { MetricsModule } from 'src/metrics/metrics.module';
+import { RagModule } from 'src/rag/rag.module';
+import { SearchService } from 'src/rag/rag.search.service';
+import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 import { FakeOpenAI, textTurn, toolCallTurn, transcriptionTurn } from 'test/support/fake-openai';
+import { appConfig } from 'src/config/app.config';
 
 const ENV_KEYS = [
   'OPENAI_API_KEY',
@@ -31,13 +41,11 @@ const ENV_KEYS = [
 
 const searched: string[] = [];
 
-/** Stands in for the knowledge-base module: registers a tool and provides the search. */
-@Global()
+/** Stands in for RagModule: exports the search service and the tool the agent registers. */
 @Module({
-  imports: [AgentModule],
   providers: [
     {
-      provide: KNOWLEDGE_SEARCH,
+      provide: SearchService,
       useValue: {
         search: (query) => {
           searched.push(query);
@@ -47,38 +55,36 @@ const searched: string[] = [];
         },
       } satisfies KnowledgeSearch,
     },
+    {
+      provide: KnowledgeSearchTool,
+      useValue: {
+        description: 'Search the knowledge base.',
+        parameters: z.object({ query: z.string() }),
+        execute: (query: string) => Promise.resolve(`Passages about ${query}: refunds take 5 days.`),
+        annotate: () => [],
+      } satisfies Pick<KnowledgeSearchTool, 'description' | 'parameters' | 'execute' | 'annotate'>,
+    },
   ],
-  exports: [KNOWLEDGE_SEARCH],
+  exports: [SearchService, KnowledgeSearchTool],
 })
-class KnowledgeModule implements OnModuleInit {
-  constructor(@Inject(AgentTools) private readonly tools: AgentTools) {}
+class KnowledgeStandIn {}
 
-  onModuleInit(): void {
-    this.tools.register({
-      name: 'search_knowledge_base',
-      description: 'Search the knowledge base.',
-      parameters: z.object({ query: z.string() }),
-      execute: ({ query }) => `Passages about ${query}: refunds take 5 days.`,
-    });
-  }
-}
-
-/** Stands in for the attachments module. */
+/** Stands in for AttachmentsModule: exports the service the agent reads attachment bytes from. */
 @Module({
   providers: [
     {
-      provide: ATTACHMENT_READER,
+      provide: AttachmentReaderService,
       useValue: {
         read: () => Promise.resolve({ mimeType: 'text/plain', data: Buffer.from('order #42, paid by card') }),
       } satisfies AttachmentReader,
     },
   ],
-  exports: [ATTACHMENT_READER],
+  exports: [AttachmentReaderService],
 })
-class AttachmentsModule {}
+class AttachmentsStandIn {}
 
-/** Like ChatKitModule.register({ imports: [AgentModule], responder: responderProvider }). */
-@Module({ imports: [AgentModule], providers: [responderProvider] })
+/** Like ChatKitModule.register({ imports: [AgentModule] }): a module that only imports the ports. */
+@Module({ imports: [AgentModule] })
 class ProtocolModule {}
 
 let fake: FakeOpenAI;
@@ -103,15 +109,22 @@ async function compile(env: Record<string, string>): Promise<TestingModule> {
   Object.assign(process.env, env);
   const app = await Test.createTestingModule({
     imports: [
-      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [agentConfig, metricsConfig] }),
+      ConfigModule.forRoot({
+        isGlobal: true,
+        ignoreEnvFile: true,
+        load: [agentConfig, metricsConfig, appConfig],
+      }),
       MetricsModule,
       AgentModule,
-      KnowledgeModule,
-      AttachmentsModule,
       ProtocolModule,
     ],
-  }).compile();
-  // Runs onModuleInit, where other modules register their tools.
+  })
+    .overrideModule(RagModule)
+    .useModule(KnowledgeStandIn)
+    .overrideModule(AttachmentsModule)
+    .useModule(AttachmentsStandIn)
+    .compile();
+  // Runs onModuleInit, where the agent module registers the search tool.
   return app.init();
 }
 
@@ -150,7 +163,7 @@ async function answer(responder: Responder, ctx: ResponderContext): Promise<Thre
 }
 
 describe('AgentModule', () => {
-  it('answers with the offline responder and the provided knowledge search when no model is configured', async () => {
+  it('answers with the offline responder and the knowledge-base search when no model is configured', async () => {
     const app = await compile({});
     try {
       const responder = app.get<Responder>(RESPONDER, { strict: false });
@@ -173,7 +186,7 @@ describe('AgentModule', () => {
     }
   });
 
-  it('answers with the agent, registered tools and the provided attachment reader when a model is configured', async () => {
+  it('answers with the agent, the knowledge-base tool and the attachments service when a model is configured', async () => {
     const app = await compile({
       OPENAI_BASE_URL: fake.baseURL,
       AGENT_MODEL: 'gpt-module',

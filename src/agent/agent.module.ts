@@ -1,51 +1,29 @@
 /**
  * The agent feature: the model client and runner, the tool registry, the model-backed responder
- * and the offline one, and the RESPONDER the protocol layer streams from — AgentService when a
- * model is configured (OPENAI_API_KEY or OPENAI_BASE_URL), otherwise OfflineResponder — plus the
- * TRANSCRIBER behind `input.transcribe`.
+ * and the offline one, and the two ports of the protocol layer it provides, each bound once here:
+ * RESPONDER — AgentService when a model is configured (OPENAI_API_KEY or OPENAI_BASE_URL),
+ * otherwise OfflineResponder — and TRANSCRIBER behind `input.transcribe`.
  *
- * The attachment reader (ATTACHMENT_READER) and the knowledge-base search (KNOWLEDGE_SEARCH) are
- * provided by their own modules, which may import this one to register tools; so they are looked
- * up when a request needs them, never required at startup. This module must not import them.
+ * It imports what it needs from below and injects the services those modules export: the
+ * attachments (to read attachment bytes for the model) and the knowledge base (the offline
+ * responder's search and the `search_knowledge_base` tool, registered here). Nothing below may
+ * import this module; the app passes it to ChatKitModule.register.
  */
-import { Module, type Provider } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import type OpenAI from 'openai';
-import type { Runner } from '@openai/agents';
+import { Module, type OnModuleInit, type Provider } from '@nestjs/common';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { AgentService } from 'src/agent/agent.service';
 import { AgentTools } from 'src/agent/agent-tools.registry';
-import { ATTACHMENT_READER, NO_ATTACHMENTS, type AttachmentReader } from 'src/agent/history.converter';
 import { AGENT_RUNNER, OPENAI_CLIENT, modelProviders } from 'src/agent/model-provider';
-import { KNOWLEDGE_SEARCH, OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
-import { TRANSCRIBER, type Transcriber } from 'src/chatkit/attachment-links';
-import { RESPONDER, type Responder } from 'src/chatkit/responder';
+import { OfflineResponder } from 'src/agent/offline.responder';
+import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
+import { AttachmentsModule } from 'src/attachments/attachments.module';
+import { RESPONDER, TRANSCRIBER, type Responder, type Transcriber } from 'src/chatkit/chatkit.ports';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
+import { RagModule } from 'src/rag/rag.module';
+import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 
-/**
- * A getter for a provider registered anywhere in the application: undefined while nobody
- * provides it, remembered once found.
- */
-function lazy<T>(moduleRef: ModuleRef, token: symbol): () => T | undefined {
-  let found: T | undefined;
-  return () => {
-    if (found === undefined) {
-      try {
-        found = moduleRef.get<T>(token, { strict: false }) ?? undefined;
-      } catch {
-        // Not provided (yet).
-      }
-    }
-    return found;
-  };
-}
-
-/**
- * RESPONDER: the agent when a model is configured, else the offline responder. Exported so the
- * protocol module can declare it locally: `ChatKitModule.register({ imports: [AgentModule],
- * responder: responderProvider })`.
- */
-export const responderProvider: Provider = {
+/** The one binding of RESPONDER: the agent when a model is configured, else the offline responder. */
+const responderProvider: Provider = {
   provide: RESPONDER,
   useFactory: (config: AgentConfig, agent: AgentService, offline: OfflineResponder): Responder =>
     config.modelConfigured ? agent : offline,
@@ -62,40 +40,35 @@ const transcriberProvider: Provider = {
   inject: [AgentService],
 };
 
-const providers: Provider[] = [
-  ...modelProviders,
-  AgentMetrics,
-  AgentTools,
-  {
-    provide: AgentService,
-    useFactory: (
-      config: AgentConfig,
-      client: OpenAI,
-      runner: Runner,
-      tools: AgentTools,
-      metrics: AgentMetrics,
-      moduleRef: ModuleRef,
-    ) => {
-      const reader = lazy<AttachmentReader>(moduleRef, ATTACHMENT_READER);
-      const attachments: AttachmentReader = {
-        read: (attachment, maxBytes) => (reader() ?? NO_ATTACHMENTS).read(attachment, maxBytes),
-      };
-      return new AgentService(config, client, runner, tools, metrics, attachments);
-    },
-    inject: [agentConfig.KEY, OPENAI_CLIENT, AGENT_RUNNER, AgentTools, AgentMetrics, ModuleRef],
-  },
-  {
-    provide: OfflineResponder,
-    useFactory: (moduleRef: ModuleRef) =>
-      new OfflineResponder(lazy<KnowledgeSearch>(moduleRef, KNOWLEDGE_SEARCH)),
-    inject: [ModuleRef],
-  },
-  responderProvider,
-  transcriberProvider,
-];
-
 @Module({
-  providers,
-  exports: [RESPONDER, TRANSCRIBER, AgentService, OfflineResponder, AgentTools, OPENAI_CLIENT, AGENT_RUNNER],
+  imports: [AttachmentsModule, RagModule],
+  providers: [
+    ...modelProviders,
+    AgentMetrics,
+    AgentTools,
+    AgentService,
+    OfflineResponder,
+    responderProvider,
+    transcriberProvider,
+  ],
+  exports: [RESPONDER, TRANSCRIBER, AgentService, AgentTools, OPENAI_CLIENT, AGENT_RUNNER],
 })
-export class AgentModule {}
+export class AgentModule implements OnModuleInit {
+  constructor(
+    private readonly tools: AgentTools,
+    private readonly knowledge: KnowledgeSearchTool,
+  ) {}
+
+  /** Registered at start-up, before any request, so the built-in instructions can mention it. */
+  onModuleInit(): void {
+    const knowledge = this.knowledge;
+    this.tools.register({
+      name: KNOWLEDGE_BASE_TOOL,
+      description: knowledge.description,
+      parameters: knowledge.parameters,
+      execute: (args, context) => knowledge.execute(args.query, context),
+      // The answer's [n] markers become ChatKit annotations pointing at the cited passages.
+      annotate: (text, outputs) => knowledge.annotate(text, outputs),
+    });
+  }
+}

@@ -18,7 +18,7 @@ import type {
   ThreadStreamEvent,
   UserMessageItem,
 } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import { AppException } from 'src/common/app.exception';
 import type { AgentConfig } from 'src/config/agent.config';
 import { MetricsService } from 'src/metrics/metrics.service';

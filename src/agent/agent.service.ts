@@ -17,7 +17,6 @@ import { AgentMetrics, type RunOutcome } from 'src/agent/agent.metrics';
 import { mapAgentStream, type RunUsage } from 'src/agent/agent-stream.mapper';
 import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
 import {
-  ATTACHMENT_READER,
   lastUserMessage,
   toAgentInput,
   userMessageText,
@@ -26,6 +25,7 @@ import {
 import { AGENT_RUNNER, OPENAI_CLIENT } from 'src/agent/model-provider';
 import { KNOWLEDGE_BASE_TOOL, buildInstructions } from 'src/agent/prompt';
 import { TITLE_INSTRUCTIONS, cleanTitle, fallbackTitle } from 'src/agent/thread-title';
+import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
 import type {
   ThreadItem,
   ThreadMetadata,
@@ -34,7 +34,7 @@ import type {
   UserMessageItem,
   WorkflowItem,
 } from 'src/chatkit/chatkit.schemas';
-import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 
@@ -99,7 +99,8 @@ export class AgentService implements Responder {
     @Inject(AGENT_RUNNER) private readonly runner: Runner,
     private readonly tools: AgentTools,
     private readonly metrics: AgentMetrics,
-    @Inject(ATTACHMENT_READER) private readonly attachments: AttachmentReader,
+    // Typed by the part it uses, so unit specs can hand in a plain reader.
+    @Inject(AttachmentReaderService) private readonly attachments: AttachmentReader,
   ) {}
 
   get transcriptionEnabled(): boolean {

@@ -22,12 +22,9 @@ import type {
   UserMessageItem,
   WidgetItem,
 } from 'src/chatkit/chatkit.schemas';
+import type { AttachmentFile } from 'src/attachments/attachment-reader.service';
 
-/** An attachment's bytes, or only its size when it is over the limit it was read with. */
-export type AttachmentFile =
-  { mimeType: string; data: Buffer } | { mimeType: string; data: null; size: number };
-
-/** The attachments module implements it. */
+/** The part of AttachmentReaderService the conversion uses (a plain object in unit specs). */
 export interface AttachmentReader {
   /**
    * The bytes of an attachment, or null when they are gone. A file larger than `maxBytes` is not
@@ -35,9 +32,6 @@ export interface AttachmentReader {
    */
   read(attachment: Attachment, maxBytes: number): Promise<AttachmentFile | null>;
 }
-
-/** DI token for the AttachmentReader; without a provider every attachment reads as missing. */
-export const ATTACHMENT_READER = Symbol('ATTACHMENT_READER');
 
 export const NO_ATTACHMENTS: AttachmentReader = { read: () => Promise.resolve(null) };
 

@@ -1,11 +1,12 @@
-import { OfflineResponder, type KnowledgePassage, type KnowledgeSearch } from 'src/agent/offline.responder';
+import { OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import type { KnowledgePassage } from 'src/rag/rag.search.service';
 import type {
   AssistantMessageItem,
   ThreadMetadata,
   ThreadStreamEvent,
   UserMessageItem,
 } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 
 const request: RequestContext = { userId: 'user_1', isAdmin: false, requestId: 'req_1', metadata: {} };

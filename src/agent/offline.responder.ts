@@ -4,31 +4,21 @@
  * install is useful (and testable) before anyone has an API key.
  *
  * It must never pretend to be a model: it does not summarise or rephrase, it quotes. Searching
- * goes through the KnowledgeSearch the knowledge-base module provides, scoped by the request.
+ * goes through the knowledge base's SearchService, scoped by the request.
  */
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { lastUserMessage, userMessageText } from 'src/agent/history.converter';
 import { fallbackTitle } from 'src/agent/thread-title';
 import type { Source, ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
-import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
 import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 import type { RequestContext } from 'src/common/request-context';
+import { SearchService, type KnowledgePassage } from 'src/rag/rag.search.service';
 
-export interface KnowledgePassage {
-  text: string;
-  title: string;
-  /** A URL, or a path / file name inside the knowledge base. */
-  source: string;
-  score: number;
-}
-
-/** Knowledge-base search, implemented by the knowledge-base module. */
+/** The part of the knowledge base's SearchService this responder uses. */
 export interface KnowledgeSearch {
   search(query: string, context: RequestContext, limit: number): Promise<KnowledgePassage[]>;
 }
-
-/** DI token for the KnowledgeSearch; without a provider the knowledge base counts as empty. */
-export const KNOWLEDGE_SEARCH = Symbol('KNOWLEDGE_SEARCH');
 
 const PASSAGES = 3;
 const EXCERPT_CHARS = 400;
@@ -58,19 +48,8 @@ interface Piece {
 export class OfflineResponder implements Responder {
   private readonly logger = new Logger(OfflineResponder.name);
 
-  private readonly resolveKnowledge: () => KnowledgeSearch | undefined;
-
-  /**
-   * `knowledge` may be a function so AgentModule can look the search up at request time: the
-   * knowledge-base module registers it independently and may be initialised after this one.
-   */
-  constructor(
-    @Optional()
-    @Inject(KNOWLEDGE_SEARCH)
-    knowledge?: KnowledgeSearch | (() => KnowledgeSearch | undefined) | null,
-  ) {
-    this.resolveKnowledge = typeof knowledge === 'function' ? knowledge : () => knowledge ?? undefined;
-  }
+  /** Without a knowledge base (only where a test builds one by hand) there is nothing to show. */
+  constructor(@Inject(SearchService) private readonly knowledge?: KnowledgeSearch) {}
 
   async *respond(
     thread: ThreadMetadata,
@@ -94,7 +73,7 @@ export class OfflineResponder implements Responder {
   }
 
   private async answer(question: string, request: RequestContext): Promise<Piece[]> {
-    const knowledge = this.resolveKnowledge();
+    const knowledge = this.knowledge;
     if (!knowledge) {
       return [
         { text: `${NO_MODEL} The knowledge base is empty as well, so there is nothing I can show you yet.` },

@@ -1,6 +1,6 @@
 /**
- * What the ChatKit protocol layer asks of attachments (its AttachmentLinks): resolve the ids a
- * user message names to the caller's own ready attachments, link them to the thread inside the
+ * What the ChatKit protocol layer asks of attachments: resolve the ids a user
+ * message names to the caller's own ready attachments, link them to the thread inside the
  * message's transaction, delete one or a thread's worth, re-sign preview links on the way out,
  * and attachments.create (handed to intake).
  *
@@ -16,12 +16,11 @@ import { AttachmentStore, type AttachmentRecord } from 'src/attachments/attachme
 import { AttachmentUrls } from 'src/attachments/attachment.urls';
 import { toAttachment, withFreshPreviews } from 'src/attachments/attachment.wire';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
-import type { AttachmentLinks } from 'src/chatkit/attachment-links';
 import type { Attachment, AttachmentsCreateParams } from 'src/chatkit/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
 
 @Injectable()
-export class AttachmentLinksService implements AttachmentLinks {
+export class AttachmentLinksService {
   private readonly logger = new Logger('Attachments');
 
   constructor(

@@ -1,5 +1,5 @@
 /**
- * What the model gets of an attachment (the agent's AttachmentReader): the stored bytes of an
+ * What the model gets of an attachment (the agent injects this service): the stored bytes of an
  * attachment named by a message, or only its size when it is over the caller's limit. It must
  * never hand out bytes of an attachment that is not ready or that belongs to another thread, and
  * never hold more than the limit in memory.
@@ -12,11 +12,14 @@ import {
   isAttachmentStorageError,
   type AttachmentStorage,
 } from 'src/attachments/storage/attachment-storage';
-import type { AttachmentFile, AttachmentReader } from 'src/agent/history.converter';
 import type { Attachment } from 'src/chatkit/chatkit.schemas';
 
+/** An attachment's bytes, or only its size when it is over the limit it was read with. */
+export type AttachmentFile =
+  { mimeType: string; data: Buffer } | { mimeType: string; data: null; size: number };
+
 @Injectable()
-export class AttachmentReaderService implements AttachmentReader {
+export class AttachmentReaderService {
   constructor(
     private readonly store: AttachmentStore,
     @Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage,

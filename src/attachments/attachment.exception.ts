@@ -19,7 +19,6 @@ export enum AttachmentErrorCode {
   AlreadyUploaded = 'attachment_already_uploaded',
   UploadInProgress = 'attachment_upload_in_progress',
   InUse = 'attachment_in_use',
-  Forbidden = 'forbidden',
   StorageFailed = 'attachment_storage_failed',
 }
 
@@ -49,7 +48,6 @@ function statusFor(code: AttachmentErrorCode): number {
       return 400;
     case AttachmentErrorCode.SignatureInvalid:
     case AttachmentErrorCode.UrlExpired:
-    case AttachmentErrorCode.Forbidden:
       return 403;
     case AttachmentErrorCode.NotFound:
       return 404;

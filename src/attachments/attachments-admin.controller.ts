@@ -5,14 +5,13 @@
  * without an org (a deployment without orgs) sweeps everything.
  */
 import { Controller, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attachment.exception';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AttachmentsCleanup, type PurgeReport } from 'src/attachments/attachments.cleanup';
-import { Authenticated, CurrentUser } from 'src/common/decorators';
+import { AdminOnly, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 
 @ApiTags('admin')
-@Authenticated()
+@AdminOnly('purging attachments')
 @Controller('api/admin/attachments')
 export class AttachmentsAdminController {
   constructor(private readonly cleanup: AttachmentsCleanup) {}
@@ -25,14 +24,7 @@ export class AttachmentsAdminController {
       "The same sweep the cleanup timer runs. With dry_run=true nothing is deleted; the report says what would be. An admin of an org sweeps that org's attachments only (not stored objects without a record).",
   })
   @ApiQuery({ name: 'dry_run', required: false, enum: ['true', 'false'] })
-  @ApiResponse({ status: 403, description: 'Not an admin' })
   async purge(@CurrentUser() ctx: RequestContext, @Query('dry_run') dryRun?: string): Promise<PurgeReport> {
-    if (!ctx.isAdmin) {
-      throw new AttachmentException(
-        AttachmentErrorCode.Forbidden,
-        'only administrators may purge attachments',
-      );
-    }
     return this.cleanup.run({ dryRun: dryRun === 'true' || dryRun === '1', orgId: ctx.orgId || undefined });
   }
 }

@@ -1,9 +1,8 @@
 /**
  * The attachments feature: the configured byte store, records in PostgreSQL, signed URLs, the
- * upload/download routes, the cleanup sweep, and what other modules consume — AttachmentLinksService
- * for the ChatKit protocol (also as ATTACHMENT_LINKS; pass this module to ChatKitModule.register's
- * `imports`) and AttachmentReaderService for the agent (also as ATTACHMENT_READER). Nothing outside
- * this folder may reach the storage driver.
+ * upload/download routes, the cleanup sweep, and what the modules above import this module to
+ * inject: AttachmentLinksService (the ChatKit protocol) and AttachmentReaderService (the agent). It
+ * must never import them, and nothing outside this folder may reach the storage driver.
  */
 import {
   Inject,
@@ -30,8 +29,6 @@ import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/stor
 import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
 import { PostgresAttachmentStorage } from 'src/attachments/storage/postgres.storage';
 import { S3AttachmentStorage } from 'src/attachments/storage/s3.storage';
-import { ATTACHMENT_READER } from 'src/agent/history.converter';
-import { ATTACHMENT_LINKS } from 'src/chatkit/attachment-links';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 import { ALL_ROUTES } from 'src/common/route-template';
 
@@ -74,10 +71,8 @@ export function createAttachmentStorage(
     AttachmentLinksService,
     AttachmentReaderService,
     AttachmentsCleanup,
-    { provide: ATTACHMENT_LINKS, useExisting: AttachmentLinksService },
-    { provide: ATTACHMENT_READER, useExisting: AttachmentReaderService },
   ],
-  exports: [ATTACHMENT_LINKS, ATTACHMENT_READER, AttachmentLinksService, AttachmentReaderService],
+  exports: [AttachmentLinksService, AttachmentReaderService],
 })
 export class AttachmentsModule implements NestModule, OnApplicationShutdown {
   constructor(@Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage) {}

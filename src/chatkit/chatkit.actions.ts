@@ -11,7 +11,7 @@ import type {
   ThreadStreamEvent,
   WidgetItem,
 } from 'src/chatkit/chatkit.schemas';
-import type { ResponderContext } from 'src/chatkit/responder';
+import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 
 export interface ActionHandler {
   type: string;

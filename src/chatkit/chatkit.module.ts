@@ -1,15 +1,16 @@
 /**
  * The ChatKit protocol: POST /chatkit and the REST thread routes (both on ChatKitService), the
- * stream pipeline, the per-thread run lock and the action registry. The responder comes from
- * whichever module provides RESPONDER; without one, the echo responder answers.
+ * stream pipeline, the per-thread run lock and the action registry. It imports the lower modules
+ * it needs (threads, attachments) and receives the higher one that answers through `imports`:
+ * that module must export RESPONDER and may export TRANSCRIBER (chatkit.ports.ts). This module
+ * must never import the agent itself, nor provide a responder of its own.
  */
-import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitController } from 'src/chatkit/chatkit.controller';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
-import { EchoResponder } from 'src/chatkit/echo.responder';
-import { RESPONDER } from 'src/chatkit/responder';
 import { StreamSlots } from 'src/chatkit/stream-slots';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
 import { ThreadsController } from 'src/threads/threads.controller';
@@ -17,20 +18,13 @@ import { ThreadsModule } from 'src/threads/threads.module';
 
 @Module({})
 export class ChatKitModule {
-  /** `imports` bring the providers of RESPONDER, ATTACHMENT_LINKS and TRANSCRIBER when they exist. */
-  static register(options: { imports?: DynamicModule['imports']; responder?: Provider } = {}): DynamicModule {
+  /** `imports`: the module(s) providing the ports, e.g. `ChatKitModule.register({ imports: [AgentModule] })`. */
+  static register(options: { imports: NonNullable<DynamicModule['imports']> }): DynamicModule {
     return {
       module: ChatKitModule,
-      imports: [ThreadsModule, ...(options.imports ?? [])],
+      imports: [ThreadsModule, AttachmentsModule, ...options.imports],
       controllers: [ChatKitController, ThreadsController],
-      providers: [
-        ChatKitService,
-        ChatKitActions,
-        ChatKitMetrics,
-        ThreadRunLock,
-        StreamSlots,
-        options.responder ?? { provide: RESPONDER, useClass: EchoResponder },
-      ],
+      providers: [ChatKitService, ChatKitActions, ChatKitMetrics, ThreadRunLock, StreamSlots],
       exports: [ChatKitService, ChatKitActions],
     };
   }

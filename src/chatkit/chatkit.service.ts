@@ -33,13 +33,14 @@ import {
 import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
+import { AttachmentLinksService } from 'src/attachments/attachment-links.service';
 import {
-  ATTACHMENT_LINKS,
+  RESPONDER,
   TRANSCRIBER,
-  type AttachmentLinks,
+  type Responder,
+  type ResponderContext,
   type Transcriber,
-} from 'src/chatkit/attachment-links';
-import { RESPONDER, type Responder, type ResponderContext } from 'src/chatkit/responder';
+} from 'src/chatkit/chatkit.ports';
 import { SseStream } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { runPipeline } from 'src/chatkit/stream.pipeline';
@@ -73,7 +74,7 @@ export class ChatKitService {
     private readonly slots: StreamSlots,
     @Inject(RESPONDER) private readonly responder: Responder,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
-    @Optional() @Inject(ATTACHMENT_LINKS) private readonly attachments?: AttachmentLinks,
+    private readonly attachments: AttachmentLinksService,
     @Optional() @Inject(TRANSCRIBER) private readonly transcriber?: Transcriber,
   ) {}
 
@@ -88,7 +89,7 @@ export class ChatKitService {
         type: typeof type === 'string' ? knownType(type) : 'unknown',
         outcome: 'invalid',
       });
-      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error));
+      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error, body));
     }
     return result.data;
   }
@@ -149,7 +150,7 @@ export class ChatKitService {
         return {};
       case 'items.list': {
         const page = await this.store.listItems(ctx, request.params.thread_id, request.params);
-        return this.attachments ? this.attachments.refresh(ctx, page) : page;
+        return this.attachments.refresh(ctx, page);
       }
       case 'items.feedback': {
         await this.store.saveFeedback(
@@ -162,9 +163,9 @@ export class ChatKitService {
         return {};
       }
       case 'attachments.create':
-        return this.requireAttachments().create(ctx, request.params);
+        return this.attachments.create(ctx, request.params);
       case 'attachments.delete':
-        await this.requireAttachments().delete(ctx, request.params.attachment_id);
+        await this.attachments.delete(ctx, request.params.attachment_id);
         return {};
       case 'input.transcribe': {
         if (!this.transcriber) {
@@ -198,19 +199,13 @@ export class ChatKitService {
     const thread = await this.store.loadThread(ctx, threadId);
     const items = await this.store.listItems(ctx, threadId, { order: 'asc', ownerVerified: true });
     const wire = toWireThread(thread, items);
-    return this.attachments ? this.attachments.refresh(ctx, wire) : wire;
+    return this.attachments.refresh(ctx, wire);
   }
 
   async deleteThread(ctx: RequestContext, threadId: string): Promise<void> {
     await this.store.loadThread(ctx, threadId);
-    if (this.attachments) await this.attachments.deleteForThread(ctx, threadId);
+    await this.attachments.deleteForThread(ctx, threadId);
     await this.store.deleteThread(ctx, threadId);
-  }
-
-  private requireAttachments(): AttachmentLinks {
-    if (!this.attachments)
-      throw new AppException(ErrorCode.NotImplemented, 'attachments are not enabled on this server');
-    return this.attachments;
   }
 
   // ------------------------------------------------------------------------------ streaming
@@ -231,7 +226,7 @@ export class ChatKitService {
           await this.store.createThread(ctx, thread, m);
           await this.store.upsertItem(ctx, thread.id, message, m);
           if (attachments.length)
-            await this.attachments!.link(ctx, thread.id, request.params.input.attachments, m);
+            await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
         });
         const lease = await this.lock.acquire(thread.id, ctx.requestId);
         return {
@@ -256,7 +251,7 @@ export class ChatKitService {
           else
             await this.store.transaction(async (m) => {
               await this.store.upsertItem(ctx, thread.id, message, m);
-              await this.attachments!.link(ctx, thread.id, request.params.input.attachments, m);
+              await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
             });
         } catch (err) {
           await lease.release();
@@ -442,12 +437,6 @@ export class ChatKitService {
 
   private async resolveAttachments(ctx: RequestContext, input: UserMessageInput) {
     if (!input.attachments.length) return [];
-    if (!this.attachments) {
-      throw new AppException(
-        ErrorCode.BadRequest,
-        'params.input.attachments: attachments are not enabled on this server',
-      );
-    }
     return this.attachments.resolve(ctx, input.attachments);
   }
 

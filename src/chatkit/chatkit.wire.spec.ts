@@ -249,7 +249,7 @@ describe('formatZodError', () => {
   const message = (schema: z.ZodType, value: unknown) => {
     const result = schema.safeParse(value);
     if (result.success) throw new Error('expected a failure');
-    return formatZodError(result.error);
+    return formatZodError(result.error, value);
   };
 
   it('names the content part discriminator with its allowed values', () => {

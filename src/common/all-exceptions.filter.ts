@@ -6,7 +6,6 @@
  */
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
 import { AppException, ErrorCode, codeForStatus } from 'src/common/app.exception';
 import { requestIdOf, type AuthenticatedRequest } from 'src/common/request-context';
@@ -100,11 +99,6 @@ export function toErrorBody(
 
   if (exception instanceof AppException) {
     return make(exception.status, exception.code, exception.message, exception.headers);
-  }
-  if (exception instanceof ZodValidationException) {
-    const zodError = exception.getZodError();
-    const message = zodError instanceof ZodError ? formatZodError(zodError) : 'invalid request';
-    return make(400, ErrorCode.ValidationFailed, message);
   }
   if (exception instanceof ZodError) {
     return make(400, ErrorCode.ValidationFailed, formatZodError(exception));

@@ -4,7 +4,7 @@ import { formatZodError } from 'src/common/zod-errors';
 function messageFor(schema: z.ZodType, input: unknown): string {
   const result = schema.safeParse(input);
   if (result.success) throw new Error('expected a validation failure');
-  return formatZodError(result.error);
+  return formatZodError(result.error, input);
 }
 
 describe('formatZodError never repeats what the client sent', () => {

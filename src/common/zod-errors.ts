@@ -1,8 +1,10 @@
 /**
  * Turns zod failures into one short message that names each failing field by its path, for 400
- * responses everywhere (the exception filter uses it for every zod error). It never repeats what
- * the client sent: no received value, and no key that is not a plain identifier (record keys are
- * the client's text).
+ * responses everywhere (the validation pipe, the /chatkit parser and the exception filter). The
+ * message is built from the issue's own fields (code, path, expected, minimum, maximum, values…)
+ * and, for a wrong type, the kind of value found at the path in the input: never from zod's
+ * English text. It never repeats what the client sent: no received value, and no key that is not
+ * a plain identifier (record keys are the client's text).
  */
 import type { z } from 'zod';
 
@@ -24,14 +26,40 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || 'body';
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** What a client author would call the kind of a JSON value (never the value itself). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+  return typeof value;
+}
+
+const NOTHING = Symbol('nothing');
+
+/**
+ * The value an issue is about: its own `input` when the parse reported inputs, else the value at
+ * the issue's path in the parsed input; NOTHING when neither is known.
+ */
+function valueOf(issue: z.core.$ZodIssue, root: unknown): unknown {
+  if ('input' in issue) return issue.input;
+  if (root === NOTHING) return NOTHING;
+  let value: unknown = root;
+  for (const segment of issue.path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    if (!Object.prototype.hasOwnProperty.call(value, segment)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[segment];
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
   switch (issue.code) {
     case 'invalid_type': {
-      // zod's own message carries the received type ("…, received string"), which the issue lacks.
-      if (/received undefined$/.test(issue.message)) return 'required';
       const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
-      const received = /received (\w+)$/.exec(issue.message)?.[1];
-      return received ? `expected ${expected}, received ${received}` : `expected ${expected}`;
+      const value = valueOf(issue, root);
+      if (value === NOTHING) return `expected ${expected}`;
+      if (value === undefined) return 'required';
+      return `expected ${expected}, received ${kindOf(value)}`;
     }
     case 'invalid_value':
       return `expected one of ${issue.values.map(String).join(', ')}`;
@@ -57,7 +85,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `expected a ${issue.format} string`;
     case 'unrecognized_keys':
       return `unknown key(s) ${issue.keys.map((k) => (IDENTIFIER.test(k) ? k : '[…]')).join(', ')}`;
-    default:
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_key':
+      return 'has an invalid key';
+    case 'invalid_element':
+      return 'has an invalid element';
+    case 'custom':
+      // Our own refinements word their message for the client.
       return issue.message;
   }
 }
@@ -65,11 +100,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /**
  * One line naming each failing field, e.g.
  * `params.input.content[0].type: expected one of input_text, input_tag`. Only the first few
- * issues are listed; a client that sends many wrong fields gets the idea from those.
+ * issues are listed; a client that sends many wrong fields gets the idea from those. `input` is
+ * what was parsed: without it a wrong type cannot be told from a missing field.
  */
-export function formatZodError(error: z.ZodError): string {
+export function formatZodError(error: z.ZodError, input: unknown = NOTHING): string {
   const issues = error.issues;
-  const shown = issues.slice(0, MAX_REPORTED_ISSUES).map((i) => `${formatPath(i.path)}: ${describeIssue(i)}`);
+  const shown = issues
+    .slice(0, MAX_REPORTED_ISSUES)
+    .map((i) => `${formatPath(i.path)}: ${describeIssue(i, input)}`);
   const hidden = issues.length - shown.length;
   return hidden > 0 ? `${shown.join('; ')} (and ${hidden} more)` : shown.join('; ');
 }

@@ -1,5 +1,6 @@
 /** Prometheus metrics: the registry service (global), the HTTP timing middleware and GET /metrics. */
 import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { CommonModule } from 'src/common/common.module';
 import { ALL_ROUTES } from 'src/common/route-template';
 import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 import { MetricsController } from 'src/metrics/metrics.controller';
@@ -7,6 +8,8 @@ import { MetricsService } from 'src/metrics/metrics.service';
 
 @Global()
 @Module({
+  // The request counter the timing middleware shares with graceful shutdown.
+  imports: [CommonModule],
   controllers: [MetricsController],
   providers: [MetricsService, HttpMetricsMiddleware],
   exports: [MetricsService],

@@ -8,19 +8,15 @@
  */
 import {
   Body,
-  CanActivate,
   Controller,
   Delete,
-  ExecutionContext,
   Get,
   HttpCode,
-  Injectable,
   Param,
   Post,
   Query,
   Res,
   UploadedFile,
-  UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
@@ -30,8 +26,8 @@ import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { INPUT_LIMITS } from 'src/common/input-limits';
-import { Authenticated, CurrentUser } from 'src/common/decorators';
-import type { AuthenticatedRequest, RequestContext } from 'src/common/request-context';
+import { AdminOnly, Authenticated, CurrentUser } from 'src/common/decorators';
+import type { RequestContext } from 'src/common/request-context';
 import { IngestionService, type IngestResult } from 'src/rag/rag.ingestion.service';
 import { KnowledgeRepository, type PageOfDocuments } from 'src/rag/rag.repository';
 import {
@@ -70,15 +66,6 @@ function managedOrg(ctx: RequestContext): string {
   return ctx.orgId ?? '';
 }
 
-@Injectable()
-export class KnowledgeAdminGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    if (req.context?.isAdmin) return true;
-    throw new AppException(ErrorCode.Forbidden, 'managing the knowledge base requires the admin role');
-  }
-}
-
 @ApiTags('knowledge base')
 @Authenticated()
 @Controller('api/search')
@@ -99,8 +86,7 @@ export class SearchController {
 }
 
 @ApiTags('knowledge base')
-@Authenticated()
-@UseGuards(KnowledgeAdminGuard)
+@AdminOnly('managing the knowledge base')
 @Controller('api/documents')
 export class DocumentsController {
   constructor(

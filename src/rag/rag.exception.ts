@@ -1,6 +1,7 @@
 /**
- * The one error type of the knowledge-base feature. `code` is stable and machine-readable so an
- * upload client can tell "we cannot read this kind of file" from "this file is damaged" from
+ * The one error type of the knowledge-base feature. It is an AppException, so the global filter
+ * answers it as `{statusCode, code, message, requestId}`; `code` is stable and machine-readable so
+ * an upload client can tell "we cannot read this kind of file" from "this file is damaged" from
  * "there is no text in it". Messages are shown to the uploader: they may name the file format but
  * must never echo file contents.
  */
@@ -12,36 +13,30 @@ export enum RagErrorCode {
   EmptyDocument = 'empty_document',
 }
 
-export class RagException extends Error {
+export class RagException extends AppException {
   constructor(
-    readonly code: RagErrorCode,
+    override readonly code: RagErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, statusFor(code));
     this.name = 'RagException';
-  }
-
-  /** HTTP status for the global filter; exhaustive so a new code cannot ship without one. */
-  get status(): number {
-    switch (this.code) {
-      case RagErrorCode.UnsupportedFormat:
-        return 415;
-      case RagErrorCode.CorruptFile:
-      case RagErrorCode.EmptyDocument:
-        return 422;
-      default: {
-        const unhandled: never = this.code;
-        return unhandled;
-      }
-    }
+    // Why a file could not be read (the parser's own error) stays for the log, never the client.
+    if (options) this.cause = options.cause;
   }
 }
 
-/**
- * The HTTP form of a RagException: the same stable code (`unsupported_format`, `corrupt_file`,
- * `empty_document`) and message, with the status chosen above.
- */
-export function toAppException(error: RagException): AppException {
-  return new AppException(error.code, error.message, error.status);
+/** Exhaustive, so a new code cannot ship without a status. */
+function statusFor(code: RagErrorCode): number {
+  switch (code) {
+    case RagErrorCode.UnsupportedFormat:
+      return 415;
+    case RagErrorCode.CorruptFile:
+    case RagErrorCode.EmptyDocument:
+      return 422;
+    default: {
+      const unhandled: never = code;
+      return unhandled;
+    }
+  }
 }

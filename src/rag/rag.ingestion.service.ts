@@ -16,7 +16,6 @@ import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
 import { chunkDocument, chunkSearchText } from 'src/rag/rag.chunker';
 import { EmbeddingError, EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { extractText, type DocumentFormat } from 'src/rag/rag.extractors';
-import { RagException, toAppException } from 'src/rag/rag.exception';
 import { chunkHash, chunkId, contentHash } from 'src/rag/rag.hash';
 import { RagMetrics, type IngestStatus } from 'src/rag/rag.metrics';
 import { KnowledgeRepository, type ChunkWrite, type DocumentRecord } from 'src/rag/rag.repository';
@@ -77,10 +76,7 @@ export class IngestionService {
     try {
       return await this.run(input);
     } catch (error) {
-      this.metrics.ingestionFailed(
-        error instanceof RagException || error instanceof AppException ? error.code : 'internal',
-      );
-      if (error instanceof RagException) throw toAppException(error);
+      this.metrics.ingestionFailed(error instanceof AppException ? error.code : 'internal');
       throw error;
     }
   }

@@ -1,18 +1,17 @@
 /**
  * The knowledge base. RagCoreModule holds the services (ingestion, search, the SQL, the
  * embeddings client) and is all the command-line tools need. RagModule adds the REST routes, the
- * start-up work (capability probe, docs seeding), KNOWLEDGE_SEARCH for the offline responder and
- * the agent's `search_knowledge_base` tool.
+ * start-up work (capability probe, docs seeding) and the search tool, and exports SearchService
+ * and KnowledgeSearchTool for the agent, which imports this module and registers the tool.
  *
- * Neither imports the agent module: the tool finds the agent's registry at start-up if the app
- * has one, so the knowledge base works (and is testable) on its own.
+ * Neither module may import the agent (or anything above the knowledge base): the knowledge base
+ * works, and is testable, on its own.
  */
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
-import { KNOWLEDGE_SEARCH } from 'src/agent/offline.responder';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
-import { DocumentsController, KnowledgeAdminGuard, SearchController } from 'src/rag/rag.controller';
+import { DocumentsController, SearchController } from 'src/rag/rag.controller';
 import { EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
 import { RagMetrics } from 'src/rag/rag.metrics';
@@ -45,12 +44,7 @@ export class RagCoreModule {}
     }),
   ],
   controllers: [SearchController, DocumentsController],
-  providers: [
-    KnowledgeAdminGuard,
-    KnowledgeBaseStartup,
-    KnowledgeSearchTool,
-    { provide: KNOWLEDGE_SEARCH, useExisting: SearchService },
-  ],
-  exports: [KNOWLEDGE_SEARCH, RagCoreModule],
+  providers: [KnowledgeBaseStartup, KnowledgeSearchTool],
+  exports: [RagCoreModule, KnowledgeSearchTool],
 })
 export class RagModule {}

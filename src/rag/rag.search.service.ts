@@ -11,7 +11,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import type { RequestContext } from 'src/common/request-context';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
-import type { KnowledgePassage, KnowledgeSearch } from 'src/agent/offline.responder';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
 import { EmbeddingError, EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { RagMetrics, type SearchMode } from 'src/rag/rag.metrics';
@@ -50,8 +49,17 @@ export interface SearchResponse {
   results: SearchResult[];
 }
 
+/** One passage of a search for the agent and the offline responder. */
+export interface KnowledgePassage {
+  text: string;
+  title: string;
+  /** A URL, or a path / file name inside the knowledge base. */
+  source: string;
+  score: number;
+}
+
 @Injectable()
-export class SearchService implements KnowledgeSearch {
+export class SearchService {
   private readonly logger = new Logger('KnowledgeBase');
   private statistics?: { value: TermStatistics; readAt: number };
 
@@ -76,7 +84,7 @@ export class SearchService implements KnowledgeSearch {
     return this.run(ctx, q, params.limit ?? DEFAULT_SEARCH_LIMIT, params.mode ?? 'hybrid');
   }
 
-  /** KnowledgeSearch for the agent and the offline responder: long questions are cut, not refused. */
+  /** For the agent's tool and the offline responder: long questions are cut, not refused. */
   async search(query: string, context: RequestContext, limit: number): Promise<KnowledgePassage[]> {
     const q = truncateAtWord(query.trim(), this.config.maxQueryChars);
     if (q === '') return [];

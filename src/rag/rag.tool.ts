@@ -1,16 +1,16 @@
 /**
- * The agent's `search_knowledge_base` tool. Registered with the agent's tool registry when the
- * agent module is part of the app (looked up at start-up, so the knowledge base works without
- * it). Each passage gets a number the answer cites as `[n]`; a passage keeps its number for the
+ * The knowledge-base search as the agent's tool: its description and parameters for the model,
+ * the passages it returns and the citations an answer makes of them. The agent module imports
+ * the knowledge base and registers this under its own tool name; this file must never import the
+ * agent. Each passage gets a number the answer cites as `[n]`; a passage keeps its number for the
  * whole turn, so two searches in one turn never give one number to two passages.
  *
  * It searches as the user of the turn (`context.request`), never as anyone the model names.
  */
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
-import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
+import type { Annotation } from 'src/chatkit/chatkit.schemas';
+import type { RequestContext } from 'src/common/request-context';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import {
   citationAnnotations,
@@ -19,6 +19,11 @@ import {
   type KnowledgeToolPassage,
 } from 'src/rag/rag.citations';
 import { SearchService } from 'src/rag/rag.search.service';
+
+/** The turn a search runs in; the same object for every call of one turn (numbers are kept per object). */
+export interface KnowledgeToolTurn {
+  request: RequestContext;
+}
 
 const DESCRIPTION =
   'Search the organisation’s knowledge base (documentation, policies, guides) and return the most ' +
@@ -31,38 +36,19 @@ const ToolParameters = z.object({
 });
 
 @Injectable()
-export class KnowledgeSearchTool implements OnModuleInit {
-  private readonly logger = new Logger('KnowledgeBase');
+export class KnowledgeSearchTool {
+  readonly description = DESCRIPTION;
+  readonly parameters = ToolParameters;
   /** Per agent turn: chunk id → citation number. */
   private readonly refs = new WeakMap<object, Map<string, number>>();
 
   constructor(
-    private readonly moduleRef: ModuleRef,
     private readonly search: SearchService,
     @Inject(ragConfig.KEY) private readonly config: RagConfig,
   ) {}
 
-  onModuleInit(): void {
-    let tools: AgentTools | undefined;
-    try {
-      tools = this.moduleRef.get(AgentTools, { strict: false });
-    } catch {
-      this.logger.debug('no agent in this app: the search tool is not registered');
-      return;
-    }
-    if (!tools || tools.has(KNOWLEDGE_BASE_TOOL)) return;
-    tools.register({
-      name: KNOWLEDGE_BASE_TOOL,
-      description: DESCRIPTION,
-      parameters: ToolParameters,
-      execute: (args, context) => this.execute(args.query, context),
-      // The answer's [n] markers become ChatKit annotations pointing at the cited passages.
-      annotate: (text, outputs) => citationAnnotations(text, outputs.flatMap(knowledgeSourcesFromToolOutput)),
-    });
-  }
-
   /** The JSON the model receives; see rag.citations for its shape. */
-  async execute(query: string, context: Pick<AgentRunContext, 'request'>): Promise<string> {
+  async execute(query: string, context: KnowledgeToolTurn): Promise<string> {
     const results = await this.search.searchForTool(context.request, query, this.config.toolResults);
     let numbers = this.refs.get(context);
     if (!numbers) {
@@ -79,5 +65,10 @@ export class KnowledgeSearchTool implements OnModuleInit {
       return { ref, title: r.title, source: r.source, ...(section ? { section } : {}), text: r.text };
     });
     return formatKnowledgeToolOutput(query, passages);
+  }
+
+  /** The answer's [n] markers as ChatKit annotations pointing at the passages this tool returned. */
+  annotate(text: string, outputs: unknown[]): Annotation[] {
+    return citationAnnotations(text, outputs.flatMap(knowledgeSourcesFromToolOutput));
   }
 }

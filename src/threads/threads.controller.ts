@@ -9,10 +9,13 @@ import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import {
   CursorSchema,
+  IdSchema,
   PageOrderSchema,
   RequestMetadataSchema,
   ThreadTitleSchema,
   UserMessageInputSchema,
+  type ThreadsAddUserMessageRequest,
+  type ThreadsCreateRequest,
 } from 'src/chatkit/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
@@ -33,6 +36,10 @@ const MessageBodySchema = z.object({
   metadata: RequestMetadataSchema.optional(),
 });
 class MessageBodyDto extends createZodDto(MessageBodySchema) {}
+
+/** The thread id in the path where it goes on to the protocol service as `thread_id`. */
+const ThreadPathSchema = z.object({ id: IdSchema });
+class ThreadPathDto extends createZodDto(ThreadPathSchema) {}
 
 const UpdateThreadSchema = z.object({ title: ThreadTitleSchema });
 class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
@@ -59,11 +66,12 @@ export class ThreadsController {
   @ApiOperation({ summary: 'Start a thread with a first message; streams the same events as threads.create' })
   async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
     const clientGone = clientGoneSignal(res);
-    const request = this.chatkit.parse({
+    // The body was validated by the pipe against the same schemas the ChatKit request uses.
+    const request: ThreadsCreateRequest = {
       type: 'threads.create',
       params: { input: body.input },
-      metadata: body.metadata,
-    });
+      metadata: body.metadata ?? {},
+    };
     await this.chatkit.handle(ctx, request, res, clientGone);
   }
 
@@ -111,16 +119,16 @@ export class ThreadsController {
   @ApiOperation({ summary: 'Add a message; streams the same events as threads.add_user_message' })
   async addMessage(
     @CurrentUser() ctx: RequestContext,
-    @Param('id') id: string,
+    @Param() path: ThreadPathDto,
     @Body() body: MessageBodyDto,
     @Res() res: Response,
   ) {
     const clientGone = clientGoneSignal(res);
-    const request = this.chatkit.parse({
+    const request: ThreadsAddUserMessageRequest = {
       type: 'threads.add_user_message',
-      params: { thread_id: id, input: body.input },
-      metadata: body.metadata,
-    });
+      params: { thread_id: path.id, input: body.input },
+      metadata: body.metadata ?? {},
+    };
     await this.chatkit.handle(ctx, request, res, clientGone);
   }
 }

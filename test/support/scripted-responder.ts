@@ -3,7 +3,7 @@
  * the protocol itself. It records every call it gets.
  */
 import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
-import type { Responder, ResponderContext } from 'src/chatkit/responder';
+import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
 import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 
 export type Script = (

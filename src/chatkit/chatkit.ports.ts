@@ -1,7 +1,12 @@
 /**
- * What produces the assistant's side of a turn. The protocol layer calls `respond` for create,
- * add_user_message, retry (with the user message) and for client-tool output / structured input
- * (with null), and streams, persists and cancels whatever it yields. A responder may mutate
+ * The ports of the protocol layer: what it calls in a higher layer without importing it. The
+ * module that answers (the agent) provides each token, once; ChatKitModule.register receives it
+ * in `imports`. Nothing else belongs here: a lower module the protocol needs (threads,
+ * attachments) is imported directly.
+ *
+ * Responder: what produces the assistant's side of a turn. The protocol layer calls `respond`
+ * for create, add_user_message, retry (with the user message) and for client-tool output /
+ * structured input (with null), and streams, persists and cancels whatever it yields. A responder may mutate
  * `thread` (title, metadata): the pipeline notices, saves it and emits `thread.updated`.
  *
  * A responder must stop promptly when `signal` aborts (the client left) and must never write
@@ -47,3 +52,14 @@ export interface Responder {
 
 /** DI token for the active responder (the agent, or a scripted one in tests). */
 export const RESPONDER = Symbol('RESPONDER');
+
+/** Speech to text for `input.transcribe`. */
+export interface Transcriber {
+  transcribe(ctx: RequestContext, audio: Buffer, mimeType: string): Promise<{ text: string }>;
+}
+
+/**
+ * DI token for the transcriber. Its provider may resolve to null (no transcription model): the
+ * protocol then answers `input.transcribe` with 501.
+ */
+export const TRANSCRIBER = Symbol('TRANSCRIBER');
