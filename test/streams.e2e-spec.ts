@@ -254,6 +254,9 @@ describe('streams and misbehaving clients', () => {
       expect(partial.length).toBeLessThan(answer.length);
       expect(answer.startsWith(partial)).toBe(true);
       expect(textOf(items[5])).toBe('Short answer.');
+      // The model was held back while the client did not read, and the cut hung up on it.
+      const cut = await fake.waitForClientClose(2, 5000);
+      expect(cut.completedAt).toBeUndefined();
     } finally {
       socket.destroy();
     }

@@ -2,13 +2,15 @@
  * The one OpenAI client and the one Agents SDK Runner of the process, built from the `agent`
  * config namespace. The client owns timeouts and retries: it retries 429 and 5xx answers (and
  * connection failures) before any byte of a response arrived, and never once a stream has
- * started, so a retried request can never duplicate text the user already saw.
+ * started, so a retried request can never duplicate text the user already saw. Its `fetch` reads a
+ * streamed answer only while the turn's client keeps up (gated-fetch.ts).
  *
  * Nothing here may send traces or other data anywhere unless AGENT_TRACING asks for it.
  */
 import type { Provider } from '@nestjs/common';
 import OpenAI from 'openai';
 import { OpenAIProvider, Runner, setTraceProcessors, setTracingDisabled } from '@openai/agents';
+import { gatedFetch } from 'src/agent/gated-fetch';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 
 /** DI token: the `openai` client (also usable for embeddings by other modules). */
@@ -28,6 +30,7 @@ export function createOpenAIClient(config: AgentConfig): OpenAI {
     baseURL: config.baseURL,
     timeout: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
+    fetch: gatedFetch(),
   });
 }
 

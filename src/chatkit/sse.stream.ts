@@ -6,11 +6,13 @@
  * It turns "the client is gone" and "the client reads too slowly" into one AbortSignal, and it
  * must never buffer more than a bounded amount for a client: `send` waits while the buffer is
  * full, so the producer (the model) is not pulled further, and a reader that leaves it full for
- * too long is cut.
+ * too long is cut. While `send` waits it also closes the turn's read gate, so the model's response
+ * is not read further either (see read-gate.ts).
  */
 import type { Response } from 'express';
 import type { ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
 import { sseFrame } from 'src/chatkit/chatkit.wire';
+import { ReadGate } from 'src/chatkit/read-gate';
 
 export interface SseOptions {
   /** Silence after which a keep-alive comment is written; 0: never. */
@@ -47,6 +49,8 @@ export function clientGoneSignal(res: Response): AbortSignal {
 
 export class SseStream {
   private readonly abort = new AbortController();
+  /** Closed while `send` waits for the client; the pipeline runs the responder inside it. */
+  readonly readGate = new ReadGate();
   private heartbeat?: NodeJS.Timeout;
   private ended = false;
   private slow = false;
@@ -57,6 +61,9 @@ export class SseStream {
     private readonly options: SseOptions,
     private readonly clientGone: AbortSignal,
   ) {
+    // A stream that is over must not hold the model's response back: whoever still reads it
+    // will see the abort there.
+    this.abort.signal.addEventListener('abort', () => this.readGate.open(), { once: true });
     if (clientGone.aborted) this.onClientGone();
     else clientGone.addEventListener('abort', this.onClientGone, { once: true });
   }
@@ -103,14 +110,17 @@ export class SseStream {
     this.ended = true;
     this.stopHeartbeat();
     this.clientGone.removeEventListener('abort', this.onClientGone);
+    this.readGate.open();
     if (!this.signal.aborted) this.res.end();
   }
 
   /** Waits for 'drain'; the client leaving ends the wait, and so does the slow-reader cut. */
   private drained(): Promise<void> {
+    this.readGate.close();
     return new Promise((resolve) => {
       const settle = (): void => {
         clearTimeout(timer);
+        this.readGate.open();
         this.res.off('drain', settle);
         this.signal.removeEventListener('abort', settle);
         resolve();

@@ -5,7 +5,9 @@
  * changes and announces those the client can see, turns failures into one `error` event, and on
  * client disconnect (or a client cut for reading too slowly) aborts the responder and stores the
  * partial answer plus the "user cancelled" marker. It pulls the next event only once the last one
- * was taken by the stream's buffer, so a slow reader slows the responder instead of filling memory.
+ * was taken by the stream's buffer, so a slow reader slows the responder instead of filling memory,
+ * and it runs the responder inside the stream's read gate, so the model's response is not read
+ * ahead either while the client's buffer is full.
  *
  * Hidden-context items are stored but never streamed — for any event kind, not only `done`
  * (the reference leaks them on `added`/`replaced`).
@@ -23,6 +25,7 @@ import {
 } from 'src/chatkit/chatkit.schemas';
 import { toWireThread } from 'src/chatkit/chatkit.wire';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
+import { withReadGate } from 'src/chatkit/read-gate';
 import type { SseStream } from 'src/chatkit/sse.stream';
 import type { RequestContext } from 'src/common/request-context';
 import { newId } from 'src/common/ids';
@@ -55,7 +58,7 @@ export class ResponderIdleError extends Error {
 
 const logger = new Logger('StreamPipeline');
 
-export async function runPipeline(
+export function runPipeline(
   stream: SseStream,
   store: ThreadStore,
   ctx: RequestContext,
@@ -63,6 +66,20 @@ export async function runPipeline(
   events: AsyncIterable<ThreadStreamEvent>,
   options: PipelineOptions,
   hooks: PipelineHooks = {},
+): Promise<'completed' | 'failed' | 'cancelled'> {
+  // A responder is a lazy async generator: its body, and the model request it starts, run from
+  // the first `next()` below, so they inherit the gate from this scope.
+  return withReadGate(stream.readGate, () => pipeline(stream, store, ctx, thread, events, options, hooks));
+}
+
+async function pipeline(
+  stream: SseStream,
+  store: ThreadStore,
+  ctx: RequestContext,
+  thread: ThreadMetadata,
+  events: AsyncIterable<ThreadStreamEvent>,
+  options: PipelineOptions,
+  hooks: PipelineHooks,
 ): Promise<'completed' | 'failed' | 'cancelled'> {
   const pending = new Map<string, ThreadItem>();
   // Any change is saved; only a change the client can see is announced. The wire thread always

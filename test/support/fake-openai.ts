@@ -337,6 +337,13 @@ export interface RecordedRequest {
   /** The server destroyed the connection on purpose (`dropConnectionAfter`). */
   serverDestroyed: boolean;
   deltasWritten: number;
+  /**
+   * Bytes of a streamed answer the socket has taken so far: the kernel accepted them. A client
+   * that stops reading the response stops this from growing once the TCP buffers are full.
+   */
+  bytesWritten: number;
+  /** The client's port on the connection that carried the request (to find it in the kernel). */
+  clientPort: number;
 }
 
 export interface FakeOpenAIOptions {
@@ -1022,6 +1029,8 @@ export class FakeOpenAI {
       clientClosed: false,
       serverDestroyed: false,
       deltasWritten: 0,
+      bytesWritten: 0,
+      clientPort: req.socket.remotePort ?? 0,
     };
     this.requests.push(record);
     res.setHeader('x-request-id', `req_fake${String(record.index).padStart(4, '0')}`);
@@ -1136,7 +1145,9 @@ export class FakeOpenAI {
       if (res.destroyed) return;
       // Waiting for the socket to take each event keeps "N deltas, then drop" exact: nothing
       // written before the interruption is still sitting in a userland buffer when it happens.
-      await writeAndFlush(res, formatSse(wire));
+      const frame = formatSse(wire);
+      await writeAndFlush(res, frame);
+      record.bytesWritten += Buffer.byteLength(frame);
       if (wire.delta) {
         record.deltasWritten++;
         record.firstDeltaAt ??= now();
