@@ -12,8 +12,10 @@ import {
   type NestModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { AttachmentBlobEntity } from 'src/attachments/attachment-blob.entity';
+import { AttachmentEntity } from 'src/attachments/attachment.entity';
 import { AttachmentStore } from 'src/attachments/attachment.store';
 import { AttachmentUrls, RequestOriginMiddleware } from 'src/attachments/attachment.urls';
 import { AttachmentsAdminController } from 'src/attachments/attachments-admin.controller';
@@ -53,6 +55,7 @@ export function createAttachmentStorage(
 }
 
 @Module({
+  imports: [TypeOrmModule.forFeature([AttachmentEntity, AttachmentBlobEntity])],
   controllers: [AttachmentsController, AttachmentsAdminController],
   providers: [
     {

@@ -4,6 +4,7 @@
  * whichever module provides RESPONDER; without one, the echo responder answers.
  */
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitController } from 'src/chatkit/chatkit.controller';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
@@ -11,6 +12,7 @@ import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { EchoResponder } from 'src/chatkit/echo.responder';
 import { RESPONDER } from 'src/chatkit/responder';
 import { StreamSlots } from 'src/chatkit/stream-slots';
+import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
 import { ThreadsController } from 'src/threads/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
@@ -21,7 +23,7 @@ export class ChatKitModule {
   static register(options: { imports?: DynamicModule['imports']; responder?: Provider } = {}): DynamicModule {
     return {
       module: ChatKitModule,
-      imports: [ThreadsModule, ...(options.imports ?? [])],
+      imports: [TypeOrmModule.forFeature([ThreadRunEntity]), ThreadsModule, ...(options.imports ?? [])],
       controllers: [ChatKitController, ThreadsController],
       providers: [
         ChatKitService,

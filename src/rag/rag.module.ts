@@ -9,10 +9,13 @@
  */
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { KNOWLEDGE_SEARCH } from 'src/agent/offline.responder';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
+import { ChunkEntity } from 'src/rag/chunk.entity';
 import { DocumentsController, KnowledgeAdminGuard, SearchController } from 'src/rag/rag.controller';
+import { DocumentEntity } from 'src/rag/document.entity';
 import { EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
 import { RagMetrics } from 'src/rag/rag.metrics';
@@ -30,7 +33,11 @@ const core = [
   SearchService,
 ];
 
-@Module({ providers: core, exports: core })
+@Module({
+  imports: [TypeOrmModule.forFeature([DocumentEntity, ChunkEntity])],
+  providers: core,
+  exports: core,
+})
 export class RagCoreModule {}
 
 @Module({
