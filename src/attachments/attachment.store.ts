@@ -4,17 +4,16 @@
  * for the routes whose signature is the authorisation (signed upload and download URLs), for the
  * agent reading a stored message's attachments, and for cleanup; they must never be reachable
  * with an id the caller chose without such proof.
+ *
+ * Plain reads and writes go through the entity's repository and query builder; SQL is written out
+ * for the quota lock, the upload claim and the expiry sweep. A method given a manager runs on it
+ * alone (the embedded database has one connection, which the transaction holds).
  */
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, IsNull, Repository, type EntityManager, type FindOptionsWhere } from 'typeorm';
+import { AttachmentEntity, type AttachmentStatus } from 'src/attachments/attachment.entity';
 import type { RequestContext } from 'src/common/request-context';
-
-/**
- * `pending`: waiting for its bytes; `uploading`: one request holds the claim to send them (see
- * `claimUpload`); `ready`: stored and checked.
- */
-export type AttachmentStatus = 'pending' | 'uploading' | 'ready';
 
 export interface AttachmentRecord {
   id: string;
@@ -72,19 +71,35 @@ const COLUMNS = `id, user_id, org_id, thread_id, name, mime_type, size, sha256, 
 
 @Injectable()
 export class AttachmentStore {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(AttachmentEntity) private readonly repo: Repository<AttachmentEntity>) {}
+
+  private attachments(manager?: EntityManager): Repository<AttachmentEntity> {
+    return manager ? manager.getRepository(AttachmentEntity) : this.repo;
+  }
 
   async insertPending(
     ctx: RequestContext,
     a: NewAttachment,
-    db: Pick<EntityManager, 'query'> = this.dataSource,
+    manager: EntityManager = this.repo.manager,
   ): Promise<AttachmentRecord> {
-    const rows: AttachmentRow[] = await db.query(
-      `INSERT INTO attachments (id, user_id, org_id, name, mime_type, size, storage_kind, storage_key, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') RETURNING ${COLUMNS}`,
-      [a.id, ctx.userId, ctx.orgId ?? '', a.name, a.mimeType, a.size, a.storageKind, a.storageKey],
-    );
-    return toRecord(rows[0]);
+    const result = await this.attachments(manager)
+      .createQueryBuilder()
+      .insert()
+      .values({
+        id: a.id,
+        userId: ctx.userId,
+        orgId: ctx.orgId ?? '',
+        name: a.name,
+        mimeType: a.mimeType,
+        size: a.size,
+        storageKind: a.storageKind,
+        storageKey: a.storageKey,
+        status: 'pending',
+      })
+      .returning(COLUMNS)
+      .updateEntity(false)
+      .execute();
+    return toRecord((result.raw as AttachmentRow[])[0]);
   }
 
   /**
@@ -99,7 +114,7 @@ export class AttachmentStore {
     a: Omit<NewAttachment, 'size'>,
     sizeFor: (used: number) => number | null,
   ): Promise<{ record: AttachmentRecord | null; used: number }> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.repo.manager.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
         QUOTA_LOCK_CLASS,
         JSON.stringify([ctx.userId, ctx.orgId ?? '']),
@@ -112,28 +127,20 @@ export class AttachmentStore {
   }
 
   async findOwned(ctx: RequestContext, id: string): Promise<AttachmentRecord | null> {
-    const rows: AttachmentRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM attachments WHERE id = $1 AND user_id = $2 AND org_id = $3`,
-      [id, ctx.userId, ctx.orgId ?? ''],
-    );
-    return rows.length ? toRecord(rows[0]) : null;
+    const row = await this.repo.findOneBy({ id, userId: ctx.userId, orgId: ctx.orgId ?? '' });
+    return row ? fromEntity(row) : null;
   }
 
   async findOwnedMany(ctx: RequestContext, ids: string[]): Promise<AttachmentRecord[]> {
-    const rows: AttachmentRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM attachments WHERE id = ANY($1) AND user_id = $2 AND org_id = $3`,
-      [ids, ctx.userId, ctx.orgId ?? ''],
-    );
-    return rows.map(toRecord);
+    if (!ids.length) return [];
+    const rows = await this.repo.findBy({ id: In(ids), userId: ctx.userId, orgId: ctx.orgId ?? '' });
+    return rows.map(fromEntity);
   }
 
   /** Unscoped: only for callers holding a signature over `id`, or a stored message naming it. */
   async findById(id: string): Promise<AttachmentRecord | null> {
-    const rows: AttachmentRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM attachments WHERE id = $1`,
-      [id],
-    );
-    return rows.length ? toRecord(rows[0]) : null;
+    const row = await this.repo.findOneBy({ id });
+    return row ? fromEntity(row) : null;
   }
 
   /**
@@ -144,8 +151,9 @@ export class AttachmentStore {
    * touch its own key, never the bytes of the upload that replaced it.
    */
   async claimUpload(id: string, storageKey: string, staleAfterS: number): Promise<AttachmentRecord | null> {
+    // Written out: the staleness test is interval arithmetic on the database's clock.
     const rows = await this.mutate<AttachmentRow>(
-      this.dataSource,
+      this.repo.manager,
       `UPDATE attachments SET status = 'uploading', storage_key = $2, updated_at = now()
         WHERE id = $1 AND (status = 'pending'
           OR (status = 'uploading' AND updated_at < now() - make_interval(secs => $3)))
@@ -157,13 +165,11 @@ export class AttachmentStore {
 
   /** Gives a claimed upload back (it failed and may be sent again); false when the claim was lost. */
   async releaseUpload(record: Pick<AttachmentRecord, 'id' | 'storageKey'>): Promise<boolean> {
-    const rows = await this.mutate<{ id: string }>(
-      this.dataSource,
-      `UPDATE attachments SET status = 'pending', updated_at = now()
-        WHERE id = $1 AND status = 'uploading' AND storage_key = $2 RETURNING id`,
-      [record.id, record.storageKey],
+    const result = await this.repo.update(
+      { id: record.id, status: 'uploading', storageKey: record.storageKey },
+      { status: 'pending', updatedAt: () => 'now()' },
     );
-    return rows.length > 0;
+    return (result.affected ?? 0) > 0;
   }
 
   /**
@@ -174,32 +180,34 @@ export class AttachmentStore {
     record: Pick<AttachmentRecord, 'id' | 'storageKey'>,
     facts: { size: number; sha256: string; mimeType: string },
   ): Promise<AttachmentRecord | null> {
-    const rows = await this.mutate<AttachmentRow>(
-      this.dataSource,
-      `UPDATE attachments SET status = 'ready', size = $3, sha256 = $4, mime_type = $5,
-              ready_at = now(), updated_at = now()
-        WHERE id = $1 AND storage_key = $2 AND status IN ('pending', 'uploading') RETURNING ${COLUMNS}`,
-      [record.id, record.storageKey, facts.size, facts.sha256, facts.mimeType],
-    );
+    const result = await this.repo
+      .createQueryBuilder()
+      .update()
+      .set({
+        status: 'ready',
+        size: facts.size,
+        sha256: facts.sha256,
+        mimeType: facts.mimeType,
+        readyAt: () => 'now()',
+        updatedAt: () => 'now()',
+      })
+      .where({ id: record.id, storageKey: record.storageKey, status: In(['pending', 'uploading']) })
+      .returning(COLUMNS)
+      .updateEntity(false)
+      .execute();
+    const rows = result.raw as AttachmentRow[];
     return rows.length ? toRecord(rows[0]) : null;
   }
 
   /** Bytes the user holds, pending uploads counted at the size they reserved. */
-  async usage(ctx: RequestContext, db: Pick<EntityManager, 'query'> = this.dataSource): Promise<number> {
-    const rows: Array<{ total: string | number | null }> = await db.query(
-      `SELECT COALESCE(SUM(size), 0) AS total FROM attachments WHERE user_id = $1 AND org_id = $2`,
-      [ctx.userId, ctx.orgId ?? ''],
-    );
-    return Number(rows[0]?.total ?? 0);
+  async usage(ctx: RequestContext, manager: EntityManager = this.repo.manager): Promise<number> {
+    const total = await this.attachments(manager).sum('size', { userId: ctx.userId, orgId: ctx.orgId ?? '' });
+    return Number(total ?? 0);
   }
 
   async deleteOwned(ctx: RequestContext, id: string): Promise<AttachmentRecord | null> {
-    const rows = await this.mutate<AttachmentRow>(
-      this.dataSource,
-      `DELETE FROM attachments WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING ${COLUMNS}`,
-      [id, ctx.userId, ctx.orgId ?? ''],
-    );
-    return rows.length ? toRecord(rows[0]) : null;
+    const rows = await this.deleteReturning({ id, userId: ctx.userId, orgId: ctx.orgId ?? '' });
+    return rows.length ? rows[0] : null;
   }
 
   /** Unscoped delete of one record, optionally only while it is unfinished with its bytes at `storageKey`. */
@@ -207,15 +215,10 @@ export class AttachmentStore {
     id: string,
     unfinished?: Pick<AttachmentRecord, 'storageKey'>,
   ): Promise<AttachmentRecord | null> {
-    const rows = await this.mutate<AttachmentRow>(
-      this.dataSource,
-      unfinished
-        ? `DELETE FROM attachments WHERE id = $1 AND status IN ('pending', 'uploading') AND storage_key = $2
-           RETURNING ${COLUMNS}`
-        : `DELETE FROM attachments WHERE id = $1 RETURNING ${COLUMNS}`,
-      unfinished ? [id, unfinished.storageKey] : [id],
+    const rows = await this.deleteReturning(
+      unfinished ? { id, status: In(['pending', 'uploading']), storageKey: unfinished.storageKey } : { id },
     );
-    return rows.length ? toRecord(rows[0]) : null;
+    return rows.length ? rows[0] : null;
   }
 
   /**
@@ -228,24 +231,31 @@ export class AttachmentStore {
     ids: string[],
     manager: EntityManager,
   ): Promise<Set<string>> {
-    const rows = await this.mutate<{ id: string }>(
-      manager,
-      `UPDATE attachments SET thread_id = $1, updated_at = now()
-        WHERE id = ANY($2) AND user_id = $3 AND org_id = $4 AND status = 'ready'
-          AND (thread_id IS NULL OR thread_id = $1)
-        RETURNING id`,
-      [threadId, ids, ctx.userId, ctx.orgId ?? ''],
-    );
-    return new Set(rows.map((r) => r.id));
+    if (!ids.length) return new Set();
+    const owned = { id: In(ids), userId: ctx.userId, orgId: ctx.orgId ?? '', status: 'ready' as const };
+    const result = await this.attachments(manager)
+      .createQueryBuilder()
+      .update()
+      .set({ threadId, updatedAt: () => 'now()' })
+      // Unlinked, or already on this thread: never moved from another one.
+      .where([
+        { ...owned, threadId: IsNull() },
+        { ...owned, threadId },
+      ])
+      .returning(['id'])
+      .updateEntity(false)
+      .execute();
+    return new Set((result.raw as Array<{ id: string }>).map((r) => r.id));
   }
 
   async deleteForThread(ctx: RequestContext, threadId: string): Promise<AttachmentRecord[]> {
-    const rows = await this.mutate<AttachmentRow>(
-      this.dataSource,
-      `DELETE FROM attachments WHERE thread_id = $1 AND user_id = $2 AND org_id = $3 RETURNING ${COLUMNS}`,
-      [threadId, ctx.userId, ctx.orgId ?? ''],
-    );
-    return rows.map(toRecord);
+    return this.deleteReturning({ threadId, userId: ctx.userId, orgId: ctx.orgId ?? '' });
+  }
+
+  /** Deletes the records matching `where` and gives them back as they were. */
+  private async deleteReturning(where: FindOptionsWhere<AttachmentEntity>): Promise<AttachmentRecord[]> {
+    const result = await this.repo.createQueryBuilder().delete().where(where).returning(COLUMNS).execute();
+    return (result.raw as AttachmentRow[]).map(toRecord);
   }
 
   /**
@@ -270,7 +280,8 @@ export class AttachmentStore {
       params.push(after.id);
       condition += ` AND id > $${params.length}`;
     }
-    const rows: AttachmentRow[] = await this.dataSource.query(
+    // Written out with deleteIfExpired, which must test the same condition.
+    const rows: AttachmentRow[] = await this.repo.query(
       `SELECT ${COLUMNS} FROM attachments WHERE ${condition} ORDER BY id LIMIT $2`,
       params,
     );
@@ -280,7 +291,7 @@ export class AttachmentStore {
   /** Deletes one expired record unless it changed since it was found (uploaded, linked). */
   async deleteIfExpired(kind: ExpiredKind, id: string, before: Date): Promise<boolean> {
     const rows = await this.mutate<{ id: string }>(
-      this.dataSource,
+      this.repo.manager,
       `DELETE FROM attachments WHERE id = $1 AND ${expiredCondition(kind, '$2')} RETURNING id`,
       [id, before],
     );
@@ -291,7 +302,7 @@ export class AttachmentStore {
    * TypeORM answers an UPDATE or DELETE with `[rows, rowCount]` instead of the rows; this gives
    * the RETURNING rows whichever shape comes back.
    */
-  private async mutate<T>(db: Pick<EntityManager, 'query'>, sql: string, params: unknown[]): Promise<T[]> {
+  private async mutate<T>(db: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
     const result: unknown = await db.query(sql, params);
     if (
       Array.isArray(result) &&
@@ -307,11 +318,8 @@ export class AttachmentStore {
   /** The storage key each of these ids' records names, for those that still have a record. */
   async storageKeysOf(ids: string[]): Promise<Map<string, string>> {
     if (!ids.length) return new Map();
-    const rows: Array<{ id: string; storage_key: string }> = await this.dataSource.query(
-      `SELECT id, storage_key FROM attachments WHERE id = ANY($1)`,
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, r.storage_key]));
+    const rows = await this.repo.find({ select: { id: true, storageKey: true }, where: { id: In(ids) } });
+    return new Map(rows.map((r) => [r.id, r.storageKey]));
   }
 }
 
@@ -325,6 +333,26 @@ function expiredCondition(kind: ExpiredKind, before: string): string {
     : `status = 'ready' AND thread_id IS NULL AND COALESCE(ready_at, created_at) < ${before}`;
 }
 
+function fromEntity(row: AttachmentEntity): AttachmentRecord {
+  return {
+    id: row.id,
+    userId: row.userId,
+    orgId: row.orgId,
+    threadId: row.threadId,
+    name: row.name,
+    mimeType: row.mimeType,
+    size: row.size,
+    sha256: row.sha256 ? row.sha256.trim() : null,
+    storageKind: row.storageKind,
+    storageKey: row.storageKey,
+    status: row.status,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    readyAt: row.readyAt,
+  };
+}
+
+/** A row given back by RETURNING, in column names. */
 function toRecord(row: AttachmentRow): AttachmentRecord {
   return {
     id: row.id,

@@ -12,9 +12,11 @@ import {
   type NestModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { AttachmentBlobEntity } from 'src/attachments/attachment-blob.entity';
 import { AttachmentDownloadsService } from 'src/attachments/attachment-downloads.service';
+import { AttachmentEntity } from 'src/attachments/attachment.entity';
 import { AttachmentIntakeService } from 'src/attachments/attachment-intake.service';
 import { AttachmentLinksService } from 'src/attachments/attachment-links.service';
 import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
@@ -55,6 +57,7 @@ export function createAttachmentStorage(
 }
 
 @Module({
+  imports: [TypeOrmModule.forFeature([AttachmentEntity, AttachmentBlobEntity])],
   controllers: [AttachmentsController, AttachmentsAdminController],
   providers: [
     {

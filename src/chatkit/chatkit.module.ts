@@ -6,12 +6,14 @@
  * must never import the agent itself, nor provide a responder of its own.
  */
 import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitController } from 'src/chatkit/chatkit.controller';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { StreamSlots } from 'src/chatkit/stream-slots';
+import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
 import { ThreadsController } from 'src/threads/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
@@ -22,7 +24,7 @@ export class ChatKitModule {
   static register(options: { imports: NonNullable<DynamicModule['imports']> }): DynamicModule {
     return {
       module: ChatKitModule,
-      imports: [ThreadsModule, AttachmentsModule, ...options.imports],
+      imports: [TypeOrmModule.forFeature([ThreadRunEntity]), ThreadsModule, AttachmentsModule, ...options.imports],
       controllers: [ChatKitController, ThreadsController],
       providers: [ChatKitService, ChatKitActions, ChatKitMetrics, ThreadRunLock, StreamSlots],
       exports: [ChatKitService, ChatKitActions],

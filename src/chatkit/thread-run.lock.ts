@@ -12,8 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
 
@@ -34,7 +35,7 @@ export class ThreadRunLock implements OnApplicationShutdown {
   private readonly releaseRetries = new Set<NodeJS.Timeout>();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(ThreadRunEntity) private readonly runs: Repository<ThreadRunEntity>,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
   ) {}
 
@@ -42,7 +43,8 @@ export class ThreadRunLock implements OnApplicationShutdown {
   async acquire(threadId: string, requestId: string): Promise<RunLease> {
     const owner = `${this.instance}:${requestId}`.slice(0, 128);
     const ttl = `${this.config.runLockTtlMs} milliseconds`;
-    const rows: unknown[] = await this.dataSource.query(
+    // Written out: taking a lease is one atomic upsert that succeeds only over an expired one.
+    const rows: unknown[] = await this.runs.query(
       `INSERT INTO thread_runs (thread_id, owner, acquired_at, expires_at)
        VALUES ($1, $2, now(), now() + $3::interval)
        ON CONFLICT (thread_id) DO UPDATE
@@ -58,11 +60,13 @@ export class ThreadRunLock implements OnApplicationShutdown {
     const heartbeat = setInterval(
       () => {
         const sent = Date.now();
-        this.dataSource
-          .query(
-            `UPDATE thread_runs SET expires_at = now() + $3::interval WHERE thread_id = $1 AND owner = $2`,
-            [threadId, owner, ttl],
-          )
+        this.runs
+          .createQueryBuilder()
+          .update()
+          .set({ expiresAt: () => 'now() + CAST(:ttl AS interval)' })
+          .where({ threadId, owner })
+          .setParameter('ttl', ttl)
+          .execute()
           .then(() => (expiresAt = sent + this.config.runLockTtlMs))
           .catch((err: Error) =>
             this.logger.warn(`could not extend the run lease of a thread: ${err.message}`),
@@ -91,10 +95,7 @@ export class ThreadRunLock implements OnApplicationShutdown {
 
   private async delete(threadId: string, owner: string): Promise<boolean> {
     try {
-      await this.dataSource.query(`DELETE FROM thread_runs WHERE thread_id = $1 AND owner = $2`, [
-        threadId,
-        owner,
-      ]);
+      await this.runs.delete({ threadId, owner });
       return true;
     } catch {
       return false;
@@ -124,7 +125,8 @@ export class ThreadRunLock implements OnApplicationShutdown {
    * it), so clients are told to come back sooner than that.
    */
   private async busy(threadId: string): Promise<AppException> {
-    const rows: Array<{ wait_s: number }> = await this.dataSource.query(
+    // Written out: the remaining time is measured on the database's clock, as the lease is.
+    const rows: Array<{ wait_s: number }> = await this.runs.query(
       `SELECT GREATEST(1, ceil(extract(epoch FROM expires_at - now())))::int AS wait_s
          FROM thread_runs WHERE thread_id = $1`,
       [threadId],

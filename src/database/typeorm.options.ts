@@ -17,6 +17,11 @@ export function buildTypeOrmOptions(config: DatabaseConfig, url: string): DataSo
     ssl: config.ssl ? { rejectUnauthorized: true } : false,
     synchronize: false,
     migrationsRun: false,
+    // The migrations create what the schema needs (pgvector only where it can); connecting must
+    // never try to create extensions. Generated uuids are the built-in gen_random_uuid(), as in
+    // the migrations.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
     logging: config.logging ? ['query', 'error'] : false,
     entities: [join(root, 'src', '**', '*.entity.{ts,js}')],
     migrations: [join(root, 'migrations', '*.{ts,js}')],

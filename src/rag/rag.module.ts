@@ -9,9 +9,12 @@
  */
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
+import { ChunkEntity } from 'src/rag/chunk.entity';
 import { DocumentsController, SearchController } from 'src/rag/rag.controller';
+import { DocumentEntity } from 'src/rag/document.entity';
 import { EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { IngestionService } from 'src/rag/rag.ingestion.service';
 import { RagMetrics } from 'src/rag/rag.metrics';
@@ -29,7 +32,11 @@ const core = [
   SearchService,
 ];
 
-@Module({ providers: core, exports: core })
+@Module({
+  imports: [TypeOrmModule.forFeature([DocumentEntity, ChunkEntity])],
+  providers: core,
+  exports: core,
+})
 export class RagCoreModule {}
 
 @Module({

@@ -6,10 +6,18 @@
  * Every read is scoped to a set of org ids the caller computed from the RequestContext (the
  * caller's org plus '' for global documents); nothing here decides who may see what. Text-search
  * configuration names and vectors are always bound as parameters, never spliced into SQL.
+ *
+ * Plain reads and writes go through the repositories of DocumentEntity and ChunkEntity. SQL is
+ * written out where a repository cannot say it: the upsert that tells a new document from an
+ * existing one, the bulk chunk insert that builds the tsvector, keyset pages, search, planner
+ * statistics, and everything touching `embedding`, a column no entity declares (see
+ * src/rag/chunk.entity.ts). A transaction runs on its own manager only.
  */
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Not, Repository, type EntityManager } from 'typeorm';
+import { ChunkEntity } from 'src/rag/chunk.entity';
+import { DocumentEntity } from 'src/rag/document.entity';
 import type { SearchMode } from 'src/rag/rag.metrics';
 
 export interface DocumentRecord {
@@ -145,6 +153,22 @@ interface DocumentRow {
   updated_at: Date;
 }
 
+function fromEntity(row: DocumentEntity): DocumentRecord {
+  return {
+    id: row.id,
+    orgId: row.orgId,
+    title: row.title,
+    source: row.source,
+    mimeType: row.mimeType,
+    contentHash: row.contentHash.trim(),
+    byteSize: row.byteSize,
+    chunkCount: row.chunkCount,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** A row given back by written-out SQL, in column names. */
 function toDocument(row: DocumentRow): DocumentRecord {
   return {
     id: row.id,
@@ -218,19 +242,23 @@ type StatsParam = 'lexemes' | 'frequencies' | 'rows' | 'unlisted' | 'budget';
 
 @Injectable()
 export class KnowledgeRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectRepository(DocumentEntity) private readonly documents: Repository<DocumentEntity>,
+    @InjectRepository(ChunkEntity) private readonly chunks: Repository<ChunkEntity>,
+  ) {}
+
+  private get db(): EntityManager {
+    return this.documents.manager;
+  }
 
   async findDocument(orgId: string, source: string): Promise<DocumentRecord | undefined> {
-    const rows: DocumentRow[] = await this.dataSource.query(
-      `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE org_id = $1 AND source = $2`,
-      [orgId, source],
-    );
-    return rows[0] && toDocument(rows[0]);
+    const row = await this.documents.findOneBy({ orgId, source });
+    return row ? fromEntity(row) : undefined;
   }
 
   /** Embeddings already stored for the current version of a document, by chunk content hash. */
   async storedEmbeddings(documentId: string): Promise<Map<string, string>> {
-    const rows: Array<{ content_hash: string; embedding: string }> = await this.dataSource.query(
+    const rows: Array<{ content_hash: string; embedding: string }> = await this.db.query(
       `SELECT content_hash, embedding::text AS embedding FROM chunks
         WHERE document_id = $1 AND embedding IS NOT NULL`,
       [documentId],
@@ -248,7 +276,7 @@ export class KnowledgeRepository {
     chunks: (documentId: string) => ChunkWrite[],
     options: ReplaceOptions,
   ): Promise<ReplaceResult> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.db.transaction(async (manager) => {
       const [row]: Array<DocumentRow & { inserted: boolean }> = await manager.query(
         `INSERT INTO documents (org_id, source, title, mime_type, content_hash, byte_size)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -265,18 +293,27 @@ export class KnowledgeRepository {
       ) {
         return { status: 'unchanged', document: existing };
       }
-      if (!row.inserted) await manager.query(`DELETE FROM chunks WHERE document_id = $1`, [existing.id]);
+      if (!row.inserted) await manager.getRepository(ChunkEntity).delete({ documentId: existing.id });
       const written = chunks(existing.id);
       await this.insertChunks(manager, existing.id, doc.orgId, written, options);
-      // Wrapped in a SELECT because TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
-      const [updated]: DocumentRow[] = await manager.query(
-        `WITH u AS (
-           UPDATE documents SET title = $2, mime_type = $3, content_hash = $4, byte_size = $5, chunk_count = $6,
-                  updated_at = CASE WHEN $7::boolean THEN updated_at ELSE now() END
-            WHERE id = $1 RETURNING ${DOCUMENT_COLUMNS})
-         SELECT * FROM u`,
-        [existing.id, doc.title, doc.mimeType, doc.contentHash, doc.byteSize, written.length, row.inserted],
-      );
+      // A new document keeps the updated_at it was created with.
+      const result = await manager
+        .getRepository(DocumentEntity)
+        .createQueryBuilder()
+        .update()
+        .set({
+          title: doc.title,
+          mimeType: doc.mimeType,
+          contentHash: doc.contentHash,
+          byteSize: doc.byteSize,
+          chunkCount: written.length,
+          ...(row.inserted ? {} : { updatedAt: () => 'now()' }),
+        })
+        .where({ id: existing.id })
+        .returning(DOCUMENT_COLUMNS)
+        .updateEntity(false)
+        .execute();
+      const [updated] = result.raw as DocumentRow[];
       return { status: row.inserted ? 'created' : 'updated', document: toDocument(updated) };
     });
   }
@@ -326,7 +363,8 @@ export class KnowledgeRepository {
       params.push(after);
       cursor = `AND (created_at, id) < (SELECT created_at, id FROM documents WHERE id = $3::uuid AND org_id = $1)`;
     }
-    const rows: DocumentRow[] = await this.dataSource.query(
+    // Keyset page on idx_documents_org_created.
+    const rows: DocumentRow[] = await this.db.query(
       `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE org_id = $1 ${cursor}
         ORDER BY created_at DESC, id DESC LIMIT $2`,
       params,
@@ -337,20 +375,13 @@ export class KnowledgeRepository {
   }
 
   async documentExists(orgId: string, id: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM documents WHERE id = $1::uuid AND org_id = $2`,
-      [id, orgId],
-    );
-    return rows.length > 0;
+    return this.documents.existsBy({ id, orgId });
   }
 
   /** Deletes the document and (by cascade) its chunks; false when the org has no such document. */
   async deleteDocument(orgId: string, id: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
-      `WITH d AS (DELETE FROM documents WHERE id = $1::uuid AND org_id = $2 RETURNING id) SELECT id FROM d`,
-      [id, orgId],
-    );
-    return rows.length > 0;
+    const result = await this.documents.delete({ id, orgId });
+    return (result.affected ?? 0) > 0;
   }
 
   async search(query: SearchQuery): Promise<SearchRow[]> {
@@ -452,7 +483,7 @@ export class KnowledgeRepository {
     const run = async (db: Pick<EntityManager, 'query'>): Promise<Row[]> => db.query(sql, params);
     let rows: Row[];
     if (useVector && query.iterativeScan) {
-      rows = await this.dataSource.transaction(async (manager) => {
+      rows = await this.db.transaction(async (manager) => {
         // Without this an HNSW scan returns ef_search rows before the org filter, which can leave
         // an org with few documents short of results.
         await manager.query(
@@ -462,7 +493,7 @@ export class KnowledgeRepository {
         return run(manager);
       });
     } else {
-      rows = await run(this.dataSource);
+      rows = await run(this.db);
     }
     return rows.map((r) => ({
       chunkId: r.chunk_id,
@@ -484,7 +515,7 @@ export class KnowledgeRepository {
    */
   async termStatistics(): Promise<TermStatistics> {
     const rows: Array<{ reltuples: number; elems: string[] | null; freqs: number[] | null }> =
-      await this.dataSource.query(
+      await this.db.query(
         `SELECT c.reltuples::float8 AS reltuples, s.most_common_elems::text::text[] AS elems,
                 s.most_common_elem_freqs AS freqs
            FROM pg_class c
@@ -504,7 +535,7 @@ export class KnowledgeRepository {
 
   /** Collects planner statistics (and the lexeme frequencies above) after a bulk load. */
   async analyze(): Promise<void> {
-    await this.dataSource.query(`ANALYZE chunks`);
+    await this.db.query(`ANALYZE chunks`);
   }
 
   // ------------------------------------------------------------------------------ maintenance
@@ -514,7 +545,7 @@ export class KnowledgeRepository {
     limit: number,
     afterId?: string,
   ): Promise<Array<{ id: string; searchText: string }>> {
-    const rows: Array<{ id: string; search_text: string }> = await this.dataSource.query(
+    const rows: Array<{ id: string; search_text: string }> = await this.db.query(
       `SELECT id, search_text FROM chunks
         WHERE embedding IS NULL AND ($2::uuid IS NULL OR id > $2::uuid)
         ORDER BY id LIMIT $1`,
@@ -524,14 +555,14 @@ export class KnowledgeRepository {
   }
 
   async countChunksWithoutEmbedding(): Promise<number> {
-    const [row]: Array<{ n: string }> = await this.dataSource.query(
+    const [row]: Array<{ n: string }> = await this.db.query(
       `SELECT count(*) AS n FROM chunks WHERE embedding IS NULL`,
     );
     return Number(row.n);
   }
 
   async setEmbeddings(rows: Array<{ id: string; embedding: string }>): Promise<void> {
-    await this.dataSource.query(
+    await this.db.query(
       `UPDATE chunks SET embedding = u.embedding::vector
          FROM unnest($1::uuid[], $2::text[]) AS u(id, embedding) WHERE chunks.id = u.id`,
       [rows.map((r) => r.id), rows.map((r) => r.embedding)],
@@ -539,16 +570,12 @@ export class KnowledgeRepository {
   }
 
   async countChunksIndexedWithOtherConfig(config: string): Promise<number> {
-    const [row]: Array<{ n: string }> = await this.dataSource.query(
-      `SELECT count(*) AS n FROM chunks WHERE text_search_config <> $1`,
-      [config],
-    );
-    return Number(row.n);
+    return this.chunks.countBy({ textSearchConfig: Not(config) });
   }
 
   /** Rebuilds the tsvector of up to `limit` chunks indexed with another configuration. */
   async reindexText(config: string, limit: number): Promise<number> {
-    const rows: unknown[] = await this.dataSource.query(
+    const rows: unknown[] = await this.db.query(
       `WITH u AS (
          UPDATE chunks SET tsv = ${tsvectorSql('$1', 'search_text', 'text')}, text_search_config = $1::varchar
           WHERE id IN (SELECT id FROM chunks WHERE text_search_config <> $1::varchar LIMIT $2)

@@ -2,11 +2,19 @@ import { ThreadStore } from 'src/threads/thread.store';
 import type { RequestContext } from 'src/common/request-context';
 import type { ChatKitConfig } from 'src/config/chatkit.config';
 
-/** The store's handling of TypeORM's result shapes, without a database: the query is faked. */
+/** The store's reading of TypeORM's results, without a database: the repositories are faked. */
 describe('ThreadStore result shapes', () => {
   const ctx: RequestContext = { userId: 'u', isAdmin: false, requestId: 'r', metadata: {} };
   const config = { maxPageSize: 100 } as ChatKitConfig;
-  const storeAnswering = (result: unknown) => new ThreadStore({ query: async () => result } as never, config);
+  /** A store whose repositories answer every call with `result`. */
+  const storeAnswering = (result: unknown) => {
+    const repo = {
+      update: async () => result,
+      delete: async () => result,
+      manager: { query: async () => result },
+    };
+    return new ThreadStore(repo as never, repo as never, repo as never, config);
+  };
   const thread = {
     id: 'thr_1',
     created_at: new Date().toISOString(),
@@ -15,12 +23,20 @@ describe('ThreadStore result shapes', () => {
   };
 
   it('treats an UPDATE that touched no row as "not found"', async () => {
-    await expect(storeAnswering([[], 0]).saveThread(ctx, thread)).rejects.toMatchObject({ status: 404 });
-    await expect(storeAnswering([[{ id: 'thr_1' }], 1]).saveThread(ctx, thread)).resolves.toBeUndefined();
+    await expect(storeAnswering({ affected: 0 }).saveThread(ctx, thread)).rejects.toMatchObject({
+      status: 404,
+    });
+    await expect(storeAnswering({ affected: 1 }).saveThread(ctx, thread)).resolves.toBeUndefined();
   });
 
-  it('treats a DELETE that touched no row as "not found" and counts deleted items', async () => {
-    await expect(storeAnswering([[], 0]).deleteThread(ctx, 'thr_1')).rejects.toMatchObject({ status: 404 });
+  it('treats a DELETE that touched no row as "not found"', async () => {
+    await expect(storeAnswering({ affected: 0 }).deleteThread(ctx, 'thr_1')).rejects.toMatchObject({
+      status: 404,
+    });
+    await expect(storeAnswering({ affected: 1 }).deleteThread(ctx, 'thr_1')).resolves.toBeUndefined();
+  });
+
+  it('counts the items a raw DELETE … RETURNING removed (TypeORM answers [rows, rowCount])', async () => {
     expect(
       await storeAnswering([[{ id: 'a' }, { id: 'b' }, { id: 'c' }], 3]).deleteItemsAfter(ctx, 'thr_1', 'x'),
     ).toBe(3);

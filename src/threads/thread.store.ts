@@ -3,13 +3,20 @@
  * caller's RequestContext and scopes every statement by (user_id, org_id): another user's thread
  * or item is simply "not found", and nothing in an error tells it exists.
  *
+ * Plain reads and writes go through the repositories of the module's entities. SQL is written out
+ * only where it says more than a repository can: the keyset pages, the owner-checked item upsert
+ * and the delete of everything after a pivot item.
+ *
  * Pages use keyset pagination on (created_at, id), so rows with equal timestamps are never skipped
  * or repeated, and hidden items are filtered in SQL, so an items page is always full when more
  * items exist (the reference filters after paginating and returns short pages).
+ *
+ * Every method that takes a manager runs on it alone: inside a transaction nothing may reach for a
+ * second connection (the embedded database has exactly one).
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Repository, type EntityManager } from 'typeorm';
 import {
   DEFAULT_PAGE_LIMIT,
   HIDDEN_ITEM_TYPES,
@@ -22,6 +29,9 @@ import {
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import { FeedbackEntity } from 'src/threads/feedback.entity';
+import { ThreadItemEntity } from 'src/threads/thread-item.entity';
+import { ThreadEntity } from 'src/threads/thread.entity';
 
 export interface PageQuery {
   limit?: number | null;
@@ -49,17 +59,27 @@ const HIDDEN = [...HIDDEN_ITEM_TYPES];
 @Injectable()
 export class ThreadStore {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(ThreadEntity) private readonly threadRepo: Repository<ThreadEntity>,
+    @InjectRepository(ThreadItemEntity) private readonly itemRepo: Repository<ThreadItemEntity>,
+    @InjectRepository(FeedbackEntity) private readonly feedbackRepo: Repository<FeedbackEntity>,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
   ) {}
 
   /** Runs `work` in one transaction; store calls given the manager join it. */
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+    return this.threadRepo.manager.transaction(work);
   }
 
-  private db(manager?: EntityManager): Pick<EntityManager, 'query'> {
-    return manager ?? this.dataSource;
+  private db(manager?: EntityManager): EntityManager {
+    return manager ?? this.threadRepo.manager;
+  }
+
+  private threads(manager?: EntityManager): Repository<ThreadEntity> {
+    return manager ? manager.getRepository(ThreadEntity) : this.threadRepo;
+  }
+
+  private items(manager?: EntityManager): Repository<ThreadItemEntity> {
+    return manager ? manager.getRepository(ThreadItemEntity) : this.itemRepo;
   }
 
   pageLimit(limit: number | null | undefined): number {
@@ -70,31 +90,38 @@ export class ThreadStore {
   // -------------------------------------------------------------------------------- threads
 
   async createThread(ctx: RequestContext, thread: ThreadMetadata, manager?: EntityManager): Promise<void> {
-    await this.db(manager).query(
-      `INSERT INTO threads (id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
-      [thread.id, ctx.userId, ctx.orgId ?? '', ...threadColumns(thread), thread.created_at],
-    );
+    await this.threads(manager).insert({
+      id: thread.id,
+      userId: ctx.userId,
+      orgId: ctx.orgId ?? '',
+      ...threadColumns(thread),
+      createdAt: new Date(thread.created_at),
+    });
   }
 
   async loadThread(ctx: RequestContext, threadId: string, manager?: EntityManager): Promise<ThreadMetadata> {
-    const rows: ThreadRow[] = await this.db(manager).query(
-      `SELECT id, title, status, allowed_image_domains, metadata, created_at
-         FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3`,
-      [threadId, ctx.userId, ctx.orgId ?? ''],
-    );
-    if (!rows.length) throw AppException.notFound('thread');
-    return toThread(rows[0]);
+    const row = await this.threads(manager).findOne({
+      select: {
+        id: true,
+        title: true,
+        status: true,
+        allowedImageDomains: true,
+        metadata: true,
+        createdAt: true,
+      },
+      where: { id: threadId, userId: ctx.userId, orgId: ctx.orgId ?? '' },
+    });
+    if (!row) throw AppException.notFound('thread');
+    return toThread(row);
   }
 
   /** Persists metadata fields only (title, status, image domains, private metadata). */
   async saveThread(ctx: RequestContext, thread: ThreadMetadata, manager?: EntityManager): Promise<void> {
-    const rows: unknown[] = await this.db(manager).query(
-      `UPDATE threads SET title = $4, status = $5, allowed_image_domains = $6, metadata = $7, updated_at = now()
-        WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING id`,
-      [thread.id, ctx.userId, ctx.orgId ?? '', ...threadColumns(thread)],
+    const result = await this.threads(manager).update(
+      { id: thread.id, userId: ctx.userId, orgId: ctx.orgId ?? '' },
+      { ...threadColumns(thread), updatedAt: () => 'now()' },
     );
-    if (!affectedRows(rows)) throw AppException.notFound('thread');
+    if (!result.affected) throw AppException.notFound('thread');
   }
 
   async listThreads(ctx: RequestContext, query: PageQuery): Promise<Page<ThreadMetadata>> {
@@ -103,15 +130,16 @@ export class ThreadStore {
     const params: unknown[] = [ctx.userId, ctx.orgId ?? '', limit + 1];
     let cursorSql = '';
     if (query.after) {
-      const cursor: Array<{ created_at: Date; id: string }> = await this.dataSource.query(
-        `SELECT created_at, id FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3`,
-        [query.after, ctx.userId, ctx.orgId ?? ''],
-      );
-      if (!cursor.length) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
-      params.push(cursor[0].created_at, cursor[0].id);
+      const cursor = await this.threadRepo.findOne({
+        select: { createdAt: true, id: true },
+        where: { id: query.after, userId: ctx.userId, orgId: ctx.orgId ?? '' },
+      });
+      if (!cursor) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
+      params.push(cursor.createdAt, cursor.id);
       cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($4, $5)`;
     }
-    const rows: ThreadRow[] = await this.dataSource.query(
+    // Keyset page: a row-value comparison on the (user_id, org_id, created_at, id) index.
+    const rows: ThreadRow[] = await this.threadRepo.query(
       `SELECT id, title, status, allowed_image_domains, metadata, created_at FROM threads
         WHERE user_id = $1 AND org_id = $2 ${cursorSql}
         ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT $3`,
@@ -122,11 +150,12 @@ export class ThreadStore {
 
   /** Deletes the thread; its items and feedback go with it (ON DELETE CASCADE). */
   async deleteThread(ctx: RequestContext, threadId: string, manager?: EntityManager): Promise<void> {
-    const rows: unknown[] = await this.db(manager).query(
-      `DELETE FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3 RETURNING id`,
-      [threadId, ctx.userId, ctx.orgId ?? ''],
-    );
-    if (!affectedRows(rows)) throw AppException.notFound('thread');
+    const result = await this.threads(manager).delete({
+      id: threadId,
+      userId: ctx.userId,
+      orgId: ctx.orgId ?? '',
+    });
+    if (!result.affected) throw AppException.notFound('thread');
   }
 
   // -------------------------------------------------------------------------------- items
@@ -152,14 +181,15 @@ export class ThreadStore {
     const params: unknown[] = [threadId, query.includeHidden ? [] : HIDDEN, ctx.userId, ctx.orgId ?? ''];
     let cursorSql = '';
     if (query.after) {
-      const cursor: Array<{ created_at: Date; id: string }> = await this.db(manager).query(
-        `SELECT created_at, id FROM thread_items WHERE thread_id = $1 AND id = $2 AND user_id = $3 AND org_id = $4`,
-        [threadId, query.after, ctx.userId, ctx.orgId ?? ''],
-      );
-      if (!cursor.length) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
-      params.push(cursor[0].created_at, cursor[0].id);
+      const cursor = await this.items(manager).findOne({
+        select: { createdAt: true, id: true },
+        where: { threadId, id: query.after, userId: ctx.userId, orgId: ctx.orgId ?? '' },
+      });
+      if (!cursor) throw new AppException(ErrorCode.BadRequest, 'params.after: unknown cursor');
+      params.push(cursor.createdAt, cursor.id);
       cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($5, $6)`;
     }
+    // Keyset page with the hidden types filtered before the limit, on idx_thread_items_page.
     const rows: ItemRow[] = await this.db(manager).query(
       `SELECT id, created_at, payload FROM thread_items
         WHERE thread_id = $1 AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4 ${cursorSql}
@@ -189,20 +219,22 @@ export class ThreadStore {
     itemId: string,
     manager?: EntityManager,
   ): Promise<ThreadItem> {
-    const rows: ItemRow[] = await this.db(manager).query(
-      `SELECT i.id, i.created_at, i.payload FROM thread_items i
-         JOIN threads t ON t.id = i.thread_id
-        WHERE i.thread_id = $1 AND i.id = $2 AND t.user_id = $3 AND t.org_id = $4`,
-      [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
-    );
-    if (!rows.length) throw AppException.notFound('item');
-    return toItem(rows[0]);
+    const row = await this.items(manager)
+      .createQueryBuilder('i')
+      .innerJoin('i.thread', 't')
+      .select(['i.threadId', 'i.id', 'i.createdAt', 'i.payload'])
+      .where('i.threadId = :threadId AND i.id = :itemId', { threadId, itemId })
+      .andWhere('t.userId = :userId AND t.orgId = :orgId', { userId: ctx.userId, orgId: ctx.orgId ?? '' })
+      .getOne();
+    if (!row) throw AppException.notFound('item');
+    return toItem({ id: row.id, created_at: row.createdAt, payload: row.payload as ThreadItem });
   }
 
   /**
    * Inserts or replaces an item (ChatKit calls both add and save on the same id: an open
    * workflow is stored at the end of a run and done again next turn). A replaced item keeps its
-   * original position in the thread.
+   * original position in the thread. One statement inserts only into a thread of the caller's,
+   * copying its owner onto the item, which a repository cannot say.
    */
   async upsertItem(
     ctx: RequestContext,
@@ -235,21 +267,21 @@ export class ThreadStore {
     itemId: string,
     manager?: EntityManager,
   ): Promise<void> {
-    await this.db(manager).query(
-      `DELETE FROM thread_items i USING threads t
-        WHERE i.thread_id = $1 AND i.id = $2 AND t.id = i.thread_id AND t.user_id = $3 AND t.org_id = $4`,
-      [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
-    );
+    // An item carries its thread's owner (upsertItem copies it), so this is the thread's scope.
+    await this.items(manager).delete({ threadId, id: itemId, userId: ctx.userId, orgId: ctx.orgId ?? '' });
   }
 
-  /** Deletes every item after `itemId` in thread order (retry); returns how many went. */
+  /**
+   * Deletes every item after `itemId` in thread order (retry); returns how many went. The pivot's
+   * position is compared in SQL, at the database's microsecond precision.
+   */
   async deleteItemsAfter(
     ctx: RequestContext,
     threadId: string,
     itemId: string,
     manager?: EntityManager,
   ): Promise<number> {
-    const rows: unknown[] = await this.db(manager).query(
+    const result: unknown = await this.db(manager).query(
       `DELETE FROM thread_items i USING threads t, thread_items pivot
         WHERE i.thread_id = $1 AND t.id = i.thread_id AND t.user_id = $3 AND t.org_id = $4
           AND pivot.thread_id = $1 AND pivot.id = $2
@@ -257,7 +289,7 @@ export class ThreadStore {
         RETURNING i.id`,
       [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
     );
-    return affectedRows(rows);
+    return affectedRows(result);
   }
 
   // -------------------------------------------------------------------------------- feedback
@@ -275,29 +307,29 @@ export class ThreadStore {
     await this.loadThread(ctx, threadId);
     const unique = [...new Set(itemIds)];
     if (!unique.length) return 0;
-    const found: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM thread_items WHERE thread_id = $1 AND id = ANY($2::text[])`,
-      [threadId, unique],
-    );
+    const found = await this.itemRepo.find({ select: { id: true }, where: { threadId, id: In(unique) } });
     const known = new Set(found.map((r) => r.id));
     const missing = unique.filter((id) => !known.has(id));
     if (missing.length)
       throw new AppException(ErrorCode.NotFound, `item not found: ${missing.slice(0, 5).join(', ')}`);
-    const rows: unknown[] = await this.dataSource.query(
-      `INSERT INTO feedback (thread_id, item_id, user_id, org_id, kind)
-       SELECT $1, unnest($2::text[]), $3, $4, $5
-       ON CONFLICT ON CONSTRAINT uq_feedback_user_item
-       DO UPDATE SET kind = EXCLUDED.kind, updated_at = now()
-       RETURNING id`,
-      [threadId, unique, ctx.userId, ctx.orgId ?? '', kind],
-    );
-    return rows.length;
+    // Re-voting: the conflict target is uq_feedback_user_item; updated_at takes the new row's now().
+    const result = await this.feedbackRepo
+      .createQueryBuilder()
+      .insert()
+      .values(
+        unique.map((itemId) => ({ threadId, itemId, userId: ctx.userId, orgId: ctx.orgId ?? '', kind })),
+      )
+      .orUpdate(['kind', 'updated_at'], ['user_id', 'org_id', 'thread_id', 'item_id'])
+      .returning(['id'])
+      .updateEntity(false)
+      .execute();
+    return (result.raw as unknown[]).length;
   }
 }
 
 /**
- * Rows touched by a statement. TypeORM hands UPDATE and DELETE results back as
- * `[rows, rowCount]` but INSERT and SELECT results as the rows themselves.
+ * Rows touched by a statement. TypeORM hands a raw DELETE's result back as `[rows, rowCount]`
+ * but INSERT and SELECT results as the rows themselves.
  */
 function affectedRows(result: unknown): number {
   if (
@@ -315,25 +347,30 @@ function iso(value: Date | string): string {
   return (value instanceof Date ? value : new Date(value)).toISOString();
 }
 
-function toThread(row: ThreadRow): ThreadMetadata {
+function toThread(row: ThreadRow | ThreadEntity): ThreadMetadata {
+  const entity = row instanceof ThreadEntity;
+  const createdAt = entity ? row.createdAt : row.created_at;
+  const domains = entity ? row.allowedImageDomains : row.allowed_image_domains;
   return {
     id: row.id,
-    created_at: iso(row.created_at),
+    created_at: iso(createdAt),
     title: row.title,
     status: row.status ?? { type: 'active' },
-    allowed_image_domains: row.allowed_image_domains,
+    allowed_image_domains: domains,
     metadata: row.metadata ?? {},
   };
 }
 
-/** title, status, allowed_image_domains, metadata: the stored columns, the inverse of toThread. */
-function threadColumns(thread: ThreadMetadata): Array<string | null> {
-  return [
-    thread.title ?? null,
-    JSON.stringify(thread.status),
-    thread.allowed_image_domains ? JSON.stringify(thread.allowed_image_domains) : null,
-    JSON.stringify(thread.metadata ?? {}),
-  ];
+/** The stored metadata columns, the inverse of toThread. */
+function threadColumns(
+  thread: ThreadMetadata,
+): Pick<ThreadEntity, 'title' | 'status' | 'allowedImageDomains' | 'metadata'> {
+  return {
+    title: thread.title ?? null,
+    status: thread.status,
+    allowedImageDomains: thread.allowed_image_domains ?? null,
+    metadata: thread.metadata ?? {},
+  };
 }
 
 function toItem(row: ItemRow): ThreadItem {

@@ -1,0 +1,68 @@
+/**
+ * The layering of src/, checked by `npm run lint`. Folders form layers; a folder may import its own
+ * layer's peers only where a rule below allows it, and lower layers only otherwise. From the bottom:
+ *
+ *   config → database → common → metrics → protocol → auth → rate-limit → health
+ *          → threads, attachments, rag → chatkit → agent → (app.module, main)
+ *
+ * Violations that predate a rule are listed in .dependency-cruiser-known-violations.json and only
+ * ever removed from it: a new one fails the lint.
+ */
+const LAYERS = [
+  ['config'],
+  ['database'],
+  ['common'],
+  ['metrics'],
+  ['protocol'],
+  ['auth'],
+  ['rate-limit'],
+  ['health'],
+  ['threads', 'attachments', 'rag'],
+  ['chatkit'],
+  ['agent'],
+];
+
+const folder = (names) => `^src/(${names.join('|')})/`;
+
+/** For each layer: nothing of it may import a folder of a higher layer. */
+const upward = LAYERS.slice(0, -1).map((layer, i) => ({
+  name: `${layer.join('-')}-imports-no-higher-layer`,
+  comment: `${layer.join(', ')} may import only ${LAYERS.slice(0, i).flat().join(', ') || 'libraries'}${layer.length > 1 ? ` (and not each other in a cycle)` : ''}`,
+  severity: 'error',
+  from: { path: folder(layer), pathNot: '\\.spec\\.ts$' },
+  to: { path: folder(LAYERS.slice(i + 1).flat()) },
+}));
+
+module.exports = {
+  forbidden: [
+    ...upward,
+    {
+      name: 'protocol-imports-only-common',
+      comment: 'the protocol (schemas and wire helpers) depends on libraries and common only',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/', pathNot: '^src/(protocol|common)/' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'no import cycles between files (so none between folders of one layer either)',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'nothing-imports-the-app-root',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/main\\.ts$' },
+      to: { path: '^src/(app\\.module|app\\.setup|main)\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    includeOnly: '^src/',
+    exclude: { path: '\\.spec\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};
