@@ -532,6 +532,43 @@ describe('attachments: PostgreSQL storage (default)', () => {
       expect((await fetch(viaThread)).status).toBe(200);
     });
 
+    it('GET /api/threads/:id/items answers what items.list answers, links re-signed alike', async () => {
+      const user = uniqueUser();
+      const { id } = await json(await directUpload(h.app, user, PNG, 'h.png', 'image/png'));
+      const thread = await chatkit(h.app, user, {
+        type: 'threads.create',
+        params: { input: userInput('same items', { attachments: [id] }) },
+      });
+      const threadId = thread.events[0].thread.id;
+      const stale = `${h.app.url}/chatkit/attachments/${id}/content?${signer().signedQuery({
+        id,
+        purpose: 'download',
+        expiresAt: new Date(Date.now() - 5000),
+        disposition: 'inline',
+      })}`;
+      await h.db.query(
+        `UPDATE thread_items SET payload = jsonb_set(payload, '{attachments,0,preview_url}', to_jsonb($2::text))
+          WHERE thread_id = $1 AND type = 'user_message'`,
+        [threadId, stale],
+      );
+
+      const viaProtocol = await chatkit(h.app, user, {
+        type: 'items.list',
+        params: { thread_id: threadId, order: 'asc' },
+      });
+      const viaRest = await h.app.fetch(`/api/threads/${threadId}/items?order=asc`, { user });
+      expect(viaRest.status).toBe(200);
+      const rest = (await viaRest.json()) as { data: any[]; has_more: boolean };
+      // Links are signed at answer time: equal but for their signature and expiry.
+      const unsigned = (page: { data: any[] }) =>
+        JSON.parse(JSON.stringify(page).replace(/\/content\?[^"]*/g, '/content?<signed>'));
+      expect(unsigned(rest)).toEqual(unsigned(viaProtocol.json));
+      expect(rest.data.length).toBeGreaterThanOrEqual(2);
+      const restLink = rest.data.find((i: any) => i.type === 'user_message').attachments[0].preview_url;
+      expect(restLink).not.toBe(stale);
+      expect((await fetch(restLink)).status).toBe(200);
+    });
+
     it('the agent reads the bytes of a message attachment', async () => {
       const user = uniqueUser();
       const { id } = await json(await directUpload(h.app, user, PDF, 'r.pdf', 'application/pdf'));

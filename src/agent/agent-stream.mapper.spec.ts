@@ -18,7 +18,7 @@ import {
   type StreamMapperOptions,
 } from 'src/agent/agent-stream.mapper';
 import { cleanTitle, fallbackTitle } from 'src/agent/thread-title';
-import type { ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
+import type { ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
 
 let fake: FakeOpenAI;

@@ -19,7 +19,7 @@ import {
 } from '@openai/agents';
 import type { RunStreamEvent } from '@openai/agents';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import type { ToolDisplay } from 'src/agent/agent-tools.registry';
+import type { ToolDisplay, ToolOutput } from 'src/agent/agent-tools.registry';
 import type {
   Annotation,
   AssistantMessageContent,
@@ -30,7 +30,7 @@ import type {
   ThreadItemUpdate,
   ThreadStreamEvent,
   WorkflowItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 
 /** The part of `StreamedRunResult` the mapper needs. */
@@ -64,11 +64,6 @@ export interface StreamMapperOptions {
   annotate?(text: string, toolOutputs: readonly ToolOutput[]): Annotation[];
   /** Called once per model response with that response's token counts. */
   onUsage?(usage: RunUsage): void;
-}
-
-export interface ToolOutput {
-  name: string;
-  output: unknown;
 }
 
 export interface StreamSummary {

@@ -14,8 +14,7 @@ import type { FunctionTool } from '@openai/agents';
 import { z } from 'zod';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
-import type { ToolOutput } from 'src/agent/agent-stream.mapper';
-import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
+import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 
@@ -29,6 +28,12 @@ export interface AgentRunContext {
 }
 
 /** How a server tool call looks in the chat while it runs and in the workflow afterwards. */
+/** What a tool returned in this run, kept so the answer's citations can point at it. */
+export interface ToolOutput {
+  name: string;
+  output: unknown;
+}
+
 export interface ToolDisplay {
   /** Ephemeral status line while the tool runs, e.g. "Searching the knowledge base…". */
   progress: string;

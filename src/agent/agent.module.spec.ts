@@ -13,7 +13,7 @@ import type { AttachmentReader } from 'src/agent/history.converter';
 import { OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
 import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
-import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
+import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/protocol/chatkit.schemas';
 import {
   RESPONDER,
   TRANSCRIBER,

@@ -10,14 +10,14 @@ import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry
 import { AgentService } from 'src/agent/agent.service';
 import { NO_ATTACHMENTS } from 'src/agent/history.converter';
 import { createAgentRunner, createOpenAIClient } from 'src/agent/model-provider';
-import { ThreadItemSchema } from 'src/chatkit/chatkit.schemas';
+import { ThreadItemSchema } from 'src/protocol/chatkit.schemas';
 import type {
   AssistantMessageItem,
   ThreadItem,
   ThreadMetadata,
   ThreadStreamEvent,
   UserMessageItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import { AppException } from 'src/common/app.exception';
 import type { AgentConfig } from 'src/config/agent.config';

@@ -33,7 +33,7 @@ import type {
   UserMessageInput,
   UserMessageItem,
   WorkflowItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';

@@ -1,7 +1,7 @@
 import { protocol } from '@openai/agents';
 import type { AgentInputItem } from '@openai/agents';
-import { ThreadItemSchema } from 'src/chatkit/chatkit.schemas';
-import type { Attachment, ThreadItem } from 'src/chatkit/chatkit.schemas';
+import { ThreadItemSchema } from 'src/protocol/chatkit.schemas';
+import type { Attachment, ThreadItem } from 'src/protocol/chatkit.schemas';
 import {
   NO_ATTACHMENTS,
   estimateTokens,

@@ -21,7 +21,7 @@ import type {
   ThreadItem,
   UserMessageItem,
   WidgetItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { AttachmentFile } from 'src/attachments/attachment-reader.service';
 
 /** The part of AttachmentReaderService the conversion uses (a plain object in unit specs). */

@@ -5,7 +5,7 @@ import type {
   ThreadMetadata,
   ThreadStreamEvent,
   UserMessageItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 

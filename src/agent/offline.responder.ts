@@ -9,7 +9,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { lastUserMessage, userMessageText } from 'src/agent/history.converter';
 import { fallbackTitle } from 'src/agent/thread-title';
-import type { Source, ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
+import type {
+  Source,
+  ThreadMetadata,
+  ThreadStreamEvent,
+  UserMessageItem,
+} from 'src/protocol/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
 import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 import type { RequestContext } from 'src/common/request-context';

@@ -36,7 +36,7 @@ import {
   type AttachmentStorage,
 } from 'src/attachments/storage/attachment-storage';
 import { HashingLimitStream } from 'src/attachments/storage/hashing.stream';
-import type { Attachment, AttachmentsCreateParams, UploadDescriptor } from 'src/chatkit/chatkit.schemas';
+import type { Attachment, AttachmentsCreateParams, UploadDescriptor } from 'src/protocol/chatkit.schemas';
 import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';

@@ -16,7 +16,7 @@ import { AttachmentStore, type AttachmentRecord } from 'src/attachments/attachme
 import { AttachmentUrls } from 'src/attachments/attachment.urls';
 import { toAttachment, withFreshPreviews } from 'src/attachments/attachment.wire';
 import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
-import type { Attachment, AttachmentsCreateParams } from 'src/chatkit/chatkit.schemas';
+import type { Attachment, AttachmentsCreateParams } from 'src/protocol/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
 
 @Injectable()

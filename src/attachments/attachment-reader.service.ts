@@ -12,7 +12,7 @@ import {
   isAttachmentStorageError,
   type AttachmentStorage,
 } from 'src/attachments/storage/attachment-storage';
-import type { Attachment } from 'src/chatkit/chatkit.schemas';
+import type { Attachment } from 'src/protocol/chatkit.schemas';
 
 /** An attachment's bytes, or only its size when it is over the limit it was read with. */
 export type AttachmentFile =

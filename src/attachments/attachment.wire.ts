@@ -6,7 +6,7 @@
 import { attachmentKindFor } from 'src/attachments/attachment.mime';
 import type { AttachmentRecord } from 'src/attachments/attachment.store';
 import type { AttachmentUrls } from 'src/attachments/attachment.urls';
-import type { Attachment } from 'src/chatkit/chatkit.schemas';
+import type { Attachment } from 'src/protocol/chatkit.schemas';
 
 export function toAttachment(record: AttachmentRecord, urls: AttachmentUrls): Attachment {
   const base = {

@@ -19,7 +19,7 @@ import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attach
 import { declaredLength, finishRejectedUpload, receiveFile } from 'src/attachments/attachment.intake';
 import type { SignedUrlDisposition } from 'src/attachments/attachment.signer';
 import type { AttachmentRecord } from 'src/attachments/attachment.store';
-import { toWireJson } from 'src/chatkit/chatkit.wire';
+import { toWireJson } from 'src/protocol/chatkit.wire';
 import { Authenticated, CurrentUser, Public } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { DownloadRoute } from 'src/rate-limit/download-route.decorator';

@@ -11,7 +11,7 @@ import type {
   Source,
   ThreadItemUpdate,
   ThreadStreamEvent,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 
 export interface TextPiece {
   text: string;

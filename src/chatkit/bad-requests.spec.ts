@@ -1,4 +1,4 @@
-import { CHATKIT_REQUEST_TYPES, ChatKitRequestSchema } from 'src/chatkit/chatkit.schemas';
+import { CHATKIT_REQUEST_TYPES, ChatKitRequestSchema } from 'src/protocol/chatkit.schemas';
 import { formatZodError } from 'src/common/zod-errors';
 import { BAD_REQUESTS, GOOD_REQUESTS } from 'test/fixtures/bad-requests';
 

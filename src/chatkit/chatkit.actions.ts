@@ -10,7 +10,7 @@ import type {
   ThreadMetadata,
   ThreadStreamEvent,
   WidgetItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 
 export interface ActionHandler {

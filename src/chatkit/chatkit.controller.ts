@@ -6,7 +6,7 @@ import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
-import { ChatKitRequestSchema } from 'src/chatkit/chatkit.schemas';
+import { ChatKitRequestSchema } from 'src/protocol/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { clientGoneSignal } from 'src/chatkit/sse.stream';
 import { Authenticated, CurrentUser } from 'src/common/decorators';

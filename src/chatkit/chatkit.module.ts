@@ -15,7 +15,7 @@ import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { StreamSlots } from 'src/chatkit/stream-slots';
 import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
-import { ThreadsController } from 'src/threads/threads.controller';
+import { ThreadsController } from 'src/chatkit/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
 
 @Module({})
@@ -24,7 +24,12 @@ export class ChatKitModule {
   static register(options: { imports: NonNullable<DynamicModule['imports']> }): DynamicModule {
     return {
       module: ChatKitModule,
-      imports: [TypeOrmModule.forFeature([ThreadRunEntity]), ThreadsModule, AttachmentsModule, ...options.imports],
+      imports: [
+        TypeOrmModule.forFeature([ThreadRunEntity]),
+        ThreadsModule,
+        AttachmentsModule,
+        ...options.imports,
+      ],
       controllers: [ChatKitController, ThreadsController],
       providers: [ChatKitService, ChatKitActions, ChatKitMetrics, ThreadRunLock, StreamSlots],
       exports: [ChatKitService, ChatKitActions],

@@ -18,7 +18,7 @@ import type {
   ThreadStreamEvent,
   UserMessageInput,
   UserMessageItem,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
 
 export type { IdKind } from 'src/common/ids';

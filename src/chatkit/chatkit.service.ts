@@ -29,8 +29,8 @@ import {
   type UserMessageInput,
   type UserMessageItem,
   type WidgetItem,
-} from 'src/chatkit/chatkit.schemas';
-import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+} from 'src/protocol/chatkit.schemas';
+import { toWireJson, toWireThread } from 'src/protocol/chatkit.wire';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import { AttachmentLinksService } from 'src/attachments/attachment-links.service';
@@ -51,7 +51,7 @@ import { formatZodError } from 'src/common/zod-errors';
 import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
-import { ThreadStore } from 'src/threads/thread.store';
+import { ThreadStore, type PageQuery } from 'src/threads/thread.store';
 
 /** A streaming request that passed every check: what to send first, then what to run. */
 interface PreparedStream {
@@ -135,23 +135,15 @@ export class ChatKitService {
     switch (request.type) {
       case 'threads.get_by_id':
         return this.getThread(ctx, request.params.thread_id);
-      case 'threads.list': {
-        const page = await this.store.listThreads(ctx, request.params);
-        return { ...page, data: page.data.map((t) => toWireThread(t)) };
-      }
-      case 'threads.update': {
-        const thread = await this.store.loadThread(ctx, request.params.thread_id);
-        thread.title = request.params.title;
-        await this.store.saveThread(ctx, thread);
-        return toWireThread(thread);
-      }
+      case 'threads.list':
+        return this.listThreads(ctx, request.params);
+      case 'threads.update':
+        return this.renameThread(ctx, request.params.thread_id, request.params.title);
       case 'threads.delete':
         await this.deleteThread(ctx, request.params.thread_id);
         return {};
-      case 'items.list': {
-        const page = await this.store.listItems(ctx, request.params.thread_id, request.params);
-        return this.attachments.refresh(ctx, page);
-      }
+      case 'items.list':
+        return this.listItems(ctx, request.params.thread_id, request.params);
       case 'items.feedback': {
         await this.store.saveFeedback(
           ctx,
@@ -193,6 +185,26 @@ export class ChatKitService {
         return result.updated_item ? { updated_item: result.updated_item } : {};
       }
     }
+  }
+
+  // The REST routes call these too, so both APIs answer the same thing the same way.
+
+  async listThreads(ctx: RequestContext, query: PageQuery) {
+    const page = await this.store.listThreads(ctx, query);
+    return { ...page, data: page.data.map((t) => toWireThread(t)) };
+  }
+
+  async renameThread(ctx: RequestContext, threadId: string, title: string | null) {
+    const thread = await this.store.loadThread(ctx, threadId);
+    thread.title = title;
+    await this.store.saveThread(ctx, thread);
+    return toWireThread(thread);
+  }
+
+  /** A page of items, with attachment links signed afresh (stored ones may have expired). */
+  async listItems(ctx: RequestContext, threadId: string, query: PageQuery) {
+    const page = await this.store.listItems(ctx, threadId, query);
+    return this.attachments.refresh(ctx, page);
   }
 
   async getThread(ctx: RequestContext, threadId: string) {

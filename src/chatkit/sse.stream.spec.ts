@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Response } from 'express';
-import type { ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
+import type { ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import { SlowReaderError, SseStream, clientGoneSignal, type SseOptions } from 'src/chatkit/sse.stream';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,8 +10,8 @@
  * is not read further either (see read-gate.ts).
  */
 import type { Response } from 'express';
-import type { ThreadStreamEvent } from 'src/chatkit/chatkit.schemas';
-import { sseFrame } from 'src/chatkit/chatkit.wire';
+import type { ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
+import { sseFrame } from 'src/protocol/chatkit.wire';
 import { ReadGate } from 'src/chatkit/read-gate';
 
 export interface SseOptions {

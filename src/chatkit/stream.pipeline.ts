@@ -22,8 +22,8 @@ import {
   type ThreadMetadata,
   type ThreadStreamEvent,
   type WorkflowItem,
-} from 'src/chatkit/chatkit.schemas';
-import { toWireThread } from 'src/chatkit/chatkit.wire';
+} from 'src/protocol/chatkit.schemas';
+import { toWireThread } from 'src/protocol/chatkit.wire';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
 import { withReadGate } from 'src/chatkit/read-gate';
 import type { SseStream } from 'src/chatkit/sse.stream';

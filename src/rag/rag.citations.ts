@@ -6,7 +6,7 @@
  * Pure functions only: no I/O, no Nest. They must never invent a source: a marker whose number no
  * tool output listed stays plain text.
  */
-import type { Annotation, Source } from 'src/chatkit/chatkit.schemas';
+import type { Annotation, Source } from 'src/protocol/chatkit.schemas';
 
 export interface KnowledgeToolSource {
   /** The number the answer cites as `[ref]`; stable within one agent turn. */

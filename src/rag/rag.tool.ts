@@ -9,7 +9,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import type { Annotation } from 'src/chatkit/chatkit.schemas';
+import type { Annotation } from 'src/protocol/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import {

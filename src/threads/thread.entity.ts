@@ -7,7 +7,7 @@
  * the migrations, and test/schema.e2e-spec.ts fails when the entities would generate anything.
  */
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { ThreadMetadata } from 'src/chatkit/chatkit.schemas';
+import type { ThreadMetadata } from 'src/protocol/chatkit.schemas';
 
 @Entity({ name: 'threads' })
 @Index('idx_threads_owner_created', ['userId', 'orgId', 'createdAt', 'id'])

@@ -25,7 +25,7 @@ import {
   type PageOrder,
   type ThreadItem,
   type ThreadMetadata,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';

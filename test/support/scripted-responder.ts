@@ -2,7 +2,7 @@
  * A responder whose behaviour each test scripts, standing in for the model where a test is about
  * the protocol itself. It records every call it gets.
  */
-import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/chatkit/chatkit.schemas';
+import type { ThreadMetadata, ThreadStreamEvent, UserMessageItem } from 'src/protocol/chatkit.schemas';
 import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
 import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 

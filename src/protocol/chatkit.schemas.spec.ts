@@ -30,8 +30,8 @@ import {
   UserMessageInputSchema,
   WorkflowSchema,
   type ChatKitRequest,
-} from 'src/chatkit/chatkit.schemas';
-import { toWireJson } from 'src/chatkit/chatkit.wire';
+} from 'src/protocol/chatkit.schemas';
+import { toWireJson } from 'src/protocol/chatkit.wire';
 
 /** Parses a captured wire sample and checks that re-serializing it yields the same JSON. */
 function roundTrip(schema: z.ZodType, wire: string): unknown {

@@ -9,8 +9,8 @@ import {
   type Page,
   type ThreadItem,
   type ThreadStreamEvent,
-} from 'src/chatkit/chatkit.schemas';
-import { sseFrame, toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+} from 'src/protocol/chatkit.schemas';
+import { sseFrame, toWireJson, toWireThread } from 'src/protocol/chatkit.wire';
 import { formatZodError } from 'src/common/zod-errors';
 
 const T = '2026-01-02T03:04:05.000Z';

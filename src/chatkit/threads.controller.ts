@@ -16,13 +16,12 @@ import {
   UserMessageInputSchema,
   type ThreadsAddUserMessageRequest,
   type ThreadsCreateRequest,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
-import { toWireJson, toWireThread } from 'src/chatkit/chatkit.wire';
+import { toWireJson } from 'src/protocol/chatkit.wire';
 import { clientGoneSignal } from 'src/chatkit/sse.stream';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
-import { ThreadStore } from 'src/threads/thread.store';
 
 const PageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -48,16 +47,12 @@ class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
 @Authenticated()
 @Controller('api/threads')
 export class ThreadsController {
-  constructor(
-    private readonly chatkit: ChatKitService,
-    private readonly store: ThreadStore,
-  ) {}
+  constructor(private readonly chatkit: ChatKitService) {}
 
   @Get()
   @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)' })
   async list(@CurrentUser() ctx: RequestContext, @Query() query: PageQueryDto, @Res() res: Response) {
-    const page = await this.store.listThreads(ctx, query);
-    sendJson(res, { ...page, data: page.data.map((t) => toWireThread(t)) });
+    sendJson(res, await this.chatkit.listThreads(ctx, query));
   }
 
   @Post()
@@ -89,10 +84,7 @@ export class ThreadsController {
     @Body() body: UpdateThreadDto,
     @Res() res: Response,
   ) {
-    const thread = await this.store.loadThread(ctx, id);
-    thread.title = body.title;
-    await this.store.saveThread(ctx, thread);
-    sendJson(res, toWireThread(thread));
+    sendJson(res, await this.chatkit.renameThread(ctx, id, body.title));
   }
 
   @Delete(':id')
@@ -110,7 +102,7 @@ export class ThreadsController {
     @Query() query: PageQueryDto,
     @Res() res: Response,
   ) {
-    sendJson(res, await this.store.listItems(ctx, id, query));
+    sendJson(res, await this.chatkit.listItems(ctx, id, query));
   }
 
   @Post(':id/messages')

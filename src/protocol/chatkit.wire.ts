@@ -13,7 +13,7 @@ import {
   type ThreadItem,
   type ThreadMetadata,
   type ThreadStreamEvent,
-} from 'src/chatkit/chatkit.schemas';
+} from 'src/protocol/chatkit.schemas';
 
 type JsonRecord = Record<string, unknown>;
 
