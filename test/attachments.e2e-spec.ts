@@ -501,8 +501,8 @@ describe('attachments: PostgreSQL storage (default)', () => {
   });
 
   describe('lifecycle', () => {
-    it('items.list and threads.get_by_id re-sign preview links that have expired', async () => {
-      const user = uniqueUser();
+    /** A thread whose stored message holds an image link that has expired. */
+    async function threadWithExpiredPreview(user: string): Promise<{ threadId: string; stale: string }> {
       const { id } = await json(await directUpload(h.app, user, PNG, 'g.png', 'image/png'));
       const thread = await chatkit(h.app, user, {
         type: 'threads.create',
@@ -520,6 +520,12 @@ describe('attachments: PostgreSQL storage (default)', () => {
           WHERE thread_id = $1 AND type = 'user_message'`,
         [threadId, stale],
       );
+      return { threadId, stale };
+    }
+
+    it('items.list and threads.get_by_id re-sign preview links that have expired', async () => {
+      const user = uniqueUser();
+      const { threadId, stale } = await threadWithExpiredPreview(user);
       expect((await fetch(stale)).status).toBe(403);
 
       const items = await chatkit(h.app, user, { type: 'items.list', params: { thread_id: threadId } });
@@ -534,23 +540,7 @@ describe('attachments: PostgreSQL storage (default)', () => {
 
     it('GET /api/threads/:id/items answers what items.list answers, links re-signed alike', async () => {
       const user = uniqueUser();
-      const { id } = await json(await directUpload(h.app, user, PNG, 'h.png', 'image/png'));
-      const thread = await chatkit(h.app, user, {
-        type: 'threads.create',
-        params: { input: userInput('same items', { attachments: [id] }) },
-      });
-      const threadId = thread.events[0].thread.id;
-      const stale = `${h.app.url}/chatkit/attachments/${id}/content?${signer().signedQuery({
-        id,
-        purpose: 'download',
-        expiresAt: new Date(Date.now() - 5000),
-        disposition: 'inline',
-      })}`;
-      await h.db.query(
-        `UPDATE thread_items SET payload = jsonb_set(payload, '{attachments,0,preview_url}', to_jsonb($2::text))
-          WHERE thread_id = $1 AND type = 'user_message'`,
-        [threadId, stale],
-      );
+      const { threadId, stale } = await threadWithExpiredPreview(user);
 
       const viaProtocol = await chatkit(h.app, user, {
         type: 'items.list',

@@ -34,6 +34,7 @@ import {
   AttachmentStorageErrorCode,
   isAttachmentStorageError,
   type AttachmentStorage,
+  deleteOrphanedBytes,
 } from 'src/attachments/storage/attachment-storage';
 import { HashingLimitStream } from 'src/attachments/storage/hashing.stream';
 import type { Attachment, AttachmentsCreateParams, UploadDescriptor } from 'src/protocol/chatkit.schemas';
@@ -489,16 +490,8 @@ export class AttachmentIntakeService {
     );
   }
 
-  /** Bytes go after the record; if this fails the orphan sweep finds them. */
-  private async deleteBytes(record: AttachmentRecord): Promise<void> {
-    try {
-      await this.storage.delete(record.storageKey);
-    } catch (err) {
-      this.logger.warn(
-        { event: 'attachment.bytes_delete_failed', attachmentId: record.id, err },
-        'could not delete attachment bytes; the cleanup job will retry',
-      );
-    }
+  private deleteBytes(record: AttachmentRecord): Promise<void> {
+    return deleteOrphanedBytes(this.storage, record, this.logger);
   }
 
   private tooLargeMessage(size?: number, declared?: number): string {

@@ -15,7 +15,11 @@ import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attach
 import { AttachmentStore, type AttachmentRecord } from 'src/attachments/attachment.store';
 import { AttachmentUrls } from 'src/attachments/attachment.urls';
 import { toAttachment, withFreshPreviews } from 'src/attachments/attachment.wire';
-import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
+import {
+  ATTACHMENT_STORAGE,
+  deleteOrphanedBytes,
+  type AttachmentStorage,
+} from 'src/attachments/storage/attachment-storage';
 import type { Attachment, AttachmentsCreateParams } from 'src/protocol/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
 
@@ -97,15 +101,7 @@ export class AttachmentLinksService {
     return Promise.resolve(withFreshPreviews(value, this.urls));
   }
 
-  /** Bytes go after the record; if this fails the orphan sweep finds them. */
-  private async deleteBytes(record: AttachmentRecord): Promise<void> {
-    try {
-      await this.storage.delete(record.storageKey);
-    } catch (err) {
-      this.logger.warn(
-        { event: 'attachment.bytes_delete_failed', attachmentId: record.id, err },
-        'could not delete attachment bytes; the cleanup job will retry',
-      );
-    }
+  private deleteBytes(record: AttachmentRecord): Promise<void> {
+    return deleteOrphanedBytes(this.storage, record, this.logger);
   }
 }

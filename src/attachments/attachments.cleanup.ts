@@ -19,7 +19,11 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { AttachmentStore, type AttachmentRecord, type ExpiredKind } from 'src/attachments/attachment.store';
 import { AttachmentsMetrics } from 'src/attachments/attachments.metrics';
 import { idFromStorageKey } from 'src/attachments/attachment.names';
-import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/storage/attachment-storage';
+import {
+  ATTACHMENT_STORAGE,
+  deleteOrphanedBytes,
+  type AttachmentStorage,
+} from 'src/attachments/storage/attachment-storage';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 
@@ -221,15 +225,8 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     );
   }
 
-  private async deleteBytes(record: AttachmentRecord): Promise<void> {
-    await this.storage
-      .delete(record.storageKey)
-      .catch((err: unknown) =>
-        this.logger.warn(
-          { err, attachmentId: record.id },
-          'could not delete attachment bytes; next sweep retries',
-        ),
-      );
+  private deleteBytes(record: AttachmentRecord): Promise<void> {
+    return deleteOrphanedBytes(this.storage, record, this.logger);
   }
 
   private count(section: PurgeSection, name: string, bytes: number): void {

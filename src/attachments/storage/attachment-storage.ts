@@ -157,3 +157,22 @@ export function assertValidRange(range: ByteRange): void {
 
 /** DI token for the configured driver (an interface, so it needs a token). */
 export const ATTACHMENT_STORAGE = Symbol('ATTACHMENT_STORAGE');
+
+/**
+ * Deletes the bytes of a record that is already gone, logging instead of failing: records go
+ * before their bytes, so bytes a failed delete leaves behind are orphans the cleanup sweep removes.
+ */
+export async function deleteOrphanedBytes(
+  storage: AttachmentStorage,
+  record: { id: string; storageKey: string },
+  logger: { warn(message: unknown, context?: string): void },
+): Promise<void> {
+  try {
+    await storage.delete(record.storageKey);
+  } catch (err) {
+    logger.warn(
+      { event: 'attachment.bytes_delete_failed', attachmentId: record.id, err },
+      'could not delete attachment bytes; the cleanup sweep will retry',
+    );
+  }
+}
