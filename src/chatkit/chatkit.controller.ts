@@ -2,15 +2,16 @@
  * POST /chatkit — the single ChatKit endpoint. The body's `type` decides between a JSON answer
  * and a Server-Sent Events stream; see docs/protocol.md.
  */
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { ChatKitRequestSchema } from 'src/protocol/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
-import { clientGoneSignal } from 'src/chatkit/sse.stream';
+import { sendResult, sseFor } from 'src/chatkit/chatkit.response';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
+import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
 
 // A union has no class shape; the DTO exists only to put the schema into the OpenAPI document.
 const ChatKitRequestDto = createZodDto(ChatKitRequestSchema as never);
@@ -19,7 +20,10 @@ const ChatKitRequestDto = createZodDto(ChatKitRequestSchema as never);
 @Authenticated()
 @Controller('chatkit')
 export class ChatKitController {
-  constructor(private readonly chatkit: ChatKitService) {}
+  constructor(
+    private readonly chatkit: ChatKitService,
+    @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
+  ) {}
 
   @Post()
   @HttpCode(200)
@@ -47,8 +51,8 @@ export class ChatKitController {
     @Res() res: Response,
   ): Promise<void> {
     // Watched before anything else happens, so a client gone during the checks is not missed.
-    const clientGone = clientGoneSignal(res);
+    const sse = sseFor(res, this.config);
     const request = this.chatkit.parse(body);
-    await this.chatkit.handle(ctx, request, res, clientGone);
+    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
   }
 }

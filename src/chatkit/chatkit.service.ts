@@ -1,20 +1,22 @@
 /**
- * The ChatKit protocol: validates a request body, answers the ten JSON requests, and runs the
- * six streaming ones through the event pipeline. Everything that can refuse a streaming request
- * (bad body, unknown thread, busy thread, bad retry target, no pending tool call, item not
- * pending, unknown action) is checked before the first SSE byte, so the client gets a plain 4xx
- * JSON error and nothing was written. Once the stream is open, failures are `error` events.
+ * The ChatKit protocol: validates a request body, answers the ten JSON requests with a value, and
+ * answers the six streaming ones with the events of the stream pipeline. Everything that can
+ * refuse a streaming request (bad body, unknown thread, busy thread, bad retry target, no pending
+ * tool call, item not pending, unknown action) is checked before the result is returned, so the
+ * client gets a plain 4xx JSON error and no SSE byte was written. Once the events flow, failures
+ * are `error` events. It must never touch the HTTP response: the controllers own it.
  *
  * The user's message is stored before the responder runs, in the same transaction as its
  * thread and attachment links: it survives any failure of the response.
  *
- * The client is watched from the moment the request reaches the controller: one that leaves at
- * any point — while its message is stored, before the first SSE byte, mid-answer — cancels the
- * turn like the stop button does. A streaming request first takes one of the user's stream slots
- * (CHATKIT_MAX_STREAMS_PER_USER), given back however the request ends.
+ * The client is watched from the moment the request reaches the controller (the `signal` it
+ * passes): one that leaves at any point — while its message is stored, before the first SSE
+ * byte, mid-answer — cancels the turn like the stop button does, and so does a consumer that
+ * stops iterating the events. A streaming request first takes one of the user's stream slots
+ * (CHATKIT_MAX_STREAMS_PER_USER); it and the thread's run lease are given back exactly once,
+ * however the request ends.
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import type { Response } from 'express';
 import {
   ChatKitRequestSchema,
   isStreamingRequest,
@@ -30,7 +32,7 @@ import {
   type UserMessageItem,
   type WidgetItem,
 } from 'src/protocol/chatkit.schemas';
-import { toWireJson, toWireThread } from 'src/protocol/chatkit.wire';
+import { toWireThread } from 'src/protocol/chatkit.wire';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import { AttachmentLinksService } from 'src/attachments/attachment-links.service';
@@ -41,7 +43,7 @@ import {
   type ResponderContext,
   type Transcriber,
 } from 'src/chatkit/chatkit.ports';
-import { SseStream } from 'src/chatkit/sse.stream';
+import { SlowReaderError } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { runPipeline } from 'src/chatkit/stream.pipeline';
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
@@ -52,6 +54,10 @@ import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
 import { ThreadStore, type PageQuery } from 'src/threads/thread.store';
+
+/** What a request answers: one JSON document, or the events of an SSE stream. */
+export type ChatKitResult =
+  { type: 'json'; value: unknown } | { type: 'stream'; events: AsyncIterable<ThreadStreamEvent> };
 
 /** A streaming request that passed every check: what to send first, then what to run. */
 interface PreparedStream {
@@ -95,26 +101,22 @@ export class ChatKitService {
   }
 
   /**
-   * Serves one request on `res`: a JSON document or an SSE stream. `clientGone` aborts when the
-   * client disconnects (see clientGoneSignal); a stream then ends as if the user pressed stop.
+   * Answers one request: a JSON value, or the events to stream. `signal` aborts when the client
+   * is gone (see clientGoneSignal) or was cut as too slow a reader; the stream then ends as if
+   * the user pressed stop. The events must be iterated to their end or stopped with `return()`:
+   * either way the run lease and the stream slot are given back once.
    */
-  async handle(
-    ctx: RequestContext,
-    request: ChatKitRequest,
-    res: Response,
-    clientGone: AbortSignal,
-  ): Promise<void> {
+  async handle(ctx: RequestContext, request: ChatKitRequest, signal: AbortSignal): Promise<ChatKitResult> {
     ctx.metadata = request.metadata ?? {};
     if (!isStreamingRequest(request)) {
       try {
-        const result = await this.answer(ctx, request);
+        const value = await this.answer(ctx, request);
         this.metrics.requests.inc({ type: request.type, outcome: 'ok' });
-        res.status(200).type('application/json').send(toWireJson(result));
+        return { type: 'json', value };
       } catch (err) {
         this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
         throw err;
       }
-      return;
     }
     let slot: StreamSlot | undefined;
     let prepared: PreparedStream;
@@ -126,7 +128,15 @@ export class ChatKitService {
       this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
       throw err;
     }
-    await this.work.track(this.stream(ctx, request.type, prepared, res, clientGone, slot));
+    const taken = slot;
+    // Once, whichever asks first: the stream's own end, or a consumer dropping the events unread.
+    let released: Promise<void> | undefined;
+    const release = (): Promise<void> =>
+      (released ??= prepared.lease.release().finally(() => taken.release()));
+    return {
+      type: 'stream',
+      events: releasedWhenStopped(this.stream(ctx, request.type, prepared, signal, release), release),
+    };
   }
 
   // ------------------------------------------------------------------------------ JSON requests
@@ -369,54 +379,48 @@ export class ChatKitService {
     }
   }
 
-  private async stream(
+  private async *stream(
     ctx: RequestContext,
     type: string,
     prepared: PreparedStream,
-    res: Response,
-    clientGone: AbortSignal,
-    slot: StreamSlot,
-  ): Promise<void> {
-    const sse = new SseStream(
-      res,
-      {
-        heartbeatMs: this.config.heartbeatMs,
-        bufferBytes: this.config.streamBufferBytes,
-        slowReaderTimeoutMs: this.config.slowReaderTimeoutMs,
-      },
-      clientGone,
-    );
+    signal: AbortSignal,
+    release: () => Promise<void>,
+  ): AsyncGenerator<ThreadStreamEvent, void, undefined> {
+    // Graceful shutdown waits for this: a stream cut by the shutdown still stores its partial answer.
+    let finished!: () => void;
+    void this.work.track(new Promise<void>((resolve) => (finished = resolve)));
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const cutAsSlowReader = () => signal.reason instanceof SlowReaderError;
     this.metrics.activeStreams.inc();
     let outcome = 'failed';
     try {
-      sse.open();
-      for (const event of prepared.preamble) await sse.send(event);
+      yield* prepared.preamble;
       const context = this.responderContext(ctx, prepared.thread);
-      // The responder stops when the client leaves (or is cut as too slow a reader), or when it
-      // has been silent for too long.
-      const idle = new AbortController();
-      const signal = AbortSignal.any([sse.signal, idle.signal]);
-      outcome = await runPipeline(
-        sse,
+      // The responder stops when the client leaves (or is cut as too slow a reader), when it has
+      // been silent for too long, or when the events stop being read.
+      const stop = new AbortController();
+      outcome = yield* runPipeline(
         this.store,
         ctx,
         prepared.thread,
-        prepared.events(context, signal),
+        prepared.events(context, AbortSignal.any([signal, stop.signal])),
+        signal,
         {
           allowCancel: this.config.allowCancel,
           idleTimeoutMs: this.config.responderIdleTimeoutMs,
-          onIdleTimeout: () => idle.abort(new Error('responder idle timeout')),
+          abortResponder: (reason) => stop.abort(reason),
         },
         {
           onFirstEvent: () => this.metrics.timeToFirstEvent.observe({ type }, seconds()),
           onCancelled: () => {
-            if (!sse.cutAsSlowReader) this.metrics.cancellations.inc({ type });
+            // Set here too: a consumer that stops early never sees the pipeline return.
+            outcome = 'cancelled';
+            if (!cutAsSlowReader()) this.metrics.cancellations.inc({ type });
           },
         },
       );
-      if (sse.cutAsSlowReader) {
+      if (cutAsSlowReader()) {
         outcome = 'slow_reader';
         this.metrics.slowReaderCuts.inc({ type });
         this.logger.warn(
@@ -426,12 +430,11 @@ export class ChatKitService {
     } catch (err) {
       this.logger.error(`stream broke: ${(err as Error).message}`);
     } finally {
-      await prepared.lease.release();
-      slot.release();
-      sse.end();
+      await release();
       this.metrics.activeStreams.dec();
       this.metrics.streamDuration.observe({ type }, seconds());
       this.metrics.requests.inc({ type, outcome });
+      finished();
     }
   }
 
@@ -484,6 +487,26 @@ export class ChatKitService {
       );
     return item;
   }
+}
+
+/**
+ * `events`, with `release` also run when the consumer gives them up before pulling the first
+ * one: a generator's `finally` runs only once its body has started.
+ */
+function releasedWhenStopped<T>(
+  events: AsyncGenerator<T, void, undefined>,
+  release: () => Promise<void>,
+): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => events.next(),
+      return: async () => {
+        const result = await events.return();
+        await release();
+        return result;
+      },
+    }),
+  };
 }
 
 /** Fact sheet §5.8: how a structured-input submission is applied to the pending item. */

@@ -1,9 +1,10 @@
 /**
  * The read gate of one streaming turn: closed while the turn's client has a full buffer, open
- * otherwise. The stream pipeline enters it (an AsyncLocalStorage scope) around the responder's
- * work, so whatever reads on the turn's behalf — the model's HTTP response — can find it and
- * stop reading while it is closed; the SSE writer opens and closes it. That carries a slow
- * client's backpressure past the responder's own queues down to the model connection.
+ * otherwise. The SSE writer enters it (an AsyncLocalStorage scope) around each pull of the
+ * turn's events, so the pipeline and the responder behind it run inside it, and whatever reads
+ * on the turn's behalf — the model's HTTP response — can find it and stop reading while it is
+ * closed; the writer also opens and closes it. That carries a slow client's backpressure past
+ * the responder's own queues down to the model connection.
  *
  * It must never hold anyone back for good: opening it (on 'drain', at the end, on abort)
  * releases every waiter, and a gate nobody entered holds back nothing.

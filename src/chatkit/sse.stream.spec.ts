@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Response } from 'express';
 import type { ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
+import { currentReadGate } from 'src/chatkit/read-gate';
 import { SlowReaderError, SseStream, clientGoneSignal, type SseOptions } from 'src/chatkit/sse.stream';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -163,6 +164,44 @@ describe('SseStream', () => {
     } finally {
       await left.close();
       await finished.close();
+    }
+  });
+
+  it("writes a result's events as frames, pulls each inside the read gate, and ends the response", async () => {
+    const ex = await exchange();
+    try {
+      const sse = new SseStream(ex.res, options(), clientGoneSignal(ex.res));
+      const gates: unknown[] = [];
+      let cleanedUp = false;
+      async function* events(): AsyncGenerator<ThreadStreamEvent> {
+        try {
+          gates.push(currentReadGate());
+          yield delta(3);
+          gates.push(currentReadGate());
+          yield { type: 'stream_options', stream_options: { allow_cancel: true } };
+        } finally {
+          cleanedUp = true;
+        }
+      }
+      let text = '';
+      // The chunked body's last chunk says the response was ended.
+      const ended = new Promise<void>((resolve) =>
+        ex.client.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.endsWith('0\r\n\r\n')) resolve();
+        }),
+      );
+      await sse.write(events());
+      await ended;
+
+      expect(gates).toHaveLength(2);
+      for (const gate of gates) expect(gate).toBe(sse.readGate);
+      expect(cleanedUp).toBe(true);
+      expect(text).toContain('Content-Type: text/event-stream; charset=utf-8');
+      expect(text).toContain('data: {"type":"thread.item.updated"');
+      expect(text).toContain('data: {"type":"stream_options","stream_options":{"allow_cancel":true}}\n\n');
+    } finally {
+      await ex.close();
     }
   });
 });

@@ -8,11 +8,14 @@
  * full, so the producer (the model) is not pulled further, and a reader that leaves it full for
  * too long is cut. While `send` waits it also closes the turn's read gate, so the model's response
  * is not read further either (see read-gate.ts).
+ *
+ * The controllers hand it the events a service returned (`write`): it owns the response from the
+ * first header to `end()`. It must never decide what is sent, only how and when.
  */
 import type { Response } from 'express';
 import type { ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import { sseFrame } from 'src/protocol/chatkit.wire';
-import { ReadGate } from 'src/chatkit/read-gate';
+import { ReadGate, withReadGate } from 'src/chatkit/read-gate';
 
 export interface SseOptions {
   /** Silence after which a keep-alive comment is written; 0: never. */
@@ -103,6 +106,33 @@ export class SseStream {
     // `write` says false once the socket holds more than its own high-water mark; the stream
     // tolerates up to `bufferBytes` beyond what the kernel took before it waits.
     if (!accepted && this.res.writableLength >= this.options.bufferBytes) await this.drained();
+  }
+
+  /**
+   * Opens the stream, writes every event, and ends the response. The next event is pulled only
+   * once the last one was taken by the buffer, and each pull runs inside the read gate: whatever
+   * the producer starts on it (the model's response) stops reading while the client's buffer is
+   * full. After the client left, events are still pulled, but dropped: the producer sees the
+   * abort itself and winds down (storing what must be kept) before the response is ended.
+   */
+  async write(events: AsyncIterable<ThreadStreamEvent>): Promise<void> {
+    const iterator = events[Symbol.asyncIterator]();
+    let done = false;
+    try {
+      this.open();
+      for (;;) {
+        const next = await withReadGate(this.readGate, () => iterator.next());
+        if (next.done) {
+          done = true;
+          break;
+        }
+        await this.send(next.value);
+      }
+    } finally {
+      // Only a failed write stops early; the producer still releases what it holds.
+      if (!done) await iterator.return?.();
+      this.end();
+    }
   }
 
   end(): void {

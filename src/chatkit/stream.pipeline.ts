@@ -1,13 +1,16 @@
 /**
- * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9): emits
- * `stream_options`, forwards the responder's events, persists `done` (upsert), `replaced`
- * (upsert) and `removed` (delete), keeps `added`/`updated` items pending in memory, saves thread
- * changes and announces those the client can see, turns failures into one `error` event, and on
- * client disconnect (or a client cut for reading too slowly) aborts the responder and stores the
- * partial answer plus the "user cancelled" marker. It pulls the next event only once the last one
- * was taken by the stream's buffer, so a slow reader slows the responder instead of filling memory,
- * and it runs the responder inside the stream's read gate, so the model's response is not read
- * ahead either while the client's buffer is full.
+ * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9), as an async
+ * generator of the events to send: `stream_options`, then the responder's events. It persists
+ * `done` (upsert), `replaced` (upsert) and `removed` (delete), keeps `added`/`updated` items
+ * pending in memory, saves thread changes and yields those the client can see, and turns failures
+ * into one `error` event. When `signal` aborts (the client left, or was cut as too slow a reader)
+ * or the consumer stops iterating early, it aborts the responder and stores the partial answer
+ * plus the "user cancelled" marker.
+ *
+ * It pulls the responder's next event only when its own consumer asks for one, so a slow reader
+ * slows the responder instead of filling memory. It knows nothing of HTTP and must never write to
+ * a response: the SSE writer (sse.stream.ts) consumes it, and enters the turn's read gate around
+ * each pull, so the responder's work runs inside that gate.
  *
  * Hidden-context items are stored but never streamed — for any event kind, not only `done`
  * (the reference leaks them on `added`/`replaced`).
@@ -25,13 +28,13 @@ import {
 } from 'src/protocol/chatkit.schemas';
 import { toWireThread } from 'src/protocol/chatkit.wire';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
-import { withReadGate } from 'src/chatkit/read-gate';
-import type { SseStream } from 'src/chatkit/sse.stream';
 import type { RequestContext } from 'src/common/request-context';
 import { newId } from 'src/common/ids';
 import type { ThreadStore } from 'src/threads/thread.store';
 
 export const CANCELLED_MARKER = 'The user cancelled the stream. Stop responding to the prior request.';
+
+export type PipelineOutcome = 'completed' | 'failed' | 'cancelled';
 
 export interface PipelineHooks {
   onFirstEvent?(): void;
@@ -45,8 +48,11 @@ export interface PipelineOptions {
    * that stops sending mid-answer would otherwise hold the stream and the thread's run lease.
    */
   idleTimeoutMs: number;
-  /** Called when the idle timeout fires, to abort the responder's own work. */
-  onIdleTimeout?(): void;
+  /**
+   * Aborts the responder's own work: called when the idle timeout fires and when the consumer
+   * stops early (then nothing else would tell the responder, whose signal only follows the client).
+   */
+  abortResponder?(reason: Error): void;
 }
 
 export class ResponderIdleError extends Error {
@@ -58,129 +64,131 @@ export class ResponderIdleError extends Error {
 
 const logger = new Logger('StreamPipeline');
 
-export function runPipeline(
-  stream: SseStream,
+/**
+ * Yields the events to send for one turn and returns how it ended. `signal` aborts when the
+ * client is gone; a consumer that stops early (`return()`) counts as a cancellation too.
+ */
+export async function* runPipeline(
   store: ThreadStore,
   ctx: RequestContext,
   thread: ThreadMetadata,
   events: AsyncIterable<ThreadStreamEvent>,
+  signal: AbortSignal,
   options: PipelineOptions,
   hooks: PipelineHooks = {},
-): Promise<'completed' | 'failed' | 'cancelled'> {
-  // A responder is a lazy async generator: its body, and the model request it starts, run from
-  // the first `next()` below, so they inherit the gate from this scope.
-  return withReadGate(stream.readGate, () => pipeline(stream, store, ctx, thread, events, options, hooks));
-}
-
-async function pipeline(
-  stream: SseStream,
-  store: ThreadStore,
-  ctx: RequestContext,
-  thread: ThreadMetadata,
-  events: AsyncIterable<ThreadStreamEvent>,
-  options: PipelineOptions,
-  hooks: PipelineHooks,
-): Promise<'completed' | 'failed' | 'cancelled'> {
+): AsyncGenerator<ThreadStreamEvent, PipelineOutcome, undefined> {
   const pending = new Map<string, ThreadItem>();
   // Any change is saved; only a change the client can see is announced. The wire thread always
   // carries `metadata: {}`, so a private-metadata change (the agent's token counts, every turn)
   // would send a thread.updated that says nothing; the reference sends one anyway.
   let stored = storedSnapshot(thread);
   let visible = visibleSnapshot(thread);
-  const threadChanged = async (): Promise<void> => {
+  const threadChanged = async (): Promise<ThreadStreamEvent[]> => {
     const now = storedSnapshot(thread);
-    if (now === stored) return;
+    if (now === stored) return [];
     await store.saveThread(ctx, thread);
     stored = now;
     const seen = visibleSnapshot(thread);
-    if (seen === visible) return;
+    if (seen === visible) return [];
     visible = seen;
-    await stream.send({ type: 'thread.updated', thread: toWireThread(thread) });
+    return [{ type: 'thread.updated', thread: toWireThread(thread) }];
   };
 
-  await stream.send({ type: 'stream_options', stream_options: { allow_cancel: options.allowCancel } });
   const iterator = events[Symbol.asyncIterator]();
-  let first = true;
+  // Set once the turn has ended on its own; a consumer that stops before that cancels it.
+  let ended = false;
+  const cancel = async (): Promise<void> => {
+    // Stop the responder and keep what the user already saw.
+    void iterator.return?.().catch(() => undefined);
+    hooks.onCancelled?.();
+    await persistCancelled(store, ctx, thread.id, pending).catch((err: Error) =>
+      logger.error(`could not store a cancelled stream's partial answer: ${err.message}`),
+    );
+  };
 
   try {
-    for (;;) {
-      const next = await nextEvent(iterator, stream.signal, options.idleTimeoutMs);
-      if (next === 'aborted') break;
-      if (next === 'idle') {
-        options.onIdleTimeout?.();
-        void iterator.return?.().catch(() => undefined);
-        throw new ResponderIdleError(options.idleTimeoutMs);
+    yield { type: 'stream_options', stream_options: { allow_cancel: options.allowCancel } };
+    let first = true;
+    try {
+      for (;;) {
+        const next = await nextEvent(iterator, signal, options.idleTimeoutMs);
+        if (next === 'aborted') break;
+        if (next === 'idle') {
+          options.abortResponder?.(new Error('responder idle timeout'));
+          void iterator.return?.().catch(() => undefined);
+          throw new ResponderIdleError(options.idleTimeoutMs);
+        }
+        if (next.done) break;
+        if (first) {
+          first = false;
+          hooks.onFirstEvent?.();
+        }
+        if (await handleEvent(next.value, pending, store, ctx, thread.id)) yield next.value;
+        yield* await threadChanged();
       }
-      if (next.done) break;
-      if (first) {
-        first = false;
-        hooks.onFirstEvent?.();
+      if (!signal.aborted) {
+        const changed = await threadChanged();
+        ended = true;
+        yield* changed;
+        return 'completed';
       }
-      await handleEvent(next.value, pending, store, ctx, thread.id, stream);
-      await threadChanged();
+    } catch (err) {
+      if (signal.aborted) {
+        // The responder failed because it was aborted; that is a cancellation, not an error.
+      } else {
+        ended = true;
+        // What the user already saw of the answer is kept, so a retry or a reload shows it.
+        await persistPartialAnswers(store, ctx, thread.id, pending).catch(() => undefined);
+        if (!(err instanceof CustomStreamError))
+          logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
+        yield errorEvent(err);
+        yield* await threadChanged().catch(() => []);
+        return 'failed';
+      }
     }
-    if (!stream.signal.aborted) {
-      await threadChanged();
-      return 'completed';
-    }
-  } catch (err) {
-    if (stream.signal.aborted) {
-      // The responder failed because it was aborted; that is a cancellation, not an error.
-    } else {
-      // What the user already saw of the answer is kept, so a retry or a reload shows it.
-      await persistPartialAnswers(store, ctx, thread.id, pending).catch(() => undefined);
-      await stream.send(errorEvent(err));
-      if (!(err instanceof CustomStreamError))
-        logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
-      await threadChanged().catch(() => undefined);
-      return 'failed';
+    ended = true;
+    await cancel();
+    return 'cancelled';
+  } finally {
+    if (!ended) {
+      // The consumer stopped pulling: nobody reads the rest of the answer.
+      options.abortResponder?.(new Error('the stream was stopped'));
+      await cancel();
     }
   }
-
-  // Cancelled: stop the responder and keep what the user already saw.
-  void iterator.return?.().catch(() => undefined);
-  hooks.onCancelled?.();
-  await persistCancelled(store, ctx, thread.id, pending).catch((err: Error) =>
-    logger.error(`could not store a cancelled stream's partial answer: ${err.message}`),
-  );
-  return 'cancelled';
 }
 
+/** Persists or tracks one event; says whether the client may see it. */
 async function handleEvent(
   event: ThreadStreamEvent,
   pending: Map<string, ThreadItem>,
   store: ThreadStore,
   ctx: RequestContext,
   threadId: string,
-  stream: SseStream,
-): Promise<void> {
+): Promise<boolean> {
   switch (event.type) {
     case 'thread.item.added':
       pending.set(event.item.id, structuredClone(event.item));
-      if (isHiddenItem(event.item)) return;
-      break;
+      return !isHiddenItem(event.item);
     case 'thread.item.done':
       await store.upsertItem(ctx, threadId, event.item);
       pending.delete(event.item.id);
-      if (isHiddenItem(event.item)) return;
-      break;
+      return !isHiddenItem(event.item);
     case 'thread.item.replaced':
       await store.upsertItem(ctx, threadId, event.item);
       pending.delete(event.item.id);
-      if (isHiddenItem(event.item)) return;
-      break;
+      return !isHiddenItem(event.item);
     case 'thread.item.removed':
       await store.deleteItem(ctx, threadId, event.item_id);
       pending.delete(event.item_id);
-      break;
+      return true;
     case 'thread.item.updated': {
       const item = pending.get(event.item_id);
       if (item) applyUpdate(item, event.update);
-      if (item && isHiddenItem(item)) return;
-      break;
+      return !(item && isHiddenItem(item));
     }
   }
-  await stream.send(event);
+  return true;
 }
 
 /** Applies a content or workflow update to the pending copy, as the client does on screen. */

@@ -2,7 +2,19 @@
  * REST routes for front ends that do not use ChatKit.js: the same threads, items and streams as
  * POST /chatkit, through the same service, so both views of the data always agree.
  */
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
@@ -18,10 +30,10 @@ import {
   type ThreadsCreateRequest,
 } from 'src/protocol/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
-import { toWireJson } from 'src/protocol/chatkit.wire';
-import { clientGoneSignal } from 'src/chatkit/sse.stream';
+import { sendJson, sendResult, sseFor } from 'src/chatkit/chatkit.response';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
+import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
 
 const PageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -47,7 +59,10 @@ class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
 @Authenticated()
 @Controller('api/threads')
 export class ThreadsController {
-  constructor(private readonly chatkit: ChatKitService) {}
+  constructor(
+    private readonly chatkit: ChatKitService,
+    @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)' })
@@ -60,14 +75,14 @@ export class ThreadsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({ summary: 'Start a thread with a first message; streams the same events as threads.create' })
   async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
-    const clientGone = clientGoneSignal(res);
+    const sse = sseFor(res, this.config);
     // The body was validated by the pipe against the same schemas the ChatKit request uses.
     const request: ThreadsCreateRequest = {
       type: 'threads.create',
       params: { input: body.input },
       metadata: body.metadata ?? {},
     };
-    await this.chatkit.handle(ctx, request, res, clientGone);
+    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
   }
 
   @Get(':id')
@@ -115,16 +130,12 @@ export class ThreadsController {
     @Body() body: MessageBodyDto,
     @Res() res: Response,
   ) {
-    const clientGone = clientGoneSignal(res);
+    const sse = sseFor(res, this.config);
     const request: ThreadsAddUserMessageRequest = {
       type: 'threads.add_user_message',
       params: { thread_id: path.id, input: body.input },
       metadata: body.metadata ?? {},
     };
-    await this.chatkit.handle(ctx, request, res, clientGone);
+    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
   }
-}
-
-function sendJson(res: Response, value: unknown): void {
-  res.status(200).type('application/json').send(toWireJson(value));
 }
