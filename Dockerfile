@@ -3,7 +3,7 @@
 # boot without one) and, in practice, DATABASE_URL; see docs/operations.md.
 
 # ---- build: all dependencies, TypeScript → dist/ (the app in dist/src, migrations in dist/migrations)
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # swagger-ui-dist's install script would otherwise report the install to a third party.
 ENV SCARF_ANALYTICS=false
@@ -15,7 +15,7 @@ COPY migrations ./migrations
 RUN npm run build
 
 # ---- runtime
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

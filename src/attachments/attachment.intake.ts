@@ -122,9 +122,14 @@ const CLOSE_GRACE_MS = 1000;
 
 /**
  * For an answer sent before the body was read to its end: tell the client the connection ends
- * with this answer (Node half-closes it once the answer is out) and cut it shortly after, rather
- * than reading the rest. Destroying at once could reset the connection before the client has read
- * the answer.
+ * with this answer, half-close it once the answer is out (the unread body is discarded meanwhile)
+ * and cut it shortly after, rather than reading the rest. Destroying at once resets the connection
+ * while the client is still sending, and a client that has not read the answer yet (fetch, for
+ * one) then reports a write error (EPIPE) instead of it.
+ *
+ * Node's server, answering with `Connection: close`, ends the socket and destroys it as soon as
+ * the answer is flushed (`socket.destroySoon()`); its own 'finish' listener runs before this one,
+ * so the destroy it queued is taken back here and the grace timer does it instead.
  */
 export function finishRejectedUpload(req: Request, res: Response): void {
   if (req.complete) return;
@@ -132,6 +137,7 @@ export function finishRejectedUpload(req: Request, res: Response): void {
   res.once('finish', () => {
     const socket = req.socket;
     if (req.complete || !socket) return;
+    socket.removeListener('finish', socket.destroy);
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   });
 }
