@@ -70,7 +70,7 @@ describe('ChatKit protocol conformance', () => {
         created_at: ctx.now(),
         content: 'secret',
       });
-      thread.title = 'New title';
+      ctx.updateThread({ title: 'New title' });
     };
     const user = uniqueUser();
     const body = {
@@ -554,9 +554,9 @@ describe('ChatKit protocol conformance', () => {
 
   it('an error inside the responder becomes an error event after the partial output; the thread stays usable', async () => {
     const user = uniqueUser();
-    responder.script = async function* (thread) {
+    responder.script = async function* (_thread, _input, ctx) {
       yield { type: 'progress_update', text: 'working', icon: 'search' };
-      thread.title = 'Partly';
+      ctx.updateThread({ title: 'Partly' });
       throw new Error('model exploded');
     };
     const { res, threadId } = await createThread(user);

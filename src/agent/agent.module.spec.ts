@@ -143,6 +143,7 @@ function context(): ResponderContext {
     request: { userId: 'user_1', isAdmin: false, requestId: 'req_1', metadata: {} },
     loadHistory: () => Promise.resolve([question]),
     saveItem: () => Promise.resolve(),
+    updateThread: () => undefined,
     generateId: (kind) => `${kind}_${++ids}`,
     now: () => '2026-01-01T00:00:00.000Z',
   };

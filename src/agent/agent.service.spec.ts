@@ -18,6 +18,7 @@ import type {
   ThreadStreamEvent,
   UserMessageItem,
 } from 'src/protocol/chatkit.schemas';
+import { applyThreadChange } from 'src/chatkit/stream.pipeline';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import { AppException } from 'src/common/app.exception';
 import type { AgentConfig } from 'src/config/agent.config';
@@ -120,6 +121,8 @@ class Conversation {
       },
       generateId: (kind) => `${kind}_${++this.ids}`,
       now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, ++this.tick)).toISOString(),
+      // Applied at once, as the pipeline would after the next event.
+      updateThread: (change) => void applyThreadChange(this.thread, change),
     };
   }
 

@@ -3,7 +3,8 @@
  * context, registered tools, model settings from config), turns the thread's history into model
  * input, runs it through the Agents SDK with streaming and maps the run to ChatKit events. After
  * the first answer of an untitled thread it names the thread; it keeps cumulative token counts in
- * the thread's private metadata; it also transcribes dictated audio.
+ * the thread's private metadata (both through `context.updateThread`, never by writing to the
+ * thread it is shown); it also transcribes dictated audio.
  *
  * It must stop as soon as `signal` aborts (the SDK then tears down the model request), and it
  * never retries a model call itself: the client retries only before the first byte, so nothing
@@ -28,13 +29,12 @@ import { TITLE_INSTRUCTIONS, cleanTitle, fallbackTitle } from 'src/agent/thread-
 import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
 import type {
   ThreadItem,
-  ThreadMetadata,
   ThreadStreamEvent,
   UserMessageInput,
   UserMessageItem,
   WorkflowItem,
 } from 'src/protocol/chatkit.schemas';
-import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
+import type { Responder, ResponderContext, ThreadView } from 'src/chatkit/chatkit.ports';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 
@@ -74,11 +74,12 @@ function openWorkflowOf(history: readonly ThreadItem[]): WorkflowItem | undefine
   return undefined;
 }
 
-function addUsage(thread: ThreadMetadata, run: ThreadUsage): void {
-  if (run.requests === 0) return;
+/** The thread's private metadata with this run's token counts added; null when nothing ran. */
+function withUsage(thread: ThreadView, run: ThreadUsage): Record<string, unknown> | null {
+  if (run.requests === 0) return null;
   const metadata = thread.metadata ?? {};
   const previous = (metadata.usage ?? {}) as Partial<ThreadUsage>;
-  thread.metadata = {
+  return {
     ...metadata,
     usage: {
       requests: (previous.requests ?? 0) + run.requests,
@@ -120,7 +121,7 @@ export class AgentService implements Responder {
   }
 
   async *respond(
-    thread: ThreadMetadata,
+    thread: ThreadView,
     input: UserMessageItem | null,
     context: ResponderContext,
     signal: AbortSignal,
@@ -132,6 +133,10 @@ export class AgentService implements Responder {
     // Stays 'cancelled' if the consumer stops pulling (the client went away) before the end.
     let outcome: RunOutcome = 'cancelled';
     let modelCalled = false;
+    const addUsage = (): void => {
+      const metadata = withUsage(thread, usage);
+      if (metadata) context.updateThread({ metadata });
+    };
     try {
       // Enough items to find the last N messages among tool calls, workflows and hidden context.
       const history = await context.loadHistory(this.config.historyMessages * 4 + 10);
@@ -177,12 +182,14 @@ export class AgentService implements Responder {
       });
       if (summary.clientToolCall) this.metrics.toolCall(summary.clientToolCall.name, 'client');
       outcome = summary.outcome;
-      addUsage(thread, usage);
+      addUsage();
       if (summary.outcome === 'completed' && input !== null && !thread.title) {
-        thread.title = await this.generateTitle(userMessageText(input), summary.answer, signal);
+        context.updateThread({
+          title: await this.generateTitle(userMessageText(input), summary.answer, signal),
+        });
       }
     } catch (error) {
-      addUsage(thread, usage);
+      addUsage();
       if (!signal.aborted) {
         outcome = 'error';
         const reason = error instanceof Error ? error.message : String(error);

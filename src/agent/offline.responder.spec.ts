@@ -7,6 +7,7 @@ import type {
   UserMessageItem,
 } from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
+import { applyThreadChange } from 'src/chatkit/stream.pipeline';
 import type { RequestContext } from 'src/common/request-context';
 
 const request: RequestContext = { userId: 'user_1', isAdmin: false, requestId: 'req_1', metadata: {} };
@@ -19,6 +20,7 @@ function context(history: UserMessageItem[] = []): ResponderContext {
     saveItem: () => Promise.resolve(),
     generateId: (kind) => `${kind}_${++ids}`,
     now: () => '2026-01-01T00:00:00.000Z',
+    updateThread: () => undefined,
   };
 }
 
@@ -56,7 +58,9 @@ async function respond(
   ctx = context(),
 ): Promise<ThreadStreamEvent[]> {
   const events: ThreadStreamEvent[] = [];
-  for await (const e of responder.respond(t, input, ctx, new AbortController().signal)) events.push(e);
+  // Thread changes land on `t` as the pipeline would apply them.
+  const applying: ResponderContext = { ...ctx, updateThread: (change) => void applyThreadChange(t, change) };
+  for await (const e of responder.respond(t, input, applying, new AbortController().signal)) events.push(e);
   return events;
 }
 

@@ -9,13 +9,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { lastUserMessage, userMessageText } from 'src/agent/history.converter';
 import { fallbackTitle } from 'src/agent/thread-title';
-import type {
-  Source,
-  ThreadMetadata,
-  ThreadStreamEvent,
-  UserMessageItem,
-} from 'src/protocol/chatkit.schemas';
-import type { Responder, ResponderContext } from 'src/chatkit/chatkit.ports';
+import type { Source, ThreadStreamEvent, UserMessageItem } from 'src/protocol/chatkit.schemas';
+import type { Responder, ResponderContext, ThreadView } from 'src/chatkit/chatkit.ports';
 import { streamAssistantMessage } from 'src/chatkit/assistant-message.stream';
 import type { RequestContext } from 'src/common/request-context';
 import { SearchService, type KnowledgePassage } from 'src/rag/rag.search.service';
@@ -57,7 +52,7 @@ export class OfflineResponder implements Responder {
   constructor(@Inject(SearchService) private readonly knowledge?: KnowledgeSearch) {}
 
   async *respond(
-    thread: ThreadMetadata,
+    thread: ThreadView,
     input: UserMessageItem | null,
     context: ResponderContext,
     signal: AbortSignal,
@@ -74,7 +69,7 @@ export class OfflineResponder implements Responder {
       signal,
     });
 
-    if (input !== null && !thread.title) thread.title = fallbackTitle(question);
+    if (input !== null && !thread.title) context.updateThread({ title: fallbackTitle(question) });
   }
 
   private async answer(question: string, request: RequestContext): Promise<Piece[]> {

@@ -6,8 +6,9 @@
  *
  * Responder: what produces the assistant's side of a turn. The protocol layer calls `respond`
  * for create, add_user_message, retry (with the user message) and for client-tool output /
- * structured input (with null), and streams, persists and cancels whatever it yields. A responder may mutate
- * `thread` (title, metadata): the pipeline notices, saves it and emits `thread.updated`.
+ * structured input (with null), and streams, persists and cancels whatever it yields. A responder
+ * sees the thread read-only and changes it only through `context.updateThread`: the pipeline
+ * applies and saves the change, and announces it with `thread.updated` when the client can see it.
  *
  * A responder must stop promptly when `signal` aborts (the client left) and must never write
  * events for another thread.
@@ -15,6 +16,7 @@
 import type {
   ThreadItem,
   ThreadMetadata,
+  ThreadStatus,
   ThreadStreamEvent,
   UserMessageInput,
   UserMessageItem,
@@ -23,6 +25,22 @@ import type { RequestContext } from 'src/common/request-context';
 
 export type { IdKind } from 'src/common/ids';
 import type { IdKind } from 'src/common/ids';
+
+/** The thread as a responder sees it: read-only, so every change goes through `updateThread`. */
+export type ThreadView = Readonly<Omit<ThreadMetadata, 'metadata' | 'status'>> & {
+  readonly status: Readonly<ThreadStatus>;
+  readonly metadata: Readonly<Record<string, unknown>>;
+};
+
+/**
+ * A change to the thread. `metadata` replaces the private metadata whole (it is stored, never
+ * sent); `title` and `status` are what the client sees.
+ */
+export interface ThreadChange {
+  title?: string;
+  status?: ThreadStatus;
+  metadata?: Record<string, unknown>;
+}
 
 export interface ResponderContext {
   request: RequestContext;
@@ -33,6 +51,11 @@ export interface ResponderContext {
   generateId(kind: IdKind): string;
   /** ISO-8601 UTC "now", the clock items must use. */
   now(): string;
+  /**
+   * Records a thread change; the pipeline applies it after the responder's next event (or when
+   * the turn ends), so the thread view reflects it from then on.
+   */
+  updateThread(change: ThreadChange): void;
 }
 
 export interface Responder {
@@ -43,7 +66,7 @@ export interface Responder {
    */
   checkInput?(input: UserMessageInput): void;
   respond(
-    thread: ThreadMetadata,
+    thread: ThreadView,
     input: UserMessageItem | null,
     context: ResponderContext,
     signal: AbortSignal,

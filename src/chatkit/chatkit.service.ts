@@ -45,7 +45,7 @@ import {
 } from 'src/chatkit/chatkit.ports';
 import { SlowReaderError } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
-import { runPipeline } from 'src/chatkit/stream.pipeline';
+import { ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
 import { ActiveWork } from 'src/common/active-work';
 import { AppException, ErrorCode } from 'src/common/app.exception';
@@ -184,12 +184,16 @@ export class ChatKitService {
         const sender = await this.loadSender(ctx, thread.id, request.params.item_id);
         const handler = this.actions.get(request.params.action.type);
         if (!handler?.sync) throw unknownAction(request.params.action.type, this.actions.types);
+        const changes = new ThreadChanges();
         const result = await handler.sync(
           thread,
           request.params.action,
           sender,
-          this.responderContext(ctx, thread),
+          this.responderContext(ctx, thread, changes),
         );
+        // No stream to announce it on: a thread change made here is only saved.
+        const change = changes.take();
+        if (change && applyThreadChange(thread, change).stored) await this.store.saveThread(ctx, thread);
         // The reference leaves the updated widget unsaved, so a reload shows the old one; we store it.
         if (result.updated_item) await this.store.upsertItem(ctx, thread.id, result.updated_item);
         return result.updated_item ? { updated_item: result.updated_item } : {};
@@ -396,7 +400,8 @@ export class ChatKitService {
     let outcome = 'failed';
     try {
       yield* prepared.preamble;
-      const context = this.responderContext(ctx, prepared.thread);
+      const changes = new ThreadChanges();
+      const context = this.responderContext(ctx, prepared.thread, changes);
       // The responder stops when the client leaves (or is cut as too slow a reader), when it has
       // been silent for too long, or when the events stop being read.
       const stop = new AbortController();
@@ -404,6 +409,7 @@ export class ChatKitService {
         this.store,
         ctx,
         prepared.thread,
+        changes,
         prepared.events(context, AbortSignal.any([signal, stop.signal])),
         signal,
         {
@@ -438,8 +444,9 @@ export class ChatKitService {
     }
   }
 
-  responderContext(ctx: RequestContext, thread: ThreadMetadata): ResponderContext {
+  responderContext(ctx: RequestContext, thread: ThreadMetadata, changes: ThreadChanges): ResponderContext {
     return {
+      updateThread: (change) => changes.record(change),
       request: ctx,
       loadHistory: (limit) => this.store.recentItems(ctx, thread.id, limit),
       saveItem: (item) => this.store.upsertItem(ctx, thread.id, item),

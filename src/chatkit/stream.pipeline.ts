@@ -2,7 +2,8 @@
  * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9), as an async
  * generator of the events to send: `stream_options`, then the responder's events. It persists
  * `done` (upsert), `replaced` (upsert) and `removed` (delete), keeps `added`/`updated` items
- * pending in memory, saves thread changes and yields those the client can see, and turns failures
+ * pending in memory, applies and saves the thread changes the responder records through its
+ * context (ThreadChanges) and yields those the client can see, and turns failures
  * into one `error` event. When `signal` aborts (the client left, or was cut as too slow a reader)
  * or the consumer stops iterating early, it aborts the responder and stores the partial answer
  * plus the "user cancelled" marker.
@@ -28,6 +29,7 @@ import {
 } from 'src/protocol/chatkit.schemas';
 import { toWireThread } from 'src/protocol/chatkit.wire';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
+import type { ThreadChange } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
 import { newId } from 'src/common/ids';
 import type { ThreadStore } from 'src/threads/thread.store';
@@ -72,25 +74,25 @@ export async function* runPipeline(
   store: ThreadStore,
   ctx: RequestContext,
   thread: ThreadMetadata,
+  changes: ThreadChanges,
   events: AsyncIterable<ThreadStreamEvent>,
   signal: AbortSignal,
   options: PipelineOptions,
   hooks: PipelineHooks = {},
 ): AsyncGenerator<ThreadStreamEvent, PipelineOutcome, undefined> {
   const pending = new Map<string, ThreadItem>();
-  // Any change is saved; only a change the client can see is announced. The wire thread always
-  // carries `metadata: {}`, so a private-metadata change (the agent's token counts, every turn)
-  // would send a thread.updated that says nothing; the reference sends one anyway.
-  let stored = storedSnapshot(thread);
-  let visible = visibleSnapshot(thread);
+  // Checked after every event, but only a recorded change costs anything: the responder says
+  // what it changed (context.updateThread), so nothing is compared per token.
   const threadChanged = async (): Promise<ThreadStreamEvent[]> => {
-    const now = storedSnapshot(thread);
-    if (now === stored) return [];
+    const change = changes.take();
+    if (!change) return [];
+    const { stored, visible } = applyThreadChange(thread, change);
+    if (!stored) return [];
     await store.saveThread(ctx, thread);
-    stored = now;
-    const seen = visibleSnapshot(thread);
-    if (seen === visible) return [];
-    visible = seen;
+    // The wire thread always carries `metadata: {}`, so a private-metadata change (the agent's
+    // token counts, every turn) would send a thread.updated that says nothing; the reference
+    // sends one anyway.
+    if (!visible) return [];
     return [{ type: 'thread.updated', thread: toWireThread(thread) }];
   };
 
@@ -306,12 +308,49 @@ function nextEvent<T>(
   });
 }
 
-/** What the client sees of a thread (toWireThread sends nothing else that can change). */
-function visibleSnapshot(thread: ThreadMetadata): string {
-  return JSON.stringify([thread.title ?? null, thread.status, thread.allowed_image_domains ?? null]);
+/**
+ * The thread changes a responder recorded since the pipeline last looked, merged (a later value
+ * wins). The responder's context writes here; the pipeline takes them after each event.
+ */
+export class ThreadChanges {
+  private pending: ThreadChange | null = null;
+
+  record(change: ThreadChange): void {
+    this.pending = { ...this.pending, ...change };
+  }
+
+  take(): ThreadChange | null {
+    const change = this.pending;
+    this.pending = null;
+    return change;
+  }
 }
 
-/** Everything saveThread stores. */
-function storedSnapshot(thread: ThreadMetadata): string {
-  return JSON.stringify([visibleSnapshot(thread), thread.metadata ?? {}]);
+/**
+ * Applies `change` to `thread`; says whether anything saveThread stores changed, and whether the
+ * client can see it (toWireThread sends nothing else that can change).
+ */
+export function applyThreadChange(
+  thread: ThreadMetadata,
+  change: ThreadChange,
+): { stored: boolean; visible: boolean } {
+  let visible = false;
+  let stored = false;
+  if (change.title !== undefined && change.title !== thread.title) {
+    thread.title = change.title;
+    visible = true;
+  }
+  if (change.status !== undefined && JSON.stringify(change.status) !== JSON.stringify(thread.status)) {
+    thread.status = structuredClone(change.status);
+    visible = true;
+  }
+  // Compared once per change (the agent records one per turn), never per event.
+  if (
+    change.metadata !== undefined &&
+    JSON.stringify(change.metadata) !== JSON.stringify(thread.metadata ?? {})
+  ) {
+    thread.metadata = structuredClone(change.metadata);
+    stored = true;
+  }
+  return { stored: stored || visible, visible };
 }

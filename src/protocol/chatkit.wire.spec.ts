@@ -10,7 +10,7 @@ import {
   type ThreadItem,
   type ThreadStreamEvent,
 } from 'src/protocol/chatkit.schemas';
-import { sseFrame, toWireJson, toWireThread } from 'src/protocol/chatkit.wire';
+import { sseFrame, textDeltaJson, toWireJson, toWireThread } from 'src/protocol/chatkit.wire';
 import { formatZodError } from 'src/common/zod-errors';
 
 const T = '2026-01-02T03:04:05.000Z';
@@ -193,6 +193,47 @@ describe('sseFrame', () => {
     expect(frame.endsWith('\n\n')).toBe(true);
     expect(frame).not.toContain('secret-key');
     expect(frame).not.toContain('null');
+  });
+});
+
+describe('text deltas', () => {
+  const delta = (text: string, index = 0): ThreadStreamEvent => ({
+    type: 'thread.item.updated',
+    item_id: 'msg_"1\\',
+    update: { type: 'assistant_message.content_part.text_delta', content_index: index, delta: text },
+  });
+  const samples = [
+    'plain',
+    '',
+    ' ',
+    'say "hi"\\ back',
+    'line 1\nline 2\r\n\ttab',
+    'ünïcødé — 日本語 🙂 \u{1F600}',
+    '\u0000\u0001\u001f\u007f\u2028\u2029',
+    '\uD800',
+    '\uDFFF lone low',
+    '</script><!--',
+    '{"json":null}',
+  ];
+
+  it.each(samples)('is written directly with the bytes of the full sanitiser: %j', (text) => {
+    const event = delta(text, 3);
+    const direct = textDeltaJson(event);
+    expect(direct).toBeDefined();
+    expect(direct).toBe(toWireJson(event));
+    expect(sseFrame(event)).toBe(`data: ${toWireJson(event)}\n\n`);
+    expect(JSON.parse(direct!)).toEqual(event);
+  });
+
+  it('leaves every other event to the full sanitiser', () => {
+    expect(textDeltaJson({ type: 'progress_update', text: 'x' })).toBeUndefined();
+    expect(
+      textDeltaJson({
+        type: 'thread.item.updated',
+        item_id: 'msg_1',
+        update: { type: 'workflow.task.added', task_index: 0, task: { type: 'custom', title: 't' } },
+      } as ThreadStreamEvent),
+    ).toBeUndefined();
   });
 });
 

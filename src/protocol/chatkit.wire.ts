@@ -118,7 +118,27 @@ export function toWireJson(value: unknown): string {
 
 /** One SSE frame: no `event:`/`id:` lines, exactly one `data:` line per event. */
 export function sseFrame(event: ThreadStreamEvent): string {
-  return `data: ${toWireJson(event)}\n\n`;
+  return `data: ${textDeltaJson(event) ?? toWireJson(event)}\n\n`;
+}
+
+/**
+ * The JSON of a text delta, written directly: it is most frames of a stream, and its shape is
+ * fixed (two strings and a number, no nulls, nothing private), so the deep clean of toWireJson
+ * would copy it for nothing. The keys are in the order every producer builds them, so the bytes
+ * are those toWireJson would write (chatkit.wire.spec.ts holds both paths to that). Anything
+ * else, or a delta that is not plainly shaped, returns undefined and takes the full path.
+ */
+export function textDeltaJson(event: ThreadStreamEvent): string | undefined {
+  if (event.type !== 'thread.item.updated') return undefined;
+  const update = event.update;
+  if (update.type !== 'assistant_message.content_part.text_delta') return undefined;
+  if (typeof event.item_id !== 'string' || typeof update.delta !== 'string') return undefined;
+  if (!Number.isFinite(update.content_index)) return undefined;
+  return (
+    `{"type":"thread.item.updated","item_id":${JSON.stringify(event.item_id)},` +
+    `"update":{"type":"assistant_message.content_part.text_delta","content_index":${update.content_index},` +
+    `"delta":${JSON.stringify(update.delta)}}}`
+  );
 }
 
 const EMPTY_ITEMS_PAGE: Page<ThreadItem> = { data: [], has_more: false };
