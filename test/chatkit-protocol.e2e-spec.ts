@@ -331,6 +331,26 @@ describe('ChatKit protocol conformance', () => {
     expect(metrics).toMatch(/chatkit_feedback_total\{kind="negative"\} [1-9]/);
   });
 
+  it('counts refused bodies as invalid by the type they claim; an unknown or non-string type as unknown', async () => {
+    const user = uniqueUser();
+    const bad = [
+      { type: 'threads.get_by_id', params: {} },
+      { type: 'threads.no_such_request', params: {} },
+      { type: { toString: {} }, params: {} },
+    ];
+    for (const body of bad) {
+      const res = await chatkit(app, user, body);
+      expect(res.status).toBe(400);
+      expect(res.json.code).toBe('validation_failed');
+    }
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    const invalid = (type: string) =>
+      new RegExp(`chatkit_requests_total\\{(?=[^}]*type="${type}")(?=[^}]*outcome="invalid")[^}]*\\} [1-9]`);
+    expect(metrics).toMatch(invalid('threads.get_by_id'));
+    expect(metrics).toMatch(invalid('unknown'));
+    expect(metrics).not.toMatch(/type="threads.no_such_request"/);
+  });
+
   it('client tool round trip: pending call ends the turn, the output resumes it', async () => {
     const user = uniqueUser();
     responder.script = async function* (thread, input, ctx) {

@@ -2,19 +2,16 @@
  * POST /chatkit — the single ChatKit endpoint. The body's `type` decides between a JSON answer
  * and a Server-Sent Events stream; see docs/protocol.md.
  */
-import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { createZodDto } from 'nestjs-zod';
-import { ChatKitRequestSchema } from 'src/protocol/chatkit.schemas';
+import { ChatKitRequestDto, requestOf } from 'src/chatkit/chatkit-request.dto';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
+import { InvalidRequestsInterceptor } from 'src/chatkit/invalid-requests.interceptor';
 import { sendResult, sseFor } from 'src/chatkit/chatkit.response';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
-
-// A union has no class shape; the DTO exists only to put the schema into the OpenAPI document.
-const ChatKitRequestDto = createZodDto(ChatKitRequestSchema as never);
 
 @ApiTags('chatkit')
 @Authenticated()
@@ -27,6 +24,7 @@ export class ChatKitController {
 
   @Post()
   @HttpCode(200)
+  @UseInterceptors(InvalidRequestsInterceptor)
   @ApiOperation({
     summary: 'ChatKit protocol endpoint',
     description:
@@ -47,12 +45,11 @@ export class ChatKitController {
   })
   async handle(
     @CurrentUser() ctx: RequestContext,
-    @Body() body: unknown,
+    @Body() body: ChatKitRequestDto,
     @Res() res: Response,
   ): Promise<void> {
     // Watched before anything else happens, so a client gone during the checks is not missed.
     const sse = sseFor(res, this.config);
-    const request = this.chatkit.parse(body);
-    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
+    await sendResult(res, sse, await this.chatkit.handle(ctx, requestOf(body), sse.signal));
   }
 }

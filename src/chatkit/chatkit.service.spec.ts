@@ -14,11 +14,13 @@ import { ActiveWork } from 'src/common/active-work';
 import type { RequestContext } from 'src/common/request-context';
 import type { ChatKitConfig } from 'src/config/chatkit.config';
 import { MetricsService } from 'src/metrics/metrics.service';
-import type {
-  ThreadItem,
-  ThreadMetadata,
-  ThreadStreamEvent,
-  UserMessageItem,
+import {
+  ChatKitRequestSchema,
+  type ChatKitRequest,
+  type ThreadItem,
+  type ThreadMetadata,
+  type ThreadStreamEvent,
+  type UserMessageItem,
 } from 'src/protocol/chatkit.schemas';
 import type { ThreadStore } from 'src/threads/thread.store';
 
@@ -98,7 +100,7 @@ function setup(script: Script) {
     config,
     {} as AttachmentLinksService,
   );
-  const create = service.parse({
+  const create = ChatKitRequestSchema.parse({
     type: 'threads.create',
     params: { input: { content: [{ type: 'input_text', text: 'Hello' }] } },
   });
@@ -119,7 +121,7 @@ const delta = (text: string): ThreadStreamEvent => ({
   update: { type: 'assistant_message.content_part.text_delta', content_index: 0, delta: text },
 });
 
-async function streamOf(service: ChatKitService, request: ReturnType<ChatKitService['parse']>) {
+async function streamOf(service: ChatKitService, request: ChatKitRequest) {
   const result = await service.handle(ctx(), request, new AbortController().signal);
   if (result.type !== 'stream') throw new Error(`expected a stream, got ${result.type}`);
   return result.events[Symbol.asyncIterator]();
@@ -140,7 +142,7 @@ describe('ChatKitService', () => {
     });
     const result = await service.handle(
       ctx(),
-      service.parse({ type: 'threads.list', params: {} }),
+      ChatKitRequestSchema.parse({ type: 'threads.list', params: {} }),
       new AbortController().signal,
     );
     expect(result).toEqual({

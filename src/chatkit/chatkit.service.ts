@@ -1,8 +1,9 @@
 /**
- * The ChatKit protocol: validates a request body, answers the ten JSON requests with a value, and
- * answers the six streaming ones with the events of the stream pipeline. Everything that can
- * refuse a streaming request (bad body, unknown thread, busy thread, bad retry target, no pending
- * tool call, item not pending, unknown action) is checked before the result is returned, so the
+ * The ChatKit protocol: answers the ten JSON requests with a value, and the six streaming ones with
+ * the events of the stream pipeline. Requests arrive parsed (a bad body was refused by the global
+ * validation pipe, see ChatKitRequestDto). Everything else that can refuse a streaming request
+ * (unknown thread, busy thread, bad retry target, no pending tool call, item not pending, unknown
+ * action) is checked before the result is returned, so the
  * client gets a plain 4xx JSON error and no SSE byte was written. Once the events flow, failures
  * are `error` events. It must never touch the HTTP response: the controllers own it.
  *
@@ -18,7 +19,6 @@
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
-  ChatKitRequestSchema,
   isStreamingRequest,
   type ChatKitRequest,
   type ClientToolCallItem,
@@ -49,7 +49,6 @@ import { ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/strea
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
 import { ActiveWork } from 'src/common/active-work';
 import { AppException, ErrorCode } from 'src/common/app.exception';
-import { formatZodError } from 'src/common/zod-errors';
 import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
@@ -83,22 +82,6 @@ export class ChatKitService {
     private readonly attachments: AttachmentLinksService,
     @Optional() @Inject(TRANSCRIBER) private readonly transcriber?: Transcriber,
   ) {}
-
-  /** Parses a body; a bad one is a 400 naming the field, before anything else happens. */
-  parse(body: unknown): ChatKitRequest {
-    const result = ChatKitRequestSchema.safeParse(body);
-    if (!result.success) {
-      // Only a string can name a type; String() of a client object may throw (`{"toString": {}}`).
-      const type =
-        typeof body === 'object' && body && 'type' in body ? (body as { type: unknown }).type : undefined;
-      this.metrics.requests.inc({
-        type: typeof type === 'string' ? knownType(type) : 'unknown',
-        outcome: 'invalid',
-      });
-      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error, body));
-    }
-    return result.data;
-  }
 
   /**
    * Answers one request: a JSON value, or the events to stream. `signal` aborts when the client
@@ -542,12 +525,6 @@ function unknownAction(type: string, known: string[]): AppException {
     ErrorCode.BadRequest,
     `params.action.type: no handler for action "${type}"${known.length ? ` (known: ${known.join(', ')})` : ''}`,
   );
-}
-
-const KNOWN_TYPES = new Set(ChatKitRequestSchema.options.map((o) => o.shape.type.value as string));
-
-function knownType(type: string): string {
-  return KNOWN_TYPES.has(type) ? type : 'unknown';
 }
 
 function outcomeOf(err: unknown): string {

@@ -1,6 +1,6 @@
 /**
  * Turns zod failures into one short message that names each failing field by its path, for 400
- * responses everywhere (the validation pipe, the /chatkit parser and the exception filter). The
+ * responses everywhere (the validation pipe and the exception filter). The
  * message is built from the issue's own fields (code, path, expected, minimum, maximum, values…)
  * and, for a wrong type, the kind of value found at the path in the input: never from zod's
  * English text. It never repeats what the client sent: no received value, and no key that is not

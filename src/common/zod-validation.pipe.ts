@@ -17,6 +17,12 @@ function schemaOfDto(metatype: unknown): z.ZodType | undefined {
   return metatype.schema as z.ZodType;
 }
 
+/**
+ * The pipe's refusal. Answered exactly like any AppException; its own class only lets a route tell
+ * a bad body from a failure of its handler (the /chatkit metric counts invalid requests).
+ */
+export class ZodValidationException extends AppException {}
+
 @Injectable()
 export class ZodValidationPipe implements PipeTransform {
   constructor(private readonly schema?: z.ZodType) {}
@@ -26,7 +32,7 @@ export class ZodValidationPipe implements PipeTransform {
     if (!schema) return value;
     const result = schema.safeParse(value);
     if (!result.success)
-      throw new AppException(ErrorCode.ValidationFailed, formatZodError(result.error, value));
+      throw new ZodValidationException(ErrorCode.ValidationFailed, formatZodError(result.error, value));
     return result.data;
   }
 }
