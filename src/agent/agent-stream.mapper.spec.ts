@@ -18,6 +18,7 @@ import {
   type StreamMapperOptions,
 } from 'src/agent/agent-stream.mapper';
 import { cleanTitle, fallbackTitle } from 'src/agent/thread-title';
+import { messageAfter } from 'src/chatkit/assistant-message.builder';
 import type { ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
 
@@ -183,6 +184,22 @@ describe('mapAgentStream with scripted SDK events', () => {
       item: { id: 'message_1', content: [{ text: 'Hi', annotations: [annotation] }] },
     });
     expect(usage).toEqual([{ inputTokens: 1, outputTokens: 2, totalTokens: 3 }]);
+  });
+
+  it('builds the message in one place: each event says what the message is once it is applied', async () => {
+    const { events } = await drain(
+      mapAgentStream(scripted([textDelta('Hel'), textDelta('lo'), done]), mapperOptions()),
+    );
+    // Until the part is done, the message is exactly what the deltas so far add up to.
+    expect(events.slice(1, 4).map((e) => messageAfter(e)?.content)).toEqual([
+      [{ type: 'output_text', text: '', annotations: [] }],
+      [{ type: 'output_text', text: 'Hel', annotations: [] }],
+      [{ type: 'output_text', text: 'Hello', annotations: [] }],
+    ]);
+    expect(messageAfter(events[3])).toEqual({
+      ...(events[0] as { item: object }).item,
+      content: [{ type: 'output_text', text: 'Hello', annotations: [] }],
+    });
   });
 
   it('shows a Responses refusal as the message text', async () => {

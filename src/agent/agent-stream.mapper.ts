@@ -20,10 +20,10 @@ import {
 import type { RunStreamEvent } from '@openai/agents';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import type { ToolDisplay, ToolOutput } from 'src/agent/agent-tools.registry';
+import { AssistantMessageBuilder } from 'src/chatkit/assistant-message.builder';
 import type {
   Annotation,
   AssistantMessageContent,
-  AssistantMessageItem,
   ClientToolCallItem,
   Task,
   ThreadItem,
@@ -142,18 +142,12 @@ const clone = <T>(value: T): T => structuredClone(value);
 
 const sameAnnotation = (a: Annotation, b: Annotation): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-interface OpenMessage {
-  item: AssistantMessageItem;
-  /** Emitted annotations per content index: the next `annotation_index`. */
-  annotationCounts: number[];
-}
-
 class StreamMapper {
   /** Ids of the items this run created, retracted if a guardrail trips. */
   readonly produced: string[] = [];
   private source: string | undefined;
-  private readonly messages = new Map<string, OpenMessage>();
-  private chatMessage: OpenMessage | undefined;
+  private readonly messages = new Map<string, AssistantMessageBuilder>();
+  private chatMessage: AssistantMessageBuilder | undefined;
   private chatAnnotations: Annotation[] = [];
   private workflow: WorkflowItem | undefined;
   private readonly thoughts = new Map<string, number>();
@@ -315,78 +309,43 @@ class StreamMapper {
 
   // ---- assistant messages -----------------------------------------------------------------------
 
-  private openMessage(id: string, content: AssistantMessageContent[]): OpenMessage {
-    return {
-      item: {
-        id,
-        thread_id: this.options.threadId,
-        created_at: this.stamp(),
-        type: 'assistant_message',
-        content,
-      },
-      annotationCounts: content.map(() => 0),
-    };
+  private openMessage(id: string, content: AssistantMessageContent[]): AssistantMessageBuilder {
+    return new AssistantMessageBuilder({
+      id,
+      threadId: this.options.threadId,
+      createdAt: this.stamp(),
+      content,
+    });
   }
 
-  private setPart(message: OpenMessage, index: number, part: AssistantMessageContent): void {
-    while (message.item.content.length < index) {
-      message.item.content.push({ type: 'output_text', text: '', annotations: [] });
-    }
-    message.item.content[index] = part;
-    message.annotationCounts[index] ??= 0;
+  private startMessage(message: AssistantMessageBuilder): ThreadStreamEvent {
+    this.produced.push(message.id);
+    return message.start();
   }
 
-  private part(message: OpenMessage, index: number): AssistantMessageContent {
-    if (!message.item.content[index])
-      this.setPart(message, index, { type: 'output_text', text: '', annotations: [] });
-    return message.item.content[index];
-  }
-
-  private textDelta(message: OpenMessage, index: number, delta: string): ThreadStreamEvent {
+  private textDelta(message: AssistantMessageBuilder, index: number, delta: string): ThreadStreamEvent {
     this.firstToken();
-    this.part(message, index).text += delta;
-    return this.updated(message.item.id, {
-      type: 'assistant_message.content_part.text_delta',
-      content_index: index,
-      delta,
-    });
+    return message.appendText(index, delta);
   }
 
-  private annotation(message: OpenMessage, index: number, annotation: Annotation): ThreadStreamEvent {
-    this.part(message, index).annotations.push(annotation);
-    const annotationIndex = message.annotationCounts[index]++;
-    return this.updated(message.item.id, {
-      type: 'assistant_message.content_part.annotation_added',
-      content_index: index,
-      annotation_index: annotationIndex,
-      annotation,
-    });
-  }
-
-  private partDone(message: OpenMessage, index: number, text: string): ThreadStreamEvent[] {
-    const part = this.part(message, index);
-    part.text = text;
+  private partDone(message: AssistantMessageBuilder, index: number, text: string): ThreadStreamEvent[] {
     const events: ThreadStreamEvent[] = [];
     if (this.options.annotate && this.toolOutputs.length > 0) {
+      // Annotated from the final text, which is authoritative over the deltas.
+      const known = message.part(index).annotations;
       for (const annotation of this.options.annotate(text, this.toolOutputs)) {
-        if (!part.annotations.some((known) => sameAnnotation(known, annotation))) {
-          events.push(this.annotation(message, index, annotation));
+        if (!known.some((k) => sameAnnotation(k, annotation))) {
+          events.push(message.addAnnotation(index, annotation));
         }
       }
     }
-    events.push(
-      this.updated(message.item.id, {
-        type: 'assistant_message.content_part.done',
-        content_index: index,
-        content: part,
-      }),
-    );
+    events.push(message.finishPart(index, text));
     return events;
   }
 
-  private messageDone(message: OpenMessage): ThreadStreamEvent {
-    this.answer += message.item.content.map((part) => part.text).join('');
-    return { type: 'thread.item.done', item: clone(message.item) };
+  private messageDone(message: AssistantMessageBuilder): ThreadStreamEvent {
+    this.answer += message.text();
+    return message.done();
   }
 
   private convertPart(part: { type: string; text?: string; refusal?: string; annotations?: unknown[] }) {
@@ -410,20 +369,12 @@ class StreamMapper {
           e.item.content.map((p) => this.convertPart(p)),
         );
         this.messages.set(e.item.id, message);
-        return [...events, this.added(message.item)];
+        return [...events, this.startMessage(message)];
       }
       case 'response.content_part.added': {
         const message = this.messages.get(e.item_id);
         if (!message || (e.part.type !== 'output_text' && e.part.type !== 'refusal')) return [];
-        const content = this.convertPart(e.part);
-        this.setPart(message, e.content_index, content);
-        return [
-          this.updated(message.item.id, {
-            type: 'assistant_message.content_part.added',
-            content_index: e.content_index,
-            content,
-          }),
-        ];
+        return [message.addPart(e.content_index, this.convertPart(e.part))];
       }
       case 'response.output_text.delta':
       case 'response.refusal.delta': {
@@ -433,7 +384,7 @@ class StreamMapper {
       case 'response.output_text.annotation.added': {
         const message = this.messages.get(e.item_id);
         const annotation = convertAnnotation(e.annotation as RawAnnotation);
-        return message && annotation ? [this.annotation(message, e.content_index, annotation)] : [];
+        return message && annotation ? [message.addAnnotation(e.content_index, annotation)] : [];
       }
       case 'response.output_text.done': {
         const message = this.messages.get(e.item_id);
@@ -449,15 +400,17 @@ class StreamMapper {
         if (!message) return [];
         this.messages.delete(e.item.id);
         // The final item is authoritative for text; keep annotations added from tool outputs.
-        const streamed = message.item.content;
-        message.item.content = e.item.content.map((p, i) => {
-          const part = this.convertPart(p);
-          for (const annotation of streamed[i]?.annotations ?? []) {
-            if (!part.annotations.some((known) => sameAnnotation(known, annotation)))
-              part.annotations.push(annotation);
-          }
-          return part;
-        });
+        const streamed = message.content;
+        message.replaceContent(
+          e.item.content.map((p, i) => {
+            const part = this.convertPart(p);
+            for (const annotation of streamed[i]?.annotations ?? []) {
+              if (!part.annotations.some((known) => sameAnnotation(known, annotation)))
+                part.annotations.push(annotation);
+            }
+            return part;
+          }),
+        );
         return [this.messageDone(message)];
       }
       case 'response.reasoning_summary_text.delta':
@@ -476,18 +429,10 @@ class StreamMapper {
       // A completion id is shared by every item of the completion, so it cannot name the item.
       const message = this.openMessage(this.options.context.generateId('message'), []);
       this.chatMessage = message;
-      events.push(this.added(message.item));
-      const content: AssistantMessageContent = { type: 'output_text', text: '', annotations: [] };
-      this.setPart(message, 0, content);
-      events.push(
-        this.updated(message.item.id, {
-          type: 'assistant_message.content_part.added',
-          content_index: 0,
-          content,
-        }),
-      );
+      events.push(this.startMessage(message));
+      events.push(message.addPart(0, { type: 'output_text', text: '', annotations: [] }));
       for (const annotation of this.chatAnnotations.splice(0))
-        events.push(this.annotation(message, 0, annotation));
+        events.push(message.addAnnotation(0, annotation));
     }
     events.push(this.textDelta(this.chatMessage, 0, delta));
     return events;
@@ -496,9 +441,9 @@ class StreamMapper {
   private chatAnnotationsArrived(raw: unknown[]): ThreadStreamEvent[] {
     const events: ThreadStreamEvent[] = [];
     for (const annotation of raw.flatMap((a) => convertAnnotation(a) ?? [])) {
-      const known = [...(this.chatMessage?.item.content[0]?.annotations ?? []), ...this.chatAnnotations];
+      const known = [...(this.chatMessage?.content[0]?.annotations ?? []), ...this.chatAnnotations];
       if (known.some((k) => JSON.stringify(k) === JSON.stringify(annotation))) continue;
-      if (this.chatMessage) events.push(this.annotation(this.chatMessage, 0, annotation));
+      if (this.chatMessage) events.push(this.chatMessage.addAnnotation(0, annotation));
       else this.chatAnnotations.push(annotation);
     }
     return events;
@@ -508,7 +453,7 @@ class StreamMapper {
     const message = this.chatMessage;
     if (!message) return [];
     this.chatMessage = undefined;
-    return [...this.partDone(message, 0, message.item.content[0].text), this.messageDone(message)];
+    return [...this.partDone(message, 0, message.part(0).text), this.messageDone(message)];
   }
 
   // ---- tools ------------------------------------------------------------------------------------

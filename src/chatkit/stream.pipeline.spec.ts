@@ -1,5 +1,8 @@
-import { ThreadChanges, applyThreadChange } from 'src/chatkit/stream.pipeline';
-import type { ThreadMetadata } from 'src/protocol/chatkit.schemas';
+import { AssistantMessageBuilder } from 'src/chatkit/assistant-message.builder';
+import { CANCELLED_MARKER, ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
+import type { RequestContext } from 'src/common/request-context';
+import type { ThreadItem, ThreadMetadata, ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
+import type { ThreadStore } from 'src/threads/thread.store';
 
 function thread(): ThreadMetadata {
   return {
@@ -39,5 +42,80 @@ describe('thread changes', () => {
       visible: true,
     });
     expect(t).toMatchObject({ title: 'New', status: { type: 'closed', reason: 'done' } });
+  });
+});
+
+describe('partial answers', () => {
+  function fakeStore(): { store: ThreadStore; saved: ThreadItem[] } {
+    const saved: ThreadItem[] = [];
+    const store = {
+      upsertItem: (_ctx: unknown, _thread: string, item: ThreadItem) =>
+        Promise.resolve(void saved.push(item)),
+      deleteItem: () => Promise.resolve(),
+      saveThread: () => Promise.resolve(),
+    } as unknown as ThreadStore;
+    return { store, saved };
+  }
+
+  /** Runs the pipeline and stops reading after `read` of the responder's events. */
+  async function cancelAfter(events: ThreadStreamEvent[], read: number): Promise<ThreadItem[]> {
+    const { store, saved } = fakeStore();
+    async function* responder(): AsyncGenerator<ThreadStreamEvent> {
+      yield* events;
+    }
+    const pipeline = runPipeline(
+      store,
+      {} as RequestContext,
+      thread(),
+      new ThreadChanges(),
+      responder(),
+      new AbortController().signal,
+      { allowCancel: true, idleTimeoutMs: 0 },
+    );
+    await pipeline.next(); // stream_options
+    for (let i = 0; i < read; i++) await pipeline.next();
+    await pipeline.return('cancelled');
+    return saved;
+  }
+
+  it("stores a builder's message as of the last event sent, though the builder went further", async () => {
+    const b = new AssistantMessageBuilder({
+      id: 'msg_1',
+      threadId: 'thr_1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    // Computed ahead, as the agent's mapper does for one model event.
+    const events = [
+      b.start(),
+      b.addPart(0, { type: 'output_text', text: '', annotations: [] }),
+      b.appendText(0, 'Sent'),
+      b.appendText(0, ' not sent'),
+    ];
+    const saved = await cancelAfter(events, 3);
+    expect(saved[0]).toEqual({
+      ...b.message(),
+      content: [{ type: 'output_text', text: 'Sent', annotations: [] }],
+    });
+    expect(saved[1]).toMatchObject({ type: 'sdk_hidden_context', content: CANCELLED_MARKER });
+  });
+
+  it('rebuilds a message from hand-written events the same way', async () => {
+    const events = new AssistantMessageBuilder({
+      id: 'msg_1',
+      threadId: 'thr_1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    // Copies are not the builder's events, so the pipeline applies them itself.
+    const raw = [
+      events.start(),
+      events.addPart(0, { type: 'output_text', text: '', annotations: [] }),
+      events.appendText(0, 'Sent'),
+      events.appendText(0, ' not sent'),
+    ].map((e) => structuredClone(e));
+    const saved = await cancelAfter(raw, 3);
+    expect(saved[0]).toMatchObject({
+      id: 'msg_1',
+      content: [{ type: 'output_text', text: 'Sent', annotations: [] }],
+    });
   });
 });

@@ -2,9 +2,10 @@
  * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9), as an async
  * generator of the events to send: `stream_options`, then the responder's events. It persists
  * `done` (upsert), `replaced` (upsert) and `removed` (delete), keeps `added`/`updated` items
- * pending in memory, applies and saves the thread changes the responder records through its
- * context (ThreadChanges) and yields those the client can see, and turns failures
- * into one `error` event. When `signal` aborts (the client left, or was cut as too slow a reader)
+ * pending in memory (an assistant message as its builder says the client has it; any other item
+ * by applying the updates, as the client does), applies and saves the thread changes the
+ * responder records through its context (ThreadChanges) and yields those the client can see, and
+ * turns failures into one `error` event. When `signal` aborts (the client left, or was cut as too slow a reader)
  * or the consumer stops iterating early, it aborts the responder and stores the partial answer
  * plus the "user cancelled" marker.
  *
@@ -28,6 +29,7 @@ import {
   type WorkflowItem,
 } from 'src/protocol/chatkit.schemas';
 import { toWireThread } from 'src/protocol/chatkit.wire';
+import { messageAfter } from 'src/chatkit/assistant-message.builder';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
 import type { ThreadChange } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
@@ -186,14 +188,22 @@ async function handleEvent(
       return true;
     case 'thread.item.updated': {
       const item = pending.get(event.item_id);
-      if (item) applyUpdate(item, event.update);
-      return !(item && isHiddenItem(item));
+      if (!item) return true;
+      // A builder's event says what the message is after it; only hand-written events (a
+      // scripted responder's, a workflow's) are applied here.
+      const built = messageAfter(event);
+      if (built) pending.set(event.item_id, built);
+      else applyUpdate(item, event.update);
+      return !isHiddenItem(item);
     }
   }
   return true;
 }
 
-/** Applies a content or workflow update to the pending copy, as the client does on screen. */
+/**
+ * Applies a content or workflow update to the pending copy, as the client does on screen: the
+ * fallback for updates that did not come from an AssistantMessageBuilder.
+ */
 export function applyUpdate(item: ThreadItem, update: ThreadItemUpdate): void {
   if (item.type === 'assistant_message') {
     const content = item.content;
