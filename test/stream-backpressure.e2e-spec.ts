@@ -9,8 +9,8 @@
  * test database takes a single connection.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import type { Socket } from 'node:net';
+import { chatkit, rawChatkit, userInput } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, type RecordedRequest } from 'test/support/fake-openai';
 import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 
@@ -18,21 +18,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const MiB = 1024 * 1024;
 const BUFFER_BYTES = 64 * 1024;
-
-/** Sends one complete POST /chatkit on a paused raw socket: a client that reads nothing yet. */
-function pausedChatkit(app: TestApp, token: string, body: unknown): Socket {
-  const { port } = new URL(app.url);
-  const json = Buffer.from(JSON.stringify(body));
-  const socket = connect(Number(port), '127.0.0.1');
-  socket.pause();
-  socket.on('error', () => undefined);
-  socket.write(
-    `POST /chatkit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n`,
-  );
-  socket.write(json);
-  return socket;
-}
 
 /** Reads the socket to its end and returns the HTTP response body, de-chunked. */
 async function readResponse(socket: Socket): Promise<{ head: string; body: string }> {
@@ -137,10 +122,15 @@ describe('a client that does not read holds the model back', () => {
     const answer = chunks.join('');
     fake.enqueue(textTurn(answer, { chunks }));
 
-    const socket = pausedChatkit(app, await tokenFor(user), {
-      type: 'threads.add_user_message',
-      params: { thread_id: threadId, input: userInput('Tell me everything') },
-    });
+    const socket = rawChatkit(
+      app,
+      await tokenFor(user),
+      {
+        type: 'threads.add_user_message',
+        params: { thread_id: threadId, input: userInput('Tell me everything') },
+      },
+      { paused: true },
+    );
     try {
       // Requests 0 and 1 were the first answer and the title.
       const request = await fake.waitForRequest(2);

@@ -7,9 +7,8 @@
  * One app for the file: the embedded test database takes a single connection.
  */
 import { createServer, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from 'jose';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { chatkit, rawChatkit, userInput } from 'test/support/chatkit-client';
 import { FakeOpenAI, stallAfter, textTurn } from 'test/support/fake-openai';
 import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 
@@ -17,22 +16,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const MAX_STREAMS = 2;
 const BUFFER_BYTES = 64 * 1024;
-
-/** Sends one complete POST /chatkit on a raw socket and leaves the socket to the caller. */
-function rawChatkit(app: TestApp, token: string, body: unknown, opts: { paused?: boolean } = {}): Socket {
-  const { port } = new URL(app.url);
-  const json = Buffer.from(JSON.stringify(body));
-  const socket = connect(Number(port), '127.0.0.1');
-  // A paused socket never takes bytes out of the kernel: the client stopped reading.
-  if (opts.paused) socket.pause();
-  socket.on('error', () => undefined);
-  socket.write(
-    `POST /chatkit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n`,
-  );
-  socket.write(json);
-  return socket;
-}
 
 /** A stream held open by the test: its status, and (for 200) a way to hang up. */
 interface OpenStream {

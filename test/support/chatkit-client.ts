@@ -1,4 +1,5 @@
 /** A tiny ChatKit client for tests: posts to /chatkit and parses SSE frames as ChatKit.js does. */
+import { connect, type Socket } from 'node:net';
 import type { TestApp } from 'test/support/test-app';
 
 export interface ChatKitResult {
@@ -76,3 +77,24 @@ export const userInput = (text: string, extra: Record<string, unknown> = {}) => 
   inference_options: {},
   ...extra,
 });
+
+/** Sends one complete POST /chatkit on a raw socket and leaves the socket to the caller. */
+export function rawChatkit(
+  app: TestApp,
+  token: string,
+  body: unknown,
+  opts: { paused?: boolean } = {},
+): Socket {
+  const { port } = new URL(app.url);
+  const json = Buffer.from(JSON.stringify(body));
+  const socket = connect(Number(port), '127.0.0.1');
+  // A paused socket never takes bytes out of the kernel: the client stopped reading.
+  if (opts.paused) socket.pause();
+  socket.on('error', () => undefined);
+  socket.write(
+    `POST /chatkit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n`,
+  );
+  socket.write(json);
+  return socket;
+}
