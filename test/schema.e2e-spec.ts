@@ -18,6 +18,7 @@ const TABLES = [
   'chunks',
   'documents',
   'feedback',
+  'job_leases',
   'thread_items',
   'thread_runs',
   'threads',

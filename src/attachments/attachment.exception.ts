@@ -20,6 +20,7 @@ export enum AttachmentErrorCode {
   UploadInProgress = 'attachment_upload_in_progress',
   InUse = 'attachment_in_use',
   StorageFailed = 'attachment_storage_failed',
+  CleanupInProgress = 'attachment_cleanup_in_progress',
 }
 
 export class AttachmentException extends AppException {
@@ -53,6 +54,7 @@ function statusFor(code: AttachmentErrorCode): number {
       return 404;
     case AttachmentErrorCode.AlreadyUploaded:
     case AttachmentErrorCode.UploadInProgress:
+    case AttachmentErrorCode.CleanupInProgress:
       return 409;
     case AttachmentErrorCode.StorageFailed:
       return 503;

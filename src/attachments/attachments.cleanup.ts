@@ -3,9 +3,10 @@
  * attachments never sent in a message (unlinked past ATTACHMENTS_UNLINKED_TTL_H), and stored
  * objects whose record is gone (a failed delete, a crash between the two steps), and the storage
  * driver's own upload leftovers where it has any. It runs on a timer in every replica (registered
- * with the app's SchedulerRegistry, period from ATTACHMENTS_CLEANUP_INTERVAL_S, 0 = off) — each
- * step is idempotent, so replicas racing each other is harmless — and on demand from the admin
- * purge route, which can also report without deleting.
+ * with the app's SchedulerRegistry, period from ATTACHMENTS_CLEANUP_INTERVAL_S, 0 = off), and on
+ * demand from the admin purge route, which can also report without deleting. A sweep that deletes
+ * runs on one replica at a time (a job lease in PostgreSQL): a timer finding it taken skips its
+ * turn, an admin gets 409 attachment_cleanup_in_progress. Each step is idempotent all the same.
  * It must never delete an attachment that is linked to a thread, nor bytes whose record exists.
  */
 import {
@@ -26,6 +27,8 @@ import {
 } from 'src/attachments/storage/attachment-storage';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
+import { JobLeases, type JobLease } from 'src/database/job-leases';
+import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attachment.exception';
 
 export interface PurgeSection {
   count: number;
@@ -54,6 +57,9 @@ const STALE_TEMP_MS = 6 * 3600_000;
 /** Names in the SchedulerRegistry: the delayed first sweep, then the periodic one. */
 const FIRST_SWEEP = 'attachments.cleanup.first';
 const SWEEP = 'attachments.cleanup';
+/** The job lease's name, and how long it lives without progress (each batch extends it). */
+const LEASE = 'attachments.cleanup';
+const LEASE_TTL_MS = 5 * 60_000;
 
 @Injectable()
 export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -66,6 +72,7 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     private readonly metrics: AttachmentsMetrics,
     private readonly database: DatabaseLifecycle,
     private readonly scheduler: SchedulerRegistry,
+    private readonly leases: JobLeases,
     @Inject(attachmentsConfig.KEY) private readonly config: AttachmentsConfig,
   ) {}
 
@@ -74,7 +81,7 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     if (every <= 0) return;
     // Spread replicas that started together; the first sweep comes soon after boot. The period
     // is configured, so the timers are registered by hand rather than declared with @Interval.
-    const first = Math.min(every, 60_000) + Math.floor(Math.random() * 30_000);
+    const first = Math.min(every, 60_000) + Math.floor(Math.random() * Math.min(every, 30_000));
     const start = setTimeout(() => {
       this.scheduler.deleteTimeout(FIRST_SWEEP);
       this.tick();
@@ -93,35 +100,62 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
   }
 
   /**
-   * One sweep at a time (a caller waits for the one in progress). With `orgId` only that org's
-   * records are swept; stored objects without a record and temp files belong to no org, so an
-   * org's sweep leaves them to the timer and to admins of the whole deployment.
+   * One sweep at a time: in this process a caller waits for the one in progress; across replicas
+   * a sweep that deletes needs the job lease, and throws attachment_cleanup_in_progress while
+   * another replica holds it (a dry run only reads, so it needs none). With `orgId` only that
+   * org's records are swept; stored objects without a record and temp files belong to no org, so
+   * an org's sweep leaves them to the timer and to admins of the whole deployment.
    */
   run(opts: { dryRun: boolean; now?: Date; orgId?: string }): Promise<PurgeReport> {
     if (this.running) return this.running.then(() => this.run(opts));
-    const sweep = this.sweep(opts.dryRun, opts.now ?? new Date(), opts.orgId).finally(
+    const sweep = this.leased(opts.dryRun, opts.now ?? new Date(), opts.orgId).finally(
       () => (this.running = undefined),
     );
     this.running = sweep;
     return sweep;
   }
 
-  private async sweep(dryRun: boolean, now: Date, orgId?: string): Promise<PurgeReport> {
+  private async leased(dryRun: boolean, now: Date, orgId?: string): Promise<PurgeReport> {
+    if (dryRun) return this.sweep(dryRun, now, orgId);
+    const lease = await this.leases.tryAcquire(LEASE, LEASE_TTL_MS);
+    if (!lease) {
+      this.metrics.cleanupRuns.inc({ result: 'skipped' });
+      throw new AttachmentException(
+        AttachmentErrorCode.CleanupInProgress,
+        'the attachment cleanup is already running on another replica; try again when it is done',
+        { 'Retry-After': '30' },
+      );
+    }
+    try {
+      const report = await this.sweep(dryRun, now, orgId, lease);
+      this.metrics.cleanupRuns.inc({ result: 'ok' });
+      return report;
+    } catch (err) {
+      this.metrics.cleanupRuns.inc({ result: 'failed' });
+      throw err;
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async sweep(dryRun: boolean, now: Date, orgId?: string, lease?: JobLease): Promise<PurgeReport> {
     const started = Date.now();
     const pending = await this.expired(
       'pending',
       new Date(now.getTime() - this.config.pendingTtlMs),
       dryRun,
       orgId,
+      lease,
     );
     const unlinked = await this.expired(
       'unlinked',
       new Date(now.getTime() - this.config.unlinkedTtlMs),
       dryRun,
       orgId,
+      lease,
     );
     const everything = orgId === undefined;
-    const orphans = everything ? await this.orphans(dryRun) : { count: 0, bytes: 0, sample: [] };
+    const orphans = everything ? await this.orphans(dryRun, lease) : { count: 0, bytes: 0, sample: [] };
     let staleTemp = 0;
     if (everything && !dryRun && this.storage.sweepTemp) {
       staleTemp = await this.storage.sweepTemp(STALE_TEMP_MS, now);
@@ -164,10 +198,12 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     before: Date,
     dryRun: boolean,
     orgId: string | undefined,
+    lease: JobLease | undefined,
   ): Promise<PurgeSection> {
     const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
     let after: AttachmentRecord | undefined;
     for (;;) {
+      await this.keep(lease);
       const batch = await this.store.findExpired(kind, before, BATCH, after, orgId);
       if (!batch.length) break;
       after = batch[batch.length - 1];
@@ -185,10 +221,11 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     return section;
   }
 
-  private async orphans(dryRun: boolean): Promise<PurgeSection> {
+  private async orphans(dryRun: boolean, lease: JobLease | undefined): Promise<PurgeSection> {
     const section: PurgeSection = { count: 0, bytes: 0, sample: [] };
     let keys: string[] = [];
     const flush = async () => {
+      await this.keep(lease);
       const owned: Array<{ id: string; key: string }> = [];
       for (const key of keys) {
         const id = idFromStorageKey(key);
@@ -217,12 +254,26 @@ export class AttachmentsCleanup implements OnApplicationBootstrap, OnApplication
     return section;
   }
 
-  /** A timer's sweep: skipped while the database is away, never throws into the timer. */
+  /** Extends the job lease between batches; a sweep that lost it stops rather than race another. */
+  private async keep(lease: JobLease | undefined): Promise<void> {
+    if (lease && !(await lease.extend())) {
+      throw new Error('the attachment cleanup lost its job lease (it ran past the lease without progress)');
+    }
+  }
+
+  /**
+   * A timer's sweep: skipped while the database is away or another replica sweeps, never throws
+   * into the timer.
+   */
   private tick(): void {
     if (!this.database.ready) return;
-    this.run({ dryRun: false }).catch((err: unknown) =>
-      this.logger.error({ err }, 'attachment cleanup failed'),
-    );
+    this.run({ dryRun: false }).catch((err: unknown) => {
+      if (err instanceof AttachmentException && err.code === AttachmentErrorCode.CleanupInProgress) {
+        this.logger.debug('attachment cleanup skipped: another replica is sweeping');
+        return;
+      }
+      this.logger.error({ err }, 'attachment cleanup failed');
+    });
   }
 
   private deleteBytes(record: AttachmentRecord): Promise<void> {

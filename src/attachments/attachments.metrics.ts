@@ -16,6 +16,7 @@ export class AttachmentsMetrics {
   readonly rejects: Counter<'reason'>;
   readonly downloads: Counter<'route' | 'status'>;
   readonly cleanupRemoved: Counter<'kind'>;
+  readonly cleanupRuns: Counter<'result'>;
 
   constructor(metrics: MetricsService) {
     this.bytesIn = metrics.counter(
@@ -45,6 +46,11 @@ export class AttachmentsMetrics {
       'attachment_cleanup_removed_total',
       'Attachments and stored objects removed by cleanup, by kind',
       ['kind'],
+    );
+    this.cleanupRuns = metrics.counter(
+      'attachment_cleanup_runs_total',
+      'Cleanup sweeps that delete, by result: ok, failed, or skipped (another replica held the sweep)',
+      ['result'],
     );
   }
 }

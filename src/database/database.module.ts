@@ -1,13 +1,16 @@
 /**
  * TypeORM wired to either the configured PostgreSQL server or the embedded one. The DataSource is
  * created without connecting (manualInitialization) so an unreachable database never stops the
- * app from starting; DatabaseLifecycle connects and migrates.
+ * app from starting; DatabaseLifecycle connects and migrates. It owns the job_leases table
+ * (JobLeases: background jobs that run on one replica at a time).
  */
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig, type DatabaseConfig } from 'src/config/database.config';
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 import { EmbeddedPostgres } from 'src/database/embedded-postgres';
+import { JobLeaseEntity } from 'src/database/job-lease.entity';
+import { JobLeases } from 'src/database/job-leases';
 import { buildTypeOrmOptions } from 'src/database/typeorm.options';
 
 @Global()
@@ -35,8 +38,9 @@ class EmbeddedDatabaseModule {}
         return { ...buildTypeOrmOptions(config, url), manualInitialization: true, autoLoadEntities: false };
       },
     }),
+    TypeOrmModule.forFeature([JobLeaseEntity]),
   ],
-  providers: [DatabaseLifecycle],
-  exports: [DatabaseLifecycle],
+  providers: [DatabaseLifecycle, JobLeases],
+  exports: [DatabaseLifecycle, JobLeases],
 })
 export class DatabaseModule {}

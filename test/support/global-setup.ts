@@ -11,6 +11,9 @@ export default async function globalSetup(): Promise<void> {
     process.stdout.write(`\ne2e: using PostgreSQL from DATABASE_URL\n`);
     return;
   }
+  process.stdout.write(
+    'e2e: test/replicas.e2e-spec.ts is not registered: it needs a PostgreSQL server (set DATABASE_URL)\n',
+  );
   const embedded = new EmbeddedPostgres({ dataDir: 'memory://' });
   process.env.DATABASE_URL = await embedded.start();
   process.env.TEST_EMBEDDED_DATABASE = '1';
