@@ -11,100 +11,28 @@
  */
 import { Client } from 'pg';
 import { parseSse } from 'test/support/chatkit-client';
-import {
-  startFakeOpenAI,
-  textTurn,
-  type FakeOpenAI,
-  type RecordedRequest,
-  type ScriptedModelTurn,
-} from 'test/support/fake-openai';
+import { startFakeOpenAI, type FakeOpenAI } from 'test/support/fake-openai';
+import { followStream, pacedAnswers, type FollowedStream } from 'test/support/paced-stream';
 import { startReplica, type Replica } from 'test/support/replica';
 
 const LEASE_TTL_S = 5;
 const SHUTDOWN_GRACE_MS = 4_000;
 const RATE_LIMIT_MAX = 60;
-/** A deltas-apart pace slow enough to act while a stream runs, fast enough for the suite. */
-const DELTA_MS = 80;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const suffix = `${process.pid}${Date.now().toString(36)}`;
 const user = (name: string) => `${name}-${suffix}`;
 
-/**
- * The model's answer for a request: a user message containing `slow-<n>` gets n words, DELTA_MS
- * apart; anything else (titles included) a short immediate answer.
- */
-function answerFor(request: RecordedRequest): ScriptedModelTurn {
-  const body = request.body as { input?: unknown };
-  const input = Array.isArray(body.input) ? (body.input as Array<{ role?: string; content?: unknown }>) : [];
-  const lastUser = [...input].reverse().find((item) => item.role === 'user');
-  const text = JSON.stringify(lastUser?.content ?? '');
-  const slow = request.stream ? /slow-(\d+)/.exec(text) : null;
-  if (!slow) return textTurn('Short answer.');
-  const words = Array.from({ length: Number(slow[1]) }, (_, i) => `word${i}`).join(' ');
-  return textTurn(words, { deltaDelayMs: DELTA_MS });
-}
-
-interface Stream {
-  status: number;
-  body?: any;
-  /** The events read so far. */
-  events: any[];
-  /** Resolves when the server ends the stream (or the read fails), with all events. */
-  ended: Promise<any[]>;
-  abort(): void;
-}
-
-/** Posts a streaming ChatKit request and resolves once an event satisfies `until` (or the end). */
-async function openStream(
-  replica: Replica,
-  userId: string,
-  request: unknown,
-  until: (event: any) => boolean = (e) => e.update?.type === 'assistant_message.content_part.text_delta',
-): Promise<Stream> {
-  const controller = new AbortController();
-  const res = await fetch(`${replica.url}/chatkit`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-user-id': userId },
-    body: JSON.stringify(request),
-    signal: controller.signal,
-  });
-  if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
-    return {
-      status: res.status,
-      body: await res.json(),
-      events: [],
-      ended: Promise.resolve([]),
-      abort: () => {},
-    };
-  }
-  const events: any[] = [];
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let reached: () => void = () => undefined;
-  const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
-  const ended = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        const cut = buffer.lastIndexOf('\n\n');
-        if (cut < 0) continue;
-        const fresh = parseSse(buffer.slice(0, cut + 2));
-        buffer = buffer.slice(cut + 2);
-        events.push(...fresh);
-        if (fresh.some(until)) reached();
-      }
-    } catch {
-      // Aborted by the test, or cut by the server: the events read so far are the answer.
-    }
-    reached();
-    return events;
-  })();
-  await reachedPromise;
-  return { status: res.status, events, ended, abort: () => controller.abort() };
+/** A streaming ChatKit request to one replica, followed until the answer's first words. */
+function openStream(replica: Replica, userId: string, request: unknown): Promise<FollowedStream> {
+  return followStream((signal) =>
+    fetch(`${replica.url}/chatkit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-user-id': userId },
+      body: JSON.stringify(request),
+      signal,
+    }),
+  );
 }
 
 async function post(
@@ -147,7 +75,7 @@ describe('several replicas on one PostgreSQL server and one Redis', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    fake = await startFakeOpenAI({ defaultModelTurn: answerFor });
+    fake = await startFakeOpenAI({ defaultModelTurn: pacedAnswers() });
     env = {
       DATABASE_URL: process.env.DATABASE_URL!,
       REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -262,6 +190,48 @@ describe('several replicas on one PostgreSQL server and one Redis', () => {
     const after = await items(b, u, threadId);
     expect(after.map(textOf)).toEqual(expect.arrayContaining(['again']));
   }, 120_000);
+
+  it('stops an answer from any replica: a stop sent to B ends the stream on A, keeping the partial answer', async () => {
+    const u = user('stop');
+    const running = await openStream(a, u, {
+      type: 'threads.create',
+      params: { input: message('slow-200 stop me') },
+    });
+    expect(running.status).toBe(200);
+    const threadId = threadIdOf(running.events);
+
+    const asked = Date.now();
+    const res = await fetch(`${b.url}/api/threads/${threadId}/stop`, {
+      method: 'POST',
+      headers: { 'x-user-id': u },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ stopped: true });
+    const events = await running.ended;
+    const tookMs = Date.now() - asked;
+    process.stdout.write(`replicas: a stop sent to another replica ended the stream in ${tookMs} ms\n`);
+    // Through LISTEN/NOTIFY, not the lease polling (every 5 s while the listener is up).
+    expect(tookMs).toBeLessThan(3_000);
+    expect(events.some((e) => e.type === 'thread.item.done' && e.item.type === 'assistant_message')).toBe(
+      false,
+    );
+
+    // The lease is free at once, and the partial answer is stored.
+    const next = await post(b, u, {
+      type: 'threads.add_user_message',
+      params: { thread_id: threadId, input: message('after the stop') },
+    });
+    expect(next.status).toBe(200);
+    const stored = await items(b, u, threadId);
+    expect(stored[1].type).toBe('assistant_message');
+    expect(textOf(stored[1]).split(' ').length).toBeLessThan(200);
+    // The model is told the previous answer was cut short.
+    const lastModelCall = fake
+      .requestsTo('/v1/responses')
+      .filter((r) => r.stream)
+      .at(-1)!;
+    expect(JSON.stringify(lastModelCall.body)).toContain('The user cancelled the stream');
+  });
 
   it('sweeps attachments on one replica at a time: a second sweep elsewhere is told it is running', async () => {
     const db = new Client({ connectionString: process.env.DATABASE_URL });

@@ -12,6 +12,8 @@ import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitController } from 'src/chatkit/chatkit.controller';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
+import { RunStops } from 'src/chatkit/run-stops';
+import { StopResponseAction } from 'src/chatkit/stop-response.action';
 import { StreamSlots } from 'src/chatkit/stream-slots';
 import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
@@ -31,7 +33,15 @@ export class ChatKitModule {
         ...options.imports,
       ],
       controllers: [ChatKitController, ThreadsController],
-      providers: [ChatKitService, ChatKitActions, ChatKitMetrics, ThreadRunLock, StreamSlots],
+      providers: [
+        ChatKitService,
+        ChatKitActions,
+        ChatKitMetrics,
+        ThreadRunLock,
+        StreamSlots,
+        RunStops,
+        StopResponseAction,
+      ],
       exports: [ChatKitService, ChatKitActions],
     };
   }

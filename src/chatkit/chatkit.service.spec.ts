@@ -2,6 +2,10 @@
  * ChatKitService without HTTP: results and event streams consumed directly, with an in-memory
  * store, a counting run lease and a scripted responder standing in for the database and model.
  */
+import type { Repository } from 'typeorm';
+import { RunStops } from 'src/chatkit/run-stops';
+import type { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
+import type { DatabaseConfig } from 'src/config/database.config';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
 import type { Responder } from 'src/chatkit/chatkit.ports';
@@ -96,6 +100,8 @@ function setup(script: Script) {
     metrics,
     new ActiveWork(),
     slots,
+    // A single-connection database: stops stay in this process, nothing is queried for watching.
+    new RunStops({} as Repository<ThreadRunEntity>, { poolSize: 1 } as DatabaseConfig),
     responder,
     config,
     {} as AttachmentLinksService,

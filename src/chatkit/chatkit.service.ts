@@ -43,6 +43,7 @@ import {
   type ResponderContext,
   type Transcriber,
 } from 'src/chatkit/chatkit.ports';
+import { RunStops, type WatchedRun } from 'src/chatkit/run-stops';
 import { SlowReaderError } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
@@ -77,6 +78,7 @@ export class ChatKitService {
     private readonly metrics: ChatKitMetrics,
     private readonly work: ActiveWork,
     private readonly slots: StreamSlots,
+    private readonly stops: RunStops,
     @Inject(RESPONDER) private readonly responder: Responder,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
     private readonly attachments: AttachmentLinksService,
@@ -209,6 +211,15 @@ export class ChatKitService {
     const items = await this.store.listItems(ctx, threadId, { order: 'asc', ownerVerified: true });
     const wire = toWireThread(thread, items);
     return this.attachments.refresh(ctx, wire);
+  }
+
+  /**
+   * Stops the answer running on one of the user's threads, on whichever replica streams it (see
+   * RunStops). Says whether one was running; stopping a thread at rest changes nothing.
+   */
+  async stopThread(ctx: RequestContext, threadId: string): Promise<{ stopped: boolean }> {
+    const thread = await this.store.loadThread(ctx, threadId);
+    return { stopped: await this.stops.request(thread.id) };
   }
 
   async deleteThread(ctx: RequestContext, threadId: string): Promise<void> {
@@ -381,20 +392,24 @@ export class ChatKitService {
     const cutAsSlowReader = () => signal.reason instanceof SlowReaderError;
     this.metrics.activeStreams.inc();
     let outcome = 'failed';
+    let watched: WatchedRun | undefined;
     try {
       yield* prepared.preamble;
       const changes = new ThreadChanges();
       const context = this.responderContext(ctx, prepared.thread, changes);
-      // The responder stops when the client leaves (or is cut as too slow a reader), when it has
-      // been silent for too long, or when the events stop being read.
+      // The turn ends as cancelled when the client leaves (or is cut as too slow a reader) or a
+      // stop request arrives from anywhere; the responder also stops when it has been silent for
+      // too long, or when the events stop being read.
+      watched = this.stops.watch(prepared.thread.id);
+      const ended = AbortSignal.any([signal, watched.signal]);
       const stop = new AbortController();
       outcome = yield* runPipeline(
         this.store,
         ctx,
         prepared.thread,
         changes,
-        prepared.events(context, AbortSignal.any([signal, stop.signal])),
-        signal,
+        prepared.events(context, AbortSignal.any([ended, stop.signal])),
+        ended,
         {
           allowCancel: this.config.allowCancel,
           idleTimeoutMs: this.config.responderIdleTimeoutMs,
@@ -419,6 +434,7 @@ export class ChatKitService {
     } catch (err) {
       this.logger.error(`stream broke: ${(err as Error).message}`);
     } finally {
+      watched?.done();
       await release();
       this.metrics.activeStreams.dec();
       this.metrics.streamDuration.observe({ type }, seconds());

@@ -27,4 +27,8 @@ export class ThreadRunEntity {
 
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt!: Date;
+
+  /** A stop request for the run holding the lease (see RunStops); one older than acquiredAt is stale. */
+  @Column({ name: 'stop_requested_at', type: 'timestamptz', nullable: true })
+  stopRequestedAt!: Date | null;
 }

@@ -109,6 +109,17 @@ export class ThreadsController {
     await this.chatkit.deleteThread(ctx, id);
   }
 
+  @Post(':id/stop')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Stop the answer running on the thread, on whichever replica streams it',
+    description:
+      'The answer ends as if its client had pressed stop: the partial answer is stored with the cancellation marker and its stream ends. `stopped` says whether an answer was running.',
+  })
+  async stop(@CurrentUser() ctx: RequestContext, @Param() path: ThreadPathDto, @Res() res: Response) {
+    sendJson(res, await this.chatkit.stopThread(ctx, path.id));
+  }
+
   @Get(':id/items')
   @ApiOperation({ summary: 'A page of the thread items (hidden items never appear)' })
   async items(
