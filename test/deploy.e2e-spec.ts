@@ -34,6 +34,7 @@ import { ragEnvShape } from 'src/config/rag.config';
 import { rateLimitEnvShape } from 'src/config/rate-limit.config';
 import { namespaceUnderTest } from 'test/support/config-namespace';
 import { renderKustomization, type KubeObject } from 'test/support/kustomize-render';
+import { unknownKubernetesFields } from 'test/support/kubernetes-types';
 import { startApp, type TestApp } from 'test/support/test-app';
 
 const ROOT = join(__dirname, '..');
@@ -245,6 +246,12 @@ describe('deployment files', () => {
       const broken = structuredClone(find(rendered.get('production')!, 'Deployment'));
       (broken.spec as { replicas: unknown }).replicas = 'two';
       expect(validateWithKubernetesSchemas([broken])[0]).toMatch(/replicas/);
+
+      // Unknown fields, which the schemas let through, are found by the typed check.
+      expect(unknownKubernetesFields(objects)).toEqual([]);
+      const misspelt = structuredClone(find(rendered.get('production')!, 'Deployment'));
+      Object.assign(podSpecOf(misspelt).containers[0], { imagePullPolicyy: 'Always' });
+      expect(unknownKubernetesFields([misspelt])).toEqual([expect.stringMatching(/imagePullPolicyy/)]);
 
       // kubernetes-models has no Prometheus Operator schemas: the ServiceMonitor is checked by hand
       // against the Service it scrapes.
