@@ -392,6 +392,30 @@ describe('deployment files', () => {
       expect(dev[0].metadata.namespace).not.toBe(production[0].metadata.namespace);
     });
 
+    it('the ServiceMonitor component adds to the production overlay with kubectl kustomize', () => {
+      // The production overlay with the component added, as docs/operations.md says to; kustomize
+      // takes relative paths only, so this copy sits beside the overlays while it is built.
+      const overlay = parseYaml(
+        readFileSync(join(K8S, 'overlays', 'production', 'kustomization.yaml'), 'utf8'),
+      );
+      const dir = mkdtempSync(join(K8S, '.component-check-'));
+      try {
+        const withComponent = {
+          ...overlay,
+          resources: ['../base'],
+          components: ['../components/servicemonitor'],
+        };
+        writeFileSync(join(dir, 'kustomization.yaml'), JSON.stringify(withComponent));
+        const objects = parseAllDocuments(kubectl(['kustomize', dir])).map((d) => d.toJS() as KubeObject);
+        expect(find(objects, 'ServiceMonitor').metadata.namespace).toBe('chatkit');
+        expect(objects.filter((o) => o.kind !== 'ServiceMonitor').sort(byKindAndName)).toEqual(
+          [...rendered.get('production')!].sort(byKindAndName),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('deploy.sh renders an overlay with the image it is given', () => {
       const image = 'ghcr.io/acme/chatkit-gateway@sha256:' + 'ab'.repeat(32);
       const out = execFileSync(join(K8S, 'deploy.sh'), ['production', image], {
