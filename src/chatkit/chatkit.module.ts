@@ -15,7 +15,7 @@ import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { StreamSlots } from 'src/chatkit/stream-slots';
 import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
-import { ThreadsController } from 'src/chatkit/threads.controller';
+import { DeprecatedThreadsController, ThreadsController } from 'src/chatkit/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
 
 @Module({})
@@ -30,7 +30,7 @@ export class ChatKitModule {
         AttachmentsModule,
         ...options.imports,
       ],
-      controllers: [ChatKitController, ThreadsController],
+      controllers: [ChatKitController, ThreadsController, DeprecatedThreadsController],
       providers: [ChatKitService, ChatKitActions, ChatKitMetrics, ThreadRunLock, StreamSlots],
       exports: [ChatKitService, ChatKitActions],
     };
