@@ -105,6 +105,10 @@ describe('development mode (AUTH_DEV_MODE=true)', () => {
         '</chatkit/threads/thr_missing/items>; rel="successor-version"',
       );
 
+      // A path that could break out of the Link header's URI reference is not echoed.
+      const odd = await fetch(`${app.url}/api/threads/a%3E,%3Cb/items`, { headers: { 'X-User-ID': user } });
+      expect(odd.headers.get('link')).toBe('</chatkit/threads>; rel="successor-version"');
+
       const current = await fetch(`${app.url}/chatkit/threads?limit=1`, { headers: { 'X-User-ID': user } });
       expect(current.headers.get('deprecation')).toBeNull();
       expect(current.headers.get('link')).toBeNull();

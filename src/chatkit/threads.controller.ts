@@ -181,7 +181,10 @@ export class DeprecatedPathInterceptor implements NestInterceptor {
       .split('?')[0]
       .replace(`/${DEPRECATED_THREADS_ROUTE}`, `/${THREADS_ROUTE}`);
     res.setHeader('Deprecation', DEPRECATED_SINCE);
-    res.setHeader('Link', `<${successor}>; rel="successor-version"`);
+    // The path is the client's; anything that could end the URI reference (">", ",", quotes)
+    // falls back to the collection rather than shaping the header.
+    const target = /^[\w\-./~%]+$/.test(successor) ? successor : `/${THREADS_ROUTE}`;
+    res.setHeader('Link', `<${target}>; rel="successor-version"`);
     return next.handle();
   }
 }
