@@ -8,7 +8,8 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { Logger } from 'nestjs-pino';
 import type { HttpLogger } from 'pino-http';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
-import { appConfig, type AppConfig } from 'src/config/app.config';
+import { allowedCorsOrigins, appConfig, type AppConfig } from 'src/config/app.config';
+import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import { bodyParserErrors } from 'src/common/body-errors';
 import { BEARER_SCHEME } from 'src/common/decorators';
 import { REQUEST_LOGGER } from 'src/common/logging.module';
@@ -26,9 +27,10 @@ export function configureApp(app: NestExpressApplication): AppConfig {
   // Declared here so that it, too, sits before the error mapping (Nest would add it later).
   app.useBodyParser('urlencoded', { limit: config.bodyLimitBytes, extended: true });
   app.use(bodyParserErrors);
-  if (config.corsOrigins.length) {
+  const corsOrigins = allowedCorsOrigins(config, app.get<AuthConfig>(authConfig.KEY).devMode);
+  if (corsOrigins.length) {
     app.enableCors({
-      origin: config.corsOrigins,
+      origin: corsOrigins,
       exposedHeaders: [
         'X-Request-ID',
         'Retry-After',

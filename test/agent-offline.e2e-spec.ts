@@ -109,7 +109,8 @@ describe('offline responder (no model configured)', () => {
     const [part] = answer.content;
     expect(part.text.startsWith(NO_MODEL)).toBe(true);
     // The booking passage comes first and is quoted, not paraphrased.
-    const quotes = [...part.text.matchAll(/\n\n(\d)\. \*\*(.+?)\*\*\n> ([^\n]+)/g)];
+    // Each quote is the passage's Markdown, line by line, in a blockquote.
+    const quotes = [...part.text.matchAll(/\n\n(\d)\. \*\*(.+?)\*\*((?:\n>[^\n]*)+)/g)];
     expect(quotes.length).toBeGreaterThanOrEqual(2);
     expect(quotes[0][3]).toContain(`Book ${RUN} trains through the travel desk at least five days ahead.`);
     expect(quotes.some((q) => q[3].includes(`Receipts for ${RUN} trains and taxis`))).toBe(true);
@@ -140,6 +141,17 @@ describe('offline responder (no model configured)', () => {
     );
     expect(items.json.data.map((i: any) => i.type)).toEqual(['user_message', 'assistant_message']);
     expect(items.json.data[1]).toEqual(answer);
+  });
+
+  it('answers a greeting by saying it runs without a model and how to configure one', async () => {
+    const res = await chatkit(app, uniqueUser(), {
+      type: 'threads.create',
+      params: { input: userInput('Hello!') },
+    });
+    const [part] = answerOf(res.events).content;
+    expect(part.text).toMatch(/^Hello! .*no language model is configured/);
+    expect(part.text).toContain('`OPENAI_API_KEY`');
+    expect(part.text).not.toContain('found nothing');
   });
 
   it('never shows another org its documents', async () => {

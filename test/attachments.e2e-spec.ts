@@ -538,26 +538,29 @@ describe('attachments: PostgreSQL storage (default)', () => {
       expect((await fetch(viaThread)).status).toBe(200);
     });
 
-    it('GET /api/threads/:id/items answers what items.list answers, links re-signed alike', async () => {
-      const user = uniqueUser();
-      const { threadId, stale } = await threadWithExpiredPreview(user);
+    it.each(['/chatkit/threads', '/api/threads'])(
+      'GET %s/:id/items answers what items.list answers, links re-signed alike',
+      async (base) => {
+        const user = uniqueUser();
+        const { threadId, stale } = await threadWithExpiredPreview(user);
 
-      const viaProtocol = await chatkit(h.app, user, {
-        type: 'items.list',
-        params: { thread_id: threadId, order: 'asc' },
-      });
-      const viaRest = await h.app.fetch(`/api/threads/${threadId}/items?order=asc`, { user });
-      expect(viaRest.status).toBe(200);
-      const rest = (await viaRest.json()) as { data: any[]; has_more: boolean };
-      // Links are signed at answer time: equal but for their signature and expiry.
-      const unsigned = (page: { data: any[] }) =>
-        JSON.parse(JSON.stringify(page).replace(/\/content\?[^"]*/g, '/content?<signed>'));
-      expect(unsigned(rest)).toEqual(unsigned(viaProtocol.json));
-      expect(rest.data.length).toBeGreaterThanOrEqual(2);
-      const restLink = rest.data.find((i: any) => i.type === 'user_message').attachments[0].preview_url;
-      expect(restLink).not.toBe(stale);
-      expect((await fetch(restLink)).status).toBe(200);
-    });
+        const viaProtocol = await chatkit(h.app, user, {
+          type: 'items.list',
+          params: { thread_id: threadId, order: 'asc' },
+        });
+        const viaRest = await h.app.fetch(`${base}/${threadId}/items?order=asc`, { user });
+        expect(viaRest.status).toBe(200);
+        const rest = (await viaRest.json()) as { data: any[]; has_more: boolean };
+        // Links are signed at answer time: equal but for their signature and expiry.
+        const unsigned = (page: { data: any[] }) =>
+          JSON.parse(JSON.stringify(page).replace(/\/content\?[^"]*/g, '/content?<signed>'));
+        expect(unsigned(rest)).toEqual(unsigned(viaProtocol.json));
+        expect(rest.data.length).toBeGreaterThanOrEqual(2);
+        const restLink = rest.data.find((i: any) => i.type === 'user_message').attachments[0].preview_url;
+        expect(restLink).not.toBe(stale);
+        expect((await fetch(restLink)).status).toBe(200);
+      },
+    );
 
     it('the agent reads the bytes of a message attachment', async () => {
       const user = uniqueUser();

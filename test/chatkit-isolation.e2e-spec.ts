@@ -121,22 +121,36 @@ describe('isolation, bad input and REST', () => {
       expect(other.status).toBe(404);
     });
 
-    it("B cannot read A's thread through REST either", async () => {
-      for (const [method, path] of [
-        ['GET', `/api/threads/${threadId}`],
-        ['GET', `/api/threads/${threadId}/items`],
-        ['DELETE', `/api/threads/${threadId}`],
-      ] as const) {
-        const res = await app.fetch(path, { method, user: bob });
-        expect(res.status).toBe(404);
-      }
-      const patch = await app.fetch(`/api/threads/${threadId}`, {
-        method: 'PATCH',
-        user: bob,
-        json: { title: 'x' },
-      });
-      expect(patch.status).toBe(404);
-    });
+    // The REST routes, at their path and at the deprecated alias, which must behave the same.
+    it.each(['/chatkit/threads', '/api/threads'])(
+      "B cannot read A's thread through REST at %s either",
+      async (base) => {
+        for (const [method, path] of [
+          ['GET', `${base}/${threadId}`],
+          ['GET', `${base}/${threadId}/items`],
+          ['DELETE', `${base}/${threadId}`],
+          ['POST', `${base}/${threadId}/messages`],
+        ] as const) {
+          const res = await app.fetch(path, {
+            method,
+            user: bob,
+            ...(method === 'POST' ? { json: { input: userInput('intrusion') } } : {}),
+          });
+          expect(res.status).toBe(404);
+        }
+        const patch = await app.fetch(`${base}/${threadId}`, {
+          method: 'PATCH',
+          user: bob,
+          json: { title: 'x' },
+        });
+        expect(patch.status).toBe(404);
+        const mine = await chatkit(app, alice, {
+          type: 'threads.get_by_id',
+          params: { thread_id: threadId },
+        });
+        expect(mine.json.items.data).toHaveLength(2);
+      },
+    );
   });
 
   describe('malformed bodies', () => {
@@ -196,54 +210,57 @@ describe('isolation, bad input and REST', () => {
   });
 
   describe('REST routes', () => {
-    it('creates, lists, reads, renames, pages and deletes threads', async () => {
-      const user = uniqueUser();
-      responder.script = (thread, input, ctx) => assistantReply(thread, ctx, 'rest answer');
-      const created = await app.fetch('/api/threads', {
-        method: 'POST',
-        user,
-        json: { input: userInput('from REST') },
-      });
-      expect(created.status).toBe(200);
-      expect(created.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      const events = parseSse(await created.text());
-      expect(events.map((e) => e.type)[0]).toBe('thread.created');
-      const id = events[0].thread.id;
+    it.each(['/chatkit/threads', '/api/threads'])(
+      'creates, lists, reads, renames, pages and deletes threads at %s',
+      async (base) => {
+        const user = uniqueUser();
+        responder.script = (thread, input, ctx) => assistantReply(thread, ctx, 'rest answer');
+        const created = await app.fetch(base, {
+          method: 'POST',
+          user,
+          json: { input: userInput('from REST') },
+        });
+        expect(created.status).toBe(200);
+        expect(created.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        const events = parseSse(await created.text());
+        expect(events.map((e) => e.type)[0]).toBe('thread.created');
+        const id = events[0].thread.id;
 
-      const more = await app.fetch(`/api/threads/${id}/messages`, {
-        method: 'POST',
-        user,
-        json: { input: userInput('second') },
-      });
-      expect(parseSse(await more.text()).at(-1).item.content[0].text).toBe('rest answer');
+        const more = await app.fetch(`${base}/${id}/messages`, {
+          method: 'POST',
+          user,
+          json: { input: userInput('second') },
+        });
+        expect(parseSse(await more.text()).at(-1).item.content[0].text).toBe('rest answer');
 
-      const list = (await (await app.fetch('/api/threads?limit=5', { user })).json()) as any;
-      expect(list.data.map((t: any) => t.id)).toEqual([id]);
-      const items = (await (
-        await app.fetch(`/api/threads/${id}/items?limit=3&order=asc`, { user })
-      ).json()) as any;
-      expect(items.data).toHaveLength(3);
-      expect(items.has_more).toBe(true);
-      const next = (await (
-        await app.fetch(`/api/threads/${id}/items?limit=3&order=asc&after=${items.after}`, { user })
-      ).json()) as any;
-      expect(next.data).toHaveLength(1);
+        const list = (await (await app.fetch(`${base}?limit=5`, { user })).json()) as any;
+        expect(list.data.map((t: any) => t.id)).toEqual([id]);
+        const items = (await (
+          await app.fetch(`${base}/${id}/items?limit=3&order=asc`, { user })
+        ).json()) as any;
+        expect(items.data).toHaveLength(3);
+        expect(items.has_more).toBe(true);
+        const next = (await (
+          await app.fetch(`${base}/${id}/items?limit=3&order=asc&after=${items.after}`, { user })
+        ).json()) as any;
+        expect(next.data).toHaveLength(1);
 
-      const renamed = await app.fetch(`/api/threads/${id}`, {
-        method: 'PATCH',
-        user,
-        json: { title: 'Named' },
-      });
-      expect(((await renamed.json()) as any).title).toBe('Named');
-      const got = (await (await app.fetch(`/api/threads/${id}`, { user })).json()) as any;
-      expect(got.items.data).toHaveLength(4);
+        const renamed = await app.fetch(`${base}/${id}`, {
+          method: 'PATCH',
+          user,
+          json: { title: 'Named' },
+        });
+        expect(((await renamed.json()) as any).title).toBe('Named');
+        const got = (await (await app.fetch(`${base}/${id}`, { user })).json()) as any;
+        expect(got.items.data).toHaveLength(4);
 
-      const bad = await app.fetch(`/api/threads?limit=0`, { user });
-      expect(bad.status).toBe(400);
-      expect(((await bad.json()) as any).message).toContain('limit');
+        const bad = await app.fetch(`${base}?limit=0`, { user });
+        expect(bad.status).toBe(400);
+        expect(((await bad.json()) as any).message).toContain('limit');
 
-      expect((await app.fetch(`/api/threads/${id}`, { method: 'DELETE', user })).status).toBe(204);
-      expect((await app.fetch(`/api/threads/${id}`, { user })).status).toBe(404);
-    });
+        expect((await app.fetch(`${base}/${id}`, { method: 'DELETE', user })).status).toBe(204);
+        expect((await app.fetch(`${base}/${id}`, { user })).status).toBe(404);
+      },
+    );
   });
 });

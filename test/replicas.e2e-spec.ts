@@ -201,7 +201,7 @@ describe('several replicas on one PostgreSQL server and one Redis', () => {
     const threadId = threadIdOf(running.events);
 
     const asked = Date.now();
-    const res = await fetch(`${b.url}/api/threads/${threadId}/stop`, {
+    const res = await fetch(`${b.url}/chatkit/threads/${threadId}/stop`, {
       method: 'POST',
       headers: { 'x-user-id': u },
     });

@@ -72,11 +72,11 @@ describe('stopping an answer from another tab', () => {
     expect(JSON.stringify(lastModelCall.body)).toContain('The user cancelled the stream');
   }
 
-  it('POST /api/threads/{id}/stop ends the running answer and keeps what was said', async () => {
+  it('POST /chatkit/threads/{id}/stop ends the running answer and keeps what was said', async () => {
     const user = uniqueUser('stopper');
     const running = await start(user, 'slow-200 a long answer');
     const threadId = threadIdOf(running);
-    const res = await app.fetch(`/api/threads/${threadId}/stop`, { method: 'POST', user });
+    const res = await app.fetch(`/chatkit/threads/${threadId}/stop`, { method: 'POST', user });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ stopped: true });
     await expectStoppedAndFree(user, threadId, await running.ended);
@@ -99,7 +99,7 @@ describe('stopping an answer from another tab', () => {
     const owner = uniqueUser('owner');
     const running = await start(owner, 'slow-12 mine');
     const threadId = threadIdOf(running);
-    const res = await app.fetch(`/api/threads/${threadId}/stop`, {
+    const res = await app.fetch(`/chatkit/threads/${threadId}/stop`, {
       method: 'POST',
       user: uniqueUser('stranger'),
     });
@@ -119,7 +119,7 @@ describe('stopping an answer from another tab', () => {
     // The run's lease goes a moment after the last event; from then on there is nothing to stop.
     let answer: unknown;
     for (let i = 0; i < 50; i++) {
-      const res = await app.fetch(`/api/threads/${threadId}/stop`, { method: 'POST', user });
+      const res = await app.fetch(`/chatkit/threads/${threadId}/stop`, { method: 'POST', user });
       expect(res.status).toBe(200);
       answer = await res.json();
       if ((answer as { stopped: boolean }).stopped === false) break;

@@ -1,4 +1,9 @@
-import { OfflineResponder, type KnowledgeSearch } from 'src/agent/offline.responder';
+import {
+  OfflineResponder,
+  quotePassage,
+  smallTalkKind,
+  type KnowledgeSearch,
+} from 'src/agent/offline.responder';
 import type { KnowledgePassage } from 'src/rag/rag.search.service';
 import type {
   AssistantMessageItem,
@@ -112,10 +117,10 @@ describe('OfflineResponder', () => {
     const [part] = message.content;
     expect(part.text).toMatch(/^No language model is configured on this server/);
     expect(part.text).toContain(
-      '1. **Refund policy**\n> Refunds are paid within 5 days to the original card.',
+      '1. **Refund policy**\n> Refunds are paid   within 5 days\n> to the original card.',
     );
     expect(part.text).not.toContain('Never shown');
-    expect(part.text).toContain(`> ${'x'.repeat(400)}…`);
+    expect(part.text).toContain(`> ${'x'.repeat(600)}…`);
     expect(part.annotations.map((a) => a.source)).toEqual([
       { type: 'url', url: 'https://help.test/refunds', title: 'Refund policy' },
       { type: 'file', filename: 'terms.pdf', title: 'Terms', description: 'docs/legal/terms.pdf' },
@@ -145,6 +150,7 @@ describe('OfflineResponder', () => {
   it('is honest when the search finds nothing or fails', async () => {
     const nothing = await respond(new OfflineResponder(new StubSearch([])), thread(), question('Anything?'));
     expect(finalMessage(nothing).content[0].text).toMatch(/found nothing in the knowledge base/);
+    expect(finalMessage(nothing).content[0].text).toContain('set `OPENAI_API_KEY`');
 
     const failing = await respond(
       new OfflineResponder(new StubSearch(new Error('db down'))),
@@ -161,5 +167,97 @@ describe('OfflineResponder', () => {
     await respond(new OfflineResponder(search), t, null, context([question('What colour is the logo?')]));
     expect(search.calls.map((c) => c.query)).toEqual(['What colour is the logo?']);
     expect(t.title).toBe('Kept');
+  });
+});
+
+describe('OfflineResponder small talk', () => {
+  it.each(['Hello!', 'hi', 'Hey there 👋', 'Good morning, how are you?', "What's up?", 'hello hello'])(
+    'answers the greeting %j without searching, saying it runs without a model and how to add one',
+    async (text) => {
+      const search = new StubSearch([{ text: 'Hello world.', title: 'Hello', source: 'h.md', score: 1 }]);
+      const t = thread();
+      const [part] = finalMessage(await respond(new OfflineResponder(search), t, question(text))).content;
+      expect(search.calls).toEqual([]);
+      expect(part.text).toMatch(
+        /^Hello! I’m this gateway’s offline responder: no language model is configured/,
+      );
+      expect(part.text).toContain('set `OPENAI_API_KEY` (OpenAI) or `OPENAI_BASE_URL`');
+      expect(part.text).not.toMatch(/found nothing/);
+      expect(part.annotations).toEqual([]);
+      expect(t.title).toBe(text);
+    },
+  );
+
+  it.each<[string, string | undefined]>([
+    ['Thanks!', 'thanks'],
+    ['thank you so much', 'thanks'],
+    ['Bye', 'farewell'],
+    ['Who are you?', 'about'],
+    ['what can you do', 'about'],
+    ['Hi bot, help', 'about'],
+    ['Hi, how do I upload a file?', undefined],
+    ['hello world program in Rust', undefined],
+    ['help with attachments', undefined],
+    ['How do refunds work?', undefined],
+    ['', undefined],
+    ['👋', undefined],
+  ])('reads %j as %s', (text, kind) => expect(smallTalkKind(text)).toBe(kind));
+
+  it('answers thanks, farewells and "who are you" in kind', async () => {
+    const reply = async (text: string) =>
+      finalMessage(await respond(new OfflineResponder(new StubSearch([])), thread(), question(text)))
+        .content[0].text;
+    expect(await reply('Thanks!')).toMatch(/^You’re welcome!/);
+    expect(await reply('Goodbye')).toMatch(/^Goodbye!/);
+    expect(await reply('Who are you?')).toMatch(
+      /^I’m the offline responder of this ChatKit Gateway\. No language model is configured/,
+    );
+  });
+});
+
+describe('quotePassage', () => {
+  it('keeps a table, a list and a code block intact inside the quote', () => {
+    const text = [
+      '| Setting | Default |',
+      '|---|---|',
+      '| `PORT` | 3000 |',
+      '',
+      '- one',
+      '  - nested',
+      '',
+      '```ts',
+      'const  x = 1;',
+      '```',
+    ].join('\n');
+    expect(quotePassage(text)).toBe(
+      [
+        '> | Setting | Default |',
+        '> |---|---|',
+        '> | `PORT` | 3000 |',
+        '>',
+        '> - one',
+        '>   - nested',
+        '>',
+        '> ```ts',
+        '> const  x = 1;',
+        '> ```',
+      ].join('\n'),
+    );
+  });
+
+  it('cuts at a line boundary, closing a code block the cut left open', () => {
+    const text = ['Run this:', '```bash', 'echo one', 'echo two', 'echo three', '```', 'After.'].join('\n');
+    expect(quotePassage(text, 30)).toBe(
+      ['> Run this:', '> ```bash', '> echo one', '> ```', '> …'].join('\n'),
+    );
+  });
+
+  it('closes a code block that a chunk boundary left open', () => {
+    expect(quotePassage('~~~~\ncode')).toBe('> ~~~~\n> code\n> ~~~~');
+  });
+
+  it('cuts one long line at a word, and drops blank lines around the passage', () => {
+    expect(quotePassage(`\n\n${'word '.repeat(30)}\n\n`, 22)).toBe('> word word word word…');
+    expect(quotePassage('Short.\r\nLines.\n')).toBe('> Short.\n> Lines.');
   });
 });

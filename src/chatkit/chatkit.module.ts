@@ -17,7 +17,7 @@ import { StopResponseAction } from 'src/chatkit/stop-response.action';
 import { StreamSlots } from 'src/chatkit/stream-slots';
 import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
-import { ThreadsController } from 'src/chatkit/threads.controller';
+import { DeprecatedThreadsController, ThreadsController } from 'src/chatkit/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
 
 @Module({})
@@ -32,7 +32,7 @@ export class ChatKitModule {
         AttachmentsModule,
         ...options.imports,
       ],
-      controllers: [ChatKitController, ThreadsController],
+      controllers: [ChatKitController, ThreadsController, DeprecatedThreadsController],
       providers: [
         ChatKitService,
         ChatKitActions,

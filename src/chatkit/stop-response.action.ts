@@ -1,7 +1,7 @@
 /**
  * The stop request through the ChatKit protocol: `threads.sync_custom_action` with the action
  * `{ "type": "stop_response" }` stops the answer running on the thread from any tab or replica,
- * exactly as `POST /api/threads/{id}/stop` does. It answers `{}`; nothing is stored for it.
+ * exactly as `POST /chatkit/threads/{id}/stop` does. It answers `{}`; nothing is stored for it.
  */
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { ChatKitActions } from 'src/chatkit/chatkit.actions';

@@ -1,22 +1,33 @@
 /**
  * REST routes for front ends that do not use ChatKit.js: the same threads, items and streams as
  * POST /chatkit, through the same service, so both views of the data always agree.
+ *
+ * They live under /chatkit/threads, next to the protocol endpoint. /api/threads is the earlier
+ * home of the same routes, kept for one release as a deprecated alias: both controllers are made
+ * by one factory, so the alias can never drift from the real routes, and only the alias is
+ * marked deprecated in the OpenAPI document and answers with Deprecation and Link headers.
  */
 import {
   Body,
+  CallHandler,
   Controller,
   Delete,
+  ExecutionContext,
   Get,
   HttpCode,
   Inject,
+  Injectable,
+  NestInterceptor,
   Param,
   Patch,
   Post,
   Query,
   Res,
+  UseInterceptors,
 } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import type { Observable } from 'rxjs';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import {
@@ -55,98 +66,143 @@ class ThreadPathDto extends createZodDto(ThreadPathSchema) {}
 const UpdateThreadSchema = z.object({ title: ThreadTitleSchema });
 class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
 
+export const THREADS_ROUTE = 'chatkit/threads';
+export const DEPRECATED_THREADS_ROUTE = 'api/threads';
+/** When the alias was deprecated, as RFC 9745 spells it in the Deprecation header (2026-12-05). */
+const DEPRECATED_SINCE = '@1796428800';
+
+/**
+ * The thread routes, declared once. `deprecated` marks every operation of the alias in the
+ * OpenAPI document; the two classes below give the routes their paths.
+ */
+function threadRoutes(deprecated: boolean) {
+  class ThreadRoutes {
+    constructor(
+      private readonly chatkit: ChatKitService,
+      @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
+    ) {}
+
+    @Get()
+    @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)', deprecated })
+    async list(@CurrentUser() ctx: RequestContext, @Query() query: PageQueryDto, @Res() res: Response) {
+      sendJson(res, await this.chatkit.listThreads(ctx, query));
+    }
+
+    @Post()
+    @HttpCode(200)
+    @ApiProduces('text/event-stream')
+    @ApiOperation({
+      summary: 'Start a thread with a first message; streams the same events as threads.create',
+      deprecated,
+    })
+    async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
+      const sse = sseFor(res, this.config);
+      // The body was validated by the pipe against the same schemas the ChatKit request uses.
+      const request: ThreadsCreateRequest = {
+        type: 'threads.create',
+        params: { input: body.input },
+        metadata: body.metadata ?? {},
+      };
+      await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
+    }
+
+    @Get(':id')
+    @ApiOperation({ summary: 'A thread with its first page of items (oldest first)', deprecated })
+    async get(@CurrentUser() ctx: RequestContext, @Param('id') id: string, @Res() res: Response) {
+      sendJson(res, await this.chatkit.getThread(ctx, id));
+    }
+
+    @Patch(':id')
+    @ApiOperation({ summary: 'Rename a thread', deprecated })
+    async update(
+      @CurrentUser() ctx: RequestContext,
+      @Param('id') id: string,
+      @Body() body: UpdateThreadDto,
+      @Res() res: Response,
+    ) {
+      sendJson(res, await this.chatkit.renameThread(ctx, id, body.title));
+    }
+
+    @Delete(':id')
+    @HttpCode(204)
+    @ApiOperation({ summary: 'Delete a thread with its items, feedback and attachments', deprecated })
+    async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
+      await this.chatkit.deleteThread(ctx, id);
+    }
+
+    @Post(':id/stop')
+    @HttpCode(200)
+    @ApiOperation({
+      summary: 'Stop the answer running on the thread, on whichever replica streams it',
+      description:
+        'The answer ends as if its client had pressed stop: the partial answer is stored with the cancellation marker and its stream ends. `stopped` says whether an answer was running.',
+      deprecated,
+    })
+    async stop(@CurrentUser() ctx: RequestContext, @Param() path: ThreadPathDto, @Res() res: Response) {
+      sendJson(res, await this.chatkit.stopThread(ctx, path.id));
+    }
+
+    @Get(':id/items')
+    @ApiOperation({ summary: 'A page of the thread items (hidden items never appear)', deprecated })
+    async items(
+      @CurrentUser() ctx: RequestContext,
+      @Param('id') id: string,
+      @Query() query: PageQueryDto,
+      @Res() res: Response,
+    ) {
+      sendJson(res, await this.chatkit.listItems(ctx, id, query));
+    }
+
+    @Post(':id/messages')
+    @HttpCode(200)
+    @ApiProduces('text/event-stream')
+    @ApiOperation({
+      summary: 'Add a message; streams the same events as threads.add_user_message',
+      deprecated,
+    })
+    async addMessage(
+      @CurrentUser() ctx: RequestContext,
+      @Param() path: ThreadPathDto,
+      @Body() body: MessageBodyDto,
+      @Res() res: Response,
+    ) {
+      const sse = sseFor(res, this.config);
+      const request: ThreadsAddUserMessageRequest = {
+        type: 'threads.add_user_message',
+        params: { thread_id: path.id, input: body.input },
+        metadata: body.metadata ?? {},
+      };
+      await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
+    }
+  }
+  return ThreadRoutes;
+}
+
 @ApiTags('threads')
 @Authenticated()
-@Controller('api/threads')
-export class ThreadsController {
-  constructor(
-    private readonly chatkit: ChatKitService,
-    @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
-  ) {}
+@Controller(THREADS_ROUTE)
+export class ThreadsController extends threadRoutes(false) {}
 
-  @Get()
-  @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)' })
-  async list(@CurrentUser() ctx: RequestContext, @Query() query: PageQueryDto, @Res() res: Response) {
-    sendJson(res, await this.chatkit.listThreads(ctx, query));
-  }
-
-  @Post()
-  @HttpCode(200)
-  @ApiProduces('text/event-stream')
-  @ApiOperation({ summary: 'Start a thread with a first message; streams the same events as threads.create' })
-  async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
-    const sse = sseFor(res, this.config);
-    // The body was validated by the pipe against the same schemas the ChatKit request uses.
-    const request: ThreadsCreateRequest = {
-      type: 'threads.create',
-      params: { input: body.input },
-      metadata: body.metadata ?? {},
-    };
-    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
-  }
-
-  @Get(':id')
-  @ApiOperation({ summary: 'A thread with its first page of items (oldest first)' })
-  async get(@CurrentUser() ctx: RequestContext, @Param('id') id: string, @Res() res: Response) {
-    sendJson(res, await this.chatkit.getThread(ctx, id));
-  }
-
-  @Patch(':id')
-  @ApiOperation({ summary: 'Rename a thread' })
-  async update(
-    @CurrentUser() ctx: RequestContext,
-    @Param('id') id: string,
-    @Body() body: UpdateThreadDto,
-    @Res() res: Response,
-  ) {
-    sendJson(res, await this.chatkit.renameThread(ctx, id, body.title));
-  }
-
-  @Delete(':id')
-  @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a thread with its items, feedback and attachments' })
-  async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
-    await this.chatkit.deleteThread(ctx, id);
-  }
-
-  @Post(':id/stop')
-  @HttpCode(200)
-  @ApiOperation({
-    summary: 'Stop the answer running on the thread, on whichever replica streams it',
-    description:
-      'The answer ends as if its client had pressed stop: the partial answer is stored with the cancellation marker and its stream ends. `stopped` says whether an answer was running.',
-  })
-  async stop(@CurrentUser() ctx: RequestContext, @Param() path: ThreadPathDto, @Res() res: Response) {
-    sendJson(res, await this.chatkit.stopThread(ctx, path.id));
-  }
-
-  @Get(':id/items')
-  @ApiOperation({ summary: 'A page of the thread items (hidden items never appear)' })
-  async items(
-    @CurrentUser() ctx: RequestContext,
-    @Param('id') id: string,
-    @Query() query: PageQueryDto,
-    @Res() res: Response,
-  ) {
-    sendJson(res, await this.chatkit.listItems(ctx, id, query));
-  }
-
-  @Post(':id/messages')
-  @HttpCode(200)
-  @ApiProduces('text/event-stream')
-  @ApiOperation({ summary: 'Add a message; streams the same events as threads.add_user_message' })
-  async addMessage(
-    @CurrentUser() ctx: RequestContext,
-    @Param() path: ThreadPathDto,
-    @Body() body: MessageBodyDto,
-    @Res() res: Response,
-  ) {
-    const sse = sseFor(res, this.config);
-    const request: ThreadsAddUserMessageRequest = {
-      type: 'threads.add_user_message',
-      params: { thread_id: path.id, input: body.input },
-      metadata: body.metadata ?? {},
-    };
-    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
+/** Tells a client on the old path that it is deprecated, and where the same resource now lives. */
+@Injectable()
+export class DeprecatedPathInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const req = context.switchToHttp().getRequest<Request>();
+    const res = context.switchToHttp().getResponse<Response>();
+    const successor = req.originalUrl
+      .split('?')[0]
+      .replace(`/${DEPRECATED_THREADS_ROUTE}`, `/${THREADS_ROUTE}`);
+    res.setHeader('Deprecation', DEPRECATED_SINCE);
+    // The path is the client's; anything that could end the URI reference (">", ",", quotes)
+    // falls back to the collection rather than shaping the header.
+    const target = /^[\w\-./~%]+$/.test(successor) ? successor : `/${THREADS_ROUTE}`;
+    res.setHeader('Link', `<${target}>; rel="successor-version"`);
+    return next.handle();
   }
 }
+
+@ApiTags('threads')
+@Authenticated()
+@Controller(DEPRECATED_THREADS_ROUTE)
+@UseInterceptors(DeprecatedPathInterceptor)
+export class DeprecatedThreadsController extends threadRoutes(true) {}

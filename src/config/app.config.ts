@@ -51,3 +51,18 @@ function parseTrustProxy(value: string): boolean | number | string[] {
   if (/^\d+$/.test(value)) return Number(value);
   return value.split(',').map((s) => s.trim());
 }
+
+/**
+ * A page served by a local development server (Vite on :5173, Next.js on :3001…): any port of
+ * localhost, 127.0.0.1 or [::1] over plain http.
+ */
+export const LOCAL_DEV_ORIGIN = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+
+/**
+ * The origins a browser may call the API from: CORS_ORIGINS, plus — in development mode only,
+ * which production refuses at boot — every local development server, so a front end started next
+ * to `npm start` works without configuration. Empty: CORS stays off.
+ */
+export function allowedCorsOrigins(config: AppConfig, devMode: boolean): Array<string | RegExp> {
+  return devMode ? [...config.corsOrigins, LOCAL_DEV_ORIGIN] : config.corsOrigins;
+}
