@@ -16,6 +16,7 @@ import {
   FakeOpenAI,
   fileCitation,
   modelTurn,
+  streamErrorAfter,
   textTurn,
   urlCitation,
   type RecordedRequest,
@@ -40,6 +41,8 @@ const MARKDOWN_ANSWER = [
   '',
   'See the configuration guide for every setting.',
 ].join('\n');
+
+const TIDES = 'Tides are caused by the **Moon**.';
 
 const SLOW_STORY = Array.from({ length: 120 }, (_, i) => `word${i + 1}`).join(' ');
 
@@ -69,9 +72,11 @@ function scriptedModel(request: RecordedRequest) {
   if (!request.stream) {
     if (prompt.includes('markdown')) return textTurn('Markdown tour');
     if (prompt.includes('picture')) return textTurn('A picture');
+    if (prompt.includes('tides')) return textTurn('Tides');
     return textTurn('A short chat');
   }
   if (prompt.includes('slow')) return textTurn(SLOW_STORY, { deltaDelayMs: 100 });
+  if (prompt.includes('tides')) return textTurn(TIDES);
   if (prompt.includes('markdown')) {
     const start = MARKDOWN_ANSWER.indexOf('configuration guide');
     return textTurn(MARKDOWN_ANSWER, {
@@ -334,6 +339,25 @@ describe('the playground in a browser', () => {
     expect(await page.locator('[data-testid="user_message"]').innerText()).toContain('Tell me a slow story');
   });
 
+  it('shows an error event after the partial answer, and retries from it', async () => {
+    await page.getByTestId('new-chat').click();
+    fake.enqueue(streamErrorAfter(2, textTurn(TIDES)));
+    await sendMessage('Tell me about tides');
+    const failure = page.getByTestId('stream-error');
+    await failure.waitFor();
+    expect(await failure.innerText()).toContain('The answer failed.');
+    expect((await assistant().locator('.markdown').innerText()).trim()).toBe('Tides are');
+    expect(fake.pendingModelTurns).toBe(0);
+
+    await failure.getByRole('button', { name: 'Retry' }).click();
+    await assistant().locator('strong', { hasText: 'Moon' }).waitFor();
+    await assistant().getByTestId('thumbs-up').waitFor();
+    expect(await page.getByTestId('stream-error').count()).toBe(0);
+    const items = await itemsOf(currentThreadId());
+    expect(items.map((i) => i.type)).toEqual(['user_message', 'assistant_message']);
+    expect(items[1].content[0].text).toBe(TIDES);
+  });
+
   it('uploads an image with progress and a preview, sends it, and shows it again after a reload', async () => {
     await page.getByTestId('new-chat').click();
     await page.getByTestId('file-input').setInputFiles(PNG_PATH);
@@ -377,9 +401,10 @@ describe('the playground in a browser', () => {
       const img = (globalThis as any).document.querySelector('[data-testid="message-image"]');
       return Boolean(img?.complete && img.naturalWidth > 0);
     });
-    // Three threads, newest first; the stopped one was never named (titles follow a whole answer).
+    // Every thread, newest first; the stopped one was never named (titles follow a whole answer).
     expect(await page.locator('[data-testid="thread-list"] .thread-title').allTextContents()).toEqual([
       'A picture',
+      'Tides',
       'Untitled',
       'Markdown tour',
     ]);
@@ -421,7 +446,7 @@ describe('the playground in a browser', () => {
     await page.reload();
     await page.locator('.thread', { hasText: 'Markdown tour' }).waitFor();
     expect(await page.getByTestId('identity-summary').textContent()).toBe(user);
-    expect(await titles.count()).toBe(3);
+    expect(await titles.count()).toBe(4);
   });
 });
 

@@ -9,8 +9,12 @@ const $ = (id) => document.getElementById(id);
 const serverAuthMode =
   document.querySelector('meta[name="chatkit-auth"]')?.content === 'dev' ? 'dev' : 'token';
 
+const savedIdentity = loadIdentity(serverAuthMode);
+// Development headers saved while the server was in development mode are refused now.
+if (serverAuthMode === 'token') savedIdentity.mode = 'token';
+
 const state = {
-  identity: loadIdentity(serverAuthMode),
+  identity: savedIdentity,
   threadId: null,
   items: [],
   feedback: new Map(),
