@@ -10,6 +10,8 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { AgentTools } from 'src/agent/agent-tools.registry';
 import { chatkit, userInput } from 'test/support/chatkit-client';
 import { launchBrowser } from 'test/support/browser';
 import {
@@ -18,6 +20,7 @@ import {
   modelTurn,
   streamErrorAfter,
   textTurn,
+  toolCallTurn,
   urlCitation,
   type RecordedRequest,
 } from 'test/support/fake-openai';
@@ -134,6 +137,8 @@ describe('the playground in a browser', () => {
   let context: BrowserContext;
   let page: Page;
   const user = uniqueUser('pg');
+  let finishTool: () => void = () => undefined;
+  const toolMayFinish = new Promise<void>((resolve) => (finishTool = resolve));
   /** Script errors and refused loads (a CSP violation is logged as a console error). */
   const pageProblems: string[] = [];
 
@@ -177,6 +182,17 @@ describe('the playground in a browser', () => {
       RAG_EMBEDDINGS_MODEL: undefined,
       ATTACHMENTS_CLEANUP_INTERVAL_S: '0',
       PLAYGROUND_ENABLED: undefined,
+    });
+    // A server tool that runs until the test lets it finish, so its progress can be looked at.
+    app.app.get(AgentTools).register({
+      name: 'lookup_order',
+      description: 'Look up an order by its id',
+      parameters: z.object({ order_id: z.string() }),
+      display: { progress: 'Looking up the order…', title: 'Looked up an order', icon: 'search' },
+      execute: async (args) => {
+        await toolMayFinish;
+        return { order_id: args.order_id, status: 'shipped' };
+      },
     });
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -358,6 +374,22 @@ describe('the playground in a browser', () => {
     expect(items[1].content[0].text).toBe(TIDES);
   });
 
+  it('shows a tool at work: the progress line and a loading task, then the answer', async () => {
+    await page.getByTestId('new-chat').click();
+    fake.enqueue(toolCallTurn('lookup_order', { order_id: 'A-17' }), textTurn('Order **A-17** has shipped.'));
+    await sendMessage('Where is my order A-17?');
+    await page.getByTestId('progress').filter({ hasText: 'Looking up the order…' }).waitFor();
+    const workflow = page.getByTestId('workflow');
+    await workflow.locator('.task-loading', { hasText: 'Looked up an order' }).waitFor();
+
+    finishTool();
+    await assistant().locator('strong', { hasText: 'A-17' }).waitFor();
+    await assistant().getByTestId('thumbs-up').waitFor();
+    expect(await page.getByTestId('progress').isVisible()).toBe(false);
+    expect(await workflow.locator('.task-complete').textContent()).toContain('Looked up an order');
+    expect(fake.pendingModelTurns).toBe(0);
+  });
+
   it('uploads an image with progress and a preview, sends it, and shows it again after a reload', async () => {
     await page.getByTestId('new-chat').click();
     await page.getByTestId('file-input').setInputFiles(PNG_PATH);
@@ -404,6 +436,7 @@ describe('the playground in a browser', () => {
     // Every thread, newest first; the stopped one was never named (titles follow a whole answer).
     expect(await page.locator('[data-testid="thread-list"] .thread-title').allTextContents()).toEqual([
       'A picture',
+      'A short chat',
       'Tides',
       'Untitled',
       'Markdown tour',
@@ -446,7 +479,7 @@ describe('the playground in a browser', () => {
     await page.reload();
     await page.locator('.thread', { hasText: 'Markdown tour' }).waitFor();
     expect(await page.getByTestId('identity-summary').textContent()).toBe(user);
-    expect(await titles.count()).toBe(4);
+    expect(await titles.count()).toBe(5);
   });
 });
 

@@ -8,6 +8,7 @@
  */
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,6 +57,10 @@ const SECURITY_HEADERS: Record<string, string> = {
 @ApiExcludeController()
 @Public()
 @WithoutDatabase()
+// Static files cost no database work, and a page load is eight of them: counted per client address
+// (they carry no identity), fifteen loads a minute would spend the default budget of that address.
+// The API calls the page makes stay limited per user.
+@SkipThrottle()
 @Controller('playground')
 export class PlaygroundController {
   private readonly page: string | undefined;

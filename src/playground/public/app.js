@@ -392,8 +392,10 @@ function handleEvent(event) {
       // client_effect and anything newer: nothing to show.
       break;
   }
-  if (event.type !== 'progress_update' && event.type.startsWith('thread.item'))
+  // A progress line stands until the answer starts (tools and their workflow come before it).
+  if (event.type === 'thread.item.added' && event.item.type === 'assistant_message') {
     $('progress-line').hidden = true;
+  }
 }
 
 function setBusy(busy) {
