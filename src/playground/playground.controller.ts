@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { Public, WithoutDatabase } from 'src/common/decorators';
+import { appConfig, type AppConfig } from 'src/config/app.config';
 import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import { playgroundConfig, type PlaygroundConfig } from 'src/config/playground.config';
 import {
@@ -26,33 +27,39 @@ import {
 /**
  * Everything the page needs comes from this origin: scripts are ES modules from here (no inline
  * script, no eval), styles from here, API calls to here. Images may also be `blob:` URLs, the
- * local previews of files being uploaded.
+ * local previews of files being uploaded. `publicOrigin` (PUBLIC_BASE_URL) is this server too:
+ * attachment links and upload URLs are built on it, and the page may be opened under another name.
  */
-export const PLAYGROUND_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' blob:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function playgroundCsp(publicOrigin?: string): string {
+  const self = publicOrigin ? `'self' ${publicOrigin}` : "'self'";
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src ${self} blob:`,
+    `connect-src ${self}`,
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': PLAYGROUND_CSP,
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
-  // Revalidated on every load (sendFile answers 304 when unchanged): a new version of the app is
-  // picked up at once, never mixed with cached modules of the previous one.
-  'Cache-Control': 'no-cache',
-};
+function securityHeaders(publicOrigin?: string): Record<string, string> {
+  return {
+    'Content-Security-Policy': playgroundCsp(publicOrigin),
+    'X-Content-Type-Options': 'nosniff',
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
+    // Revalidated on every load (sendFile answers 304 when unchanged): a new version of the app
+    // is picked up at once, never mixed with cached modules of the previous one.
+    'Cache-Control': 'no-cache',
+  };
+}
 
 @ApiExcludeController()
 @Public()
@@ -64,13 +71,16 @@ const SECURITY_HEADERS: Record<string, string> = {
 @Controller('playground')
 export class PlaygroundController {
   private readonly page: string | undefined;
+  private readonly headers: Record<string, string>;
   private readonly assets = new Map<string, PlaygroundFile>();
   private readonly vendor = new Map<string, PlaygroundFile>();
 
   constructor(
-    @Inject(playgroundConfig.KEY) private readonly config: PlaygroundConfig,
+    @Inject(playgroundConfig.KEY) config: PlaygroundConfig,
     @Inject(authConfig.KEY) auth: AuthConfig,
+    @Inject(appConfig.KEY) app: AppConfig,
   ) {
+    this.headers = securityHeaders(originOf(app.publicBaseUrl));
     if (!config.enabled) return;
     // The page says which identity form to show first: development headers when the server
     // accepts them, else a bearer token.
@@ -85,30 +95,40 @@ export class PlaygroundController {
   @Get()
   index(@Req() req: Request, @Res() res: Response): void {
     if (this.page === undefined) throw notFound(req);
-    res.set(SECURITY_HEADERS).type('html').send(this.page);
+    res.set(this.headers).type('html').send(this.page);
   }
 
   @Get('assets/:name')
   async asset(@Param('name') name: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await send(this.assets.get(name), req, res);
+    await this.send(this.assets.get(name), req, res);
   }
 
   @Get('vendor/:name')
   async vendorModule(@Param('name') name: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await send(this.vendor.get(name), req, res);
+    await this.send(this.vendor.get(name), req, res);
+  }
+
+  private async send(file: PlaygroundFile | undefined, req: Request, res: Response): Promise<void> {
+    if (!file) throw notFound(req);
+    res.set(this.headers);
+    await new Promise<void>((resolve, reject) =>
+      res.sendFile(file.path, { headers: { 'Content-Type': file.contentType } }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }
+}
+
+/** The origin of PUBLIC_BASE_URL; a value that is no URL adds nothing to the policy. */
+function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
   }
 }
 
 function notFound(req: Request): AppException {
   return new AppException(ErrorCode.NotFound, `Cannot ${req.method} ${req.path}`);
-}
-
-async function send(file: PlaygroundFile | undefined, req: Request, res: Response): Promise<void> {
-  if (!file) throw notFound(req);
-  res.set(SECURITY_HEADERS);
-  await new Promise<void>((resolve, reject) =>
-    res.sendFile(file.path, { headers: { 'Content-Type': file.contentType } }, (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
 }
