@@ -256,7 +256,13 @@ function newChat() {
 }
 
 async function openThread(threadId) {
-  if (state.streaming) return;
+  // Leaving a thread while it answers stops the answer, as the stop button would (the server
+  // keeps what was said so far).
+  if (state.streaming) {
+    const { finished } = state.streaming;
+    abortStream();
+    await finished;
+  }
   try {
     const thread = await client.request('threads.get_by_id', { thread_id: threadId });
     const items = [...thread.items.data];
@@ -408,7 +414,9 @@ function setBusy(busy) {
 
 async function runStream(type, params) {
   const controller = new AbortController();
-  state.streaming = { controller, active: new Set(), allowCancel: true };
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  state.streaming = { controller, active: new Set(), allowCancel: true, finished };
   setBusy(true);
   const open = () => state.items.filter((i) => state.streaming?.active.has(i.id));
   let stillOpen = [];
@@ -426,6 +434,7 @@ async function runStream(type, params) {
     setBusy(false);
     for (const item of state.items)
       if (item.type === 'assistant_message' || stillOpen.includes(item)) drawItem(item);
+    finish();
   }
 }
 
