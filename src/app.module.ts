@@ -23,6 +23,7 @@ import { CONFIG_NAMESPACES } from 'src/config/config.registry';
 import { DatabaseModule } from 'src/database/database.module';
 import { HealthModule } from 'src/health/health.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
+import { PlaygroundModule } from 'src/playground/playground.module';
 import { RagModule } from 'src/rag/rag.module';
 import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
@@ -48,6 +49,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     HealthModule,
     RagModule,
     ChatKitModule.register({ imports: [AgentModule] }),
+    PlaygroundModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: ThrottledAuthGuard },

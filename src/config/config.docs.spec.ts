@@ -11,6 +11,7 @@ import { authEnvShape } from 'src/config/auth.config';
 import { chatkitEnvShape } from 'src/config/chatkit.config';
 import { databaseEnvShape } from 'src/config/database.config';
 import { metricsEnvShape } from 'src/config/metrics.config';
+import { playgroundEnvShape } from 'src/config/playground.config';
 import { ragEnvShape } from 'src/config/rag.config';
 import { rateLimitEnvShape } from 'src/config/rate-limit.config';
 
@@ -25,6 +26,7 @@ const variables = [
       chatkitEnvShape,
       databaseEnvShape,
       metricsEnvShape,
+      playgroundEnvShape,
       ragEnvShape,
       rateLimitEnvShape,
     ].flatMap((shape) => Object.keys(shape)),

@@ -9,6 +9,7 @@ import { attachmentsConfig } from 'src/config/attachments.config';
 import { authConfig } from 'src/config/auth.config';
 import { databaseConfig } from 'src/config/database.config';
 import { metricsConfig } from 'src/config/metrics.config';
+import { playgroundConfig } from 'src/config/playground.config';
 import { rateLimitConfig } from 'src/config/rate-limit.config';
 import { ragConfig } from 'src/config/rag.config';
 import { chatkitConfig } from 'src/config/chatkit.config';
@@ -24,6 +25,7 @@ export const CONFIG_NAMESPACES = [
   attachmentsConfig,
   ragConfig,
   agentConfig,
+  playgroundConfig,
 ];
 
 /** Runs every namespace factory; throws one ConfigValidationError listing all problems. */
