@@ -3,7 +3,7 @@
  * HTTP, the agent answering from the fake OpenAI server. A whole conversation with streamed
  * markdown, feedback and retry; stopping an answer half-way; an upload with its preview; a reload
  * that shows what was stored; paging the thread list as another identity; and the page turned
- * off. The conversation ends with the screenshot the README shows (docs/images/playground.png).
+ * off. The conversation ends with the screenshot the README shows (docs/images/playground.png, renewed with UPDATE_SCREENSHOTS=1).
  *
  * One app at a time: the embedded test database takes a single connection.
  */
@@ -13,7 +13,7 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { AgentTools } from 'src/agent/agent-tools.registry';
 import { chatkit, userInput } from 'test/support/chatkit-client';
-import { launchBrowser } from 'test/support/browser';
+import { launchBrowser, screenshotPath } from 'test/support/browser';
 import {
   FakeOpenAI,
   fileCitation,
@@ -28,7 +28,7 @@ import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const ROOT = join(__dirname, '..');
 const PNG_PATH = join(__dirname, 'fixtures', 'attachments', 'gradient.png');
-const SCREENSHOT_PATH = join(ROOT, 'docs', 'images', 'playground.png');
+const SCREENSHOT_PATH = screenshotPath('playground.png');
 
 const MARKDOWN_ANSWER = [
   '## Markdown works',
