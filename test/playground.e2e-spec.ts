@@ -26,7 +26,6 @@ import {
 } from 'test/support/fake-openai';
 import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
-const ROOT = join(__dirname, '..');
 const PNG_PATH = join(__dirname, 'fixtures', 'attachments', 'gradient.png');
 const SCREENSHOT_PATH = screenshotPath('playground.png');
 
