@@ -15,7 +15,7 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
@@ -24,6 +24,10 @@ import {
   IdSchema,
   PageOrderSchema,
   RequestMetadataSchema,
+  ThreadItemPageSchema,
+  ThreadPageSchema,
+  ThreadSchema,
+  ThreadStreamEventSchema,
   ThreadTitleSchema,
   UserMessageInputSchema,
   type ThreadsAddUserMessageRequest,
@@ -31,6 +35,7 @@ import {
 } from 'src/protocol/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { sendJson, sendResult, sseFor } from 'src/chatkit/chatkit.response';
+import { ApiErrorResponses, ApiEventStreamResponse, ApiJsonResponse } from 'src/common/api-docs';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
@@ -55,6 +60,13 @@ class ThreadPathDto extends createZodDto(ThreadPathSchema) {}
 const UpdateThreadSchema = z.object({ title: ThreadTitleSchema });
 class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
 
+const NOT_FOUND = { 404: 'No such thread, or not yours (`not_found`)' };
+const STREAM_ERRORS = {
+  404: 'The thread or an attachment is not found, or not yours (`not_found`)',
+  409: 'A response is already streaming on this thread (`thread_busy`)',
+  429: 'Too many requests (`rate_limited`), or too many streams open (`too_many_streams`)',
+};
+
 @ApiTags('threads')
 @Authenticated()
 @Controller('api/threads')
@@ -66,14 +78,16 @@ export class ThreadsController {
 
   @Get()
   @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)' })
+  @ApiJsonResponse(200, ThreadPageSchema, 'A page of your threads; `after` is the next cursor')
   async list(@CurrentUser() ctx: RequestContext, @Query() query: PageQueryDto, @Res() res: Response) {
     sendJson(res, await this.chatkit.listThreads(ctx, query));
   }
 
   @Post()
   @HttpCode(200)
-  @ApiProduces('text/event-stream')
   @ApiOperation({ summary: 'Start a thread with a first message; streams the same events as threads.create' })
+  @ApiEventStreamResponse(ThreadStreamEventSchema, 'The events of the new thread, one `data:` frame each')
+  @ApiErrorResponses(STREAM_ERRORS)
   async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
     const sse = sseFor(res, this.config);
     // The body was validated by the pipe against the same schemas the ChatKit request uses.
@@ -87,12 +101,16 @@ export class ThreadsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'A thread with its first page of items (oldest first)' })
+  @ApiJsonResponse(200, ThreadSchema, 'The thread')
+  @ApiErrorResponses(NOT_FOUND)
   async get(@CurrentUser() ctx: RequestContext, @Param('id') id: string, @Res() res: Response) {
     sendJson(res, await this.chatkit.getThread(ctx, id));
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Rename a thread' })
+  @ApiJsonResponse(200, ThreadSchema, 'The renamed thread')
+  @ApiErrorResponses(NOT_FOUND)
   async update(
     @CurrentUser() ctx: RequestContext,
     @Param('id') id: string,
@@ -105,12 +123,16 @@ export class ThreadsController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a thread with its items, feedback and attachments' })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiErrorResponses(NOT_FOUND)
   async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
     await this.chatkit.deleteThread(ctx, id);
   }
 
   @Get(':id/items')
   @ApiOperation({ summary: 'A page of the thread items (hidden items never appear)' })
+  @ApiJsonResponse(200, ThreadItemPageSchema, 'A page of items; `after` is the next cursor')
+  @ApiErrorResponses(NOT_FOUND)
   async items(
     @CurrentUser() ctx: RequestContext,
     @Param('id') id: string,
@@ -122,8 +144,9 @@ export class ThreadsController {
 
   @Post(':id/messages')
   @HttpCode(200)
-  @ApiProduces('text/event-stream')
   @ApiOperation({ summary: 'Add a message; streams the same events as threads.add_user_message' })
+  @ApiEventStreamResponse(ThreadStreamEventSchema, 'The events of the answer, one `data:` frame each')
+  @ApiErrorResponses(STREAM_ERRORS)
   async addMessage(
     @CurrentUser() ctx: RequestContext,
     @Param() path: ThreadPathDto,
