@@ -122,6 +122,11 @@ function addCommonErrors(op: Operation, needsDatabase: boolean): void {
   }
 }
 
+function schemeRank(name: string): number {
+  const dev = Object.keys(DEV_AUTH_HEADERS).indexOf(name);
+  return dev >= 0 ? dev : Object.keys(DEV_AUTH_HEADERS).length;
+}
+
 function sortKeys<T extends Json>(o: T, compare?: (a: string, b: string) => number): T {
   return Object.fromEntries(
     Object.entries(o).sort(([a], [b]) => (compare ? compare(a, b) : a < b ? -1 : a > b ? 1 : 0)),
@@ -196,7 +201,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   doc.components = {
     ...doc.components,
     schemas: sortKeys(Object.fromEntries(Object.entries(schemas).filter(([name]) => reached.has(name)))),
-    securitySchemes: sortKeys(doc.components?.securitySchemes ?? {}),
+    // The development headers first: they are what Swagger UI's Authorize dialog is for there.
+    securitySchemes: sortKeys(doc.components?.securitySchemes ?? {}, (a, b) => schemeRank(a) - schemeRank(b)),
   };
   doc.paths = sortKeys(doc.paths);
 
