@@ -55,9 +55,9 @@ describe('Swagger UI "Try it out" in development mode', () => {
     const live = operation.locator('.live-responses-table .response');
     await live.first().waitFor();
     await expect(live.locator('.response-col_status').first().innerText()).resolves.toContain('200');
-    await expect(operation.locator('.live-responses-table .highlight-code').first().innerText()).resolves.toContain(
-      threadId,
-    );
+    await expect(
+      operation.locator('.live-responses-table .highlight-code').first().innerText(),
+    ).resolves.toContain(threadId);
     // The request Swagger UI shows carries the header it was authorized with.
     await expect(operation.locator('.curl-command').innerText()).resolves.toContain(`X-User-ID: ${USER}`);
 
