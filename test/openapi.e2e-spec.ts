@@ -190,6 +190,12 @@ describe('the OpenAPI document in development mode', () => {
     }
     expect(doc.paths['/api/threads'].get.security).toContainEqual({ 'X-User-ID': [] });
     expect(doc.paths['/api/threads'].get.security).toContainEqual({ bearer: [] });
+    const problems = await lintFromString({
+      source: JSON.stringify(doc),
+      absoluteRef: join(__dirname, 'openapi-dev.json'),
+      config: await createConfig({ extends: ['recommended'] }),
+    });
+    expect(problems.filter((p) => p.severity === 'error').map((p) => p.message)).toEqual([]);
     const init = await (await fetch(`${app.url}/docs/swagger-ui-init.js`)).text();
     expect(init).toMatch(/"persistAuthorization":\s*true/);
   });
