@@ -4,15 +4,14 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { HttpLogger } from 'pino-http';
-import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { allowedCorsOrigins, appConfig, type AppConfig } from 'src/config/app.config';
 import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import { bodyParserErrors } from 'src/common/body-errors';
-import { BEARER_SCHEME } from 'src/common/decorators';
 import { REQUEST_LOGGER } from 'src/common/logging.module';
+import { buildOpenApiDocument } from 'src/openapi/openapi.document';
 
 export function configureApp(app: NestExpressApplication): AppConfig {
   const config = app.get<AppConfig>(appConfig.KEY);
@@ -45,53 +44,11 @@ export function configureApp(app: NestExpressApplication): AppConfig {
   return config;
 }
 
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const builder = new DocumentBuilder()
-    .setTitle('ChatKit Gateway')
-    .setDescription(
-      'Self-hosted backend for OpenAI ChatKit: the ChatKit protocol at POST /chatkit (JSON and Server-Sent Events), REST routes for custom front ends, attachments, health and metrics.',
-    )
-    .setVersion(process.env.npm_package_version ?? '0.1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, BEARER_SCHEME)
-    .build();
-  return downgradeToOpenApi30(
-    cleanupOpenApiDoc(SwaggerModule.createDocument(app, builder), { version: '3.0' }),
-  );
-}
-
-/**
- * zod emits a few JSON Schema 2020 idioms that OpenAPI 3.0 does not allow and that the cleanup
- * above leaves behind: `type: [T, "null"]` (3.0 says `nullable: true`) and `const` (3.0 says
- * `enum: [value]`). Rewritten in place so Swagger UI and code generators accept the document.
- */
-export function downgradeToOpenApi30<T>(node: T): T {
-  if (Array.isArray(node)) {
-    node.forEach(downgradeToOpenApi30);
-  } else if (node && typeof node === 'object') {
-    const o = node as Record<string, unknown>;
-    if (Array.isArray(o.type)) {
-      const types = (o.type as string[]).filter((t) => t !== 'null');
-      if (types.length < (o.type as string[]).length) o.nullable = true;
-      if (types.length === 1) o.type = types[0];
-      else {
-        delete o.type;
-        if (types.length > 1) o.anyOf = types.map((t) => ({ type: t }));
-      }
-    }
-    // JSON Schema keywords that OpenAPI 3.0 schema objects do not have.
-    for (const key of ['contentEncoding', 'contentMediaType', 'propertyNames', '$schema']) delete o[key];
-    if ('const' in o) {
-      o.enum = [o.const];
-      delete o.const;
-    }
-    Object.values(o).forEach(downgradeToOpenApi30);
-  }
-  return node;
-}
-
 function setupOpenApi(app: INestApplication): void {
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'ChatKit Gateway API',
+    // Authorize once (a token, or X-User-ID in development mode) and keep it across reloads.
+    swaggerOptions: { persistAuthorization: true },
   });
 }

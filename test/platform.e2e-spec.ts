@@ -4,7 +4,6 @@
  * and comes back.
  */
 import { spawnSync } from 'node:child_process';
-import OpenAPISchemaValidator from 'openapi-schema-validator';
 import { startApp, tokenFor, type TestApp } from 'test/support/test-app';
 import { TcpProxy } from 'test/support/tcp-proxy';
 
@@ -60,13 +59,12 @@ describe('request ids, errors, metrics and OpenAPI', () => {
     expect(text).toContain('chatkit_process_cpu_user_seconds_total');
   });
 
-  it('serves a valid OpenAPI 3 document with the bearer scheme, and Swagger UI', async () => {
+  // The document's content and validity: test/openapi.e2e-spec.ts.
+  it('serves the OpenAPI document with the bearer scheme, and Swagger UI', async () => {
     const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as Record<string, any>;
-    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.openapi).toBe('3.1.0');
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.paths['/health/ready']).toBeDefined();
-    const { errors } = new OpenAPISchemaValidator({ version: 3 }).validate(doc as never);
-    expect(errors).toEqual([]);
     const ui = await fetch(`${app.url}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger');

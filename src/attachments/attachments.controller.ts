@@ -5,8 +5,20 @@
  * else. Every route streams; none may read a whole file into memory (the PostgreSQL driver's own
  * buffering aside).
  */
-import { Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  applyDecorators,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import {
   AttachmentDownloadsService,
@@ -19,12 +31,30 @@ import { AttachmentErrorCode, AttachmentException } from 'src/attachments/attach
 import { declaredLength, finishRejectedUpload, receiveFile } from 'src/attachments/attachment.intake';
 import type { SignedUrlDisposition } from 'src/attachments/attachment.signer';
 import type { AttachmentRecord } from 'src/attachments/attachment.store';
+import { AttachmentSchema } from 'src/protocol/chatkit.schemas';
 import { toWireJson } from 'src/protocol/chatkit.wire';
+import { ApiBinaryResponse, ApiErrorResponses, ApiFileBody, ApiJsonResponse } from 'src/common/api-docs';
 import { Authenticated, CurrentUser, Public } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { DownloadRoute } from 'src/rate-limit/download-route.decorator';
 
 type QueryParams = Record<string, unknown>;
+
+const UPLOAD_ERRORS = {
+  400: 'No file in the body (`attachment_bad_body`)',
+  403: 'Bad or expired signature (`attachment_signature_invalid`, `attachment_url_expired`)',
+  404: 'No such pending attachment (`attachment_not_found`)',
+  409: 'Already uploaded, or an upload is running (`attachment_already_uploaded`, `attachment_upload_in_progress`)',
+  413: 'Larger than ATTACHMENTS_MAX_BYTES (`attachment_too_large`)',
+  415: 'The bytes are not of the declared type (`attachment_type_mismatch`)',
+};
+
+/** The query string of a signed URL, as the server wrote it into the link. */
+const SignedQuery = () =>
+  applyDecorators(
+    ApiQuery({ name: 'exp', type: String, required: true, description: 'Expiry, epoch seconds (signed)' }),
+    ApiQuery({ name: 'sig', type: String, required: true, description: 'The signature' }),
+  );
 
 @ApiTags('attachments')
 @Controller('chatkit/attachments')
@@ -38,15 +68,18 @@ export class AttachmentsController {
   @Post()
   @HttpCode(200)
   @Authenticated()
-  @ApiConsumes('multipart/form-data')
+  @ApiFileBody('file', ['multipart/form-data'])
   @ApiOperation({
     summary: 'Upload a file in one request (ChatKit "direct" upload strategy)',
     description:
       'multipart/form-data with the file in the field `file`. Answers with the ready Attachment; reference its id in `input.attachments`.',
   })
-  @ApiResponse({ status: 200, description: 'The stored attachment' })
-  @ApiResponse({ status: 413, description: 'attachment_too_large or attachment_quota_exceeded' })
-  @ApiResponse({ status: 415, description: 'attachment_type_not_allowed or attachment_type_mismatch' })
+  @ApiJsonResponse(200, AttachmentSchema, 'The stored attachment')
+  @ApiErrorResponses({
+    400: 'No multipart body with a `file` field (`attachment_bad_body`)',
+    413: 'Too large, or over the quota (`attachment_too_large`, `attachment_quota_exceeded`)',
+    415: 'Type not allowed, or bytes not of the declared type (`attachment_type_not_allowed`, `attachment_type_mismatch`)',
+  })
   async direct(@CurrentUser() ctx: RequestContext, @Req() req: Request, @Res() res: Response): Promise<void> {
     try {
       const file = await receiveFile(req);
@@ -68,15 +101,15 @@ export class AttachmentsController {
   @HttpCode(200)
   @Public()
   @ApiParam({ name: 'id', description: 'Attachment id from attachments.create' })
-  @ApiConsumes('multipart/form-data', 'application/octet-stream')
+  @SignedQuery()
+  @ApiFileBody('file', ['application/octet-stream', 'multipart/form-data'])
   @ApiOperation({
     summary: 'Upload target of a two-phase upload (the signed upload_descriptor.url)',
     description:
-      'The bytes as multipart/form-data (field `file`) or as a raw body. The signature in the query string is the authorisation. Answers with the ready Attachment. POST is accepted too.',
+      'The bytes as a raw body or as multipart/form-data (field `file`). The signature in the query string is the authorisation. Answers with the ready Attachment. POST is accepted too.',
   })
-  @ApiResponse({ status: 403, description: 'attachment_signature_invalid or attachment_url_expired' })
-  @ApiResponse({ status: 413, description: 'attachment_too_large' })
-  @ApiResponse({ status: 415, description: 'attachment_type_mismatch' })
+  @ApiJsonResponse(200, AttachmentSchema, 'The stored attachment, ready to be referenced')
+  @ApiErrorResponses(UPLOAD_ERRORS)
   async uploadPut(
     @Param('id') id: string,
     @Query() query: QueryParams,
@@ -90,8 +123,14 @@ export class AttachmentsController {
   @HttpCode(200)
   @Public()
   @ApiParam({ name: 'id', description: 'Attachment id from attachments.create' })
-  @ApiConsumes('multipart/form-data', 'application/octet-stream')
-  @ApiOperation({ summary: 'Upload target of a two-phase upload, for clients that POST' })
+  @SignedQuery()
+  @ApiFileBody('file', ['multipart/form-data', 'application/octet-stream'])
+  @ApiOperation({
+    summary: 'Upload target of a two-phase upload, for clients that POST',
+    description: 'A form with the file in the field `file` (or the raw bytes). Same answers as the PUT.',
+  })
+  @ApiJsonResponse(200, AttachmentSchema, 'The stored attachment, ready to be referenced')
+  @ApiErrorResponses(UPLOAD_ERRORS)
   async uploadPost(
     @Param('id') id: string,
     @Query() query: QueryParams,
@@ -105,7 +144,14 @@ export class AttachmentsController {
   @Authenticated()
   @DownloadRoute()
   @ApiParam({ name: 'id' })
-  @ApiProduces('application/octet-stream')
+  @ApiQuery({ name: 'download', required: false, enum: ['1', 'true'] })
+  @ApiBinaryResponse(200, 'The bytes, with their Content-Type')
+  @ApiBinaryResponse(206, 'The requested Range')
+  @ApiResponse({ status: 304, description: 'Not modified (If-None-Match)' })
+  @ApiErrorResponses({
+    404: 'No such attachment, or not yours (`attachment_not_found`)',
+    416: 'Range not satisfiable',
+  })
   @ApiOperation({
     summary: 'Download one of your attachments',
     description: 'Supports Range and If-None-Match. `?download=1` forces a download even for images.',
@@ -126,12 +172,20 @@ export class AttachmentsController {
   @Public()
   @DownloadRoute()
   @ApiParam({ name: 'id' })
-  @ApiProduces('application/octet-stream')
+  @SignedQuery()
+  @ApiQuery({ name: 'disp', required: false, enum: ['inline', 'attachment'], description: 'Signed too' })
   @ApiOperation({
     summary: 'Download by signed link (preview_url)',
     description: 'Valid until `exp`; the signature covers the id, the expiry and the disposition.',
   })
-  @ApiResponse({ status: 403, description: 'attachment_signature_invalid or attachment_url_expired' })
+  @ApiBinaryResponse(200, 'The bytes, with their Content-Type')
+  @ApiBinaryResponse(206, 'The requested Range')
+  @ApiResponse({ status: 304, description: 'Not modified (If-None-Match)' })
+  @ApiErrorResponses({
+    403: 'Bad or expired signature (`attachment_signature_invalid`, `attachment_url_expired`)',
+    404: 'No such attachment (`attachment_not_found`)',
+    416: 'Range not satisfiable',
+  })
   async content(
     @Param('id') id: string,
     @Query() query: QueryParams,
@@ -150,6 +204,8 @@ export class AttachmentsController {
   @Authenticated()
   @ApiParam({ name: 'id' })
   @ApiOperation({ summary: 'Delete one of your attachments (same as attachments.delete)' })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiErrorResponses({ 404: 'No such attachment, or not yours (`attachment_not_found`)' })
   async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
     await this.links.delete(ctx, id);
   }

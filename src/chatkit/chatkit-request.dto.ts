@@ -7,7 +7,11 @@ import { createZodDto } from 'nestjs-zod';
 import { ChatKitRequestSchema, type ChatKitRequest } from 'src/protocol/chatkit.schemas';
 
 // A union has no class shape, so the class carries only the schema; `requestOf` gives the type back.
-export class ChatKitRequestDto extends (createZodDto(ChatKitRequestSchema as never) as new () => object) {}
+// The DTO validates with an unnamed copy: the OpenAPI document names the union itself
+// (src/openapi/), and the DTO scanner cannot name a union root.
+export class ChatKitRequestDto extends (createZodDto(
+  ChatKitRequestSchema.clone() as never,
+) as new () => object) {}
 
 /** The request the pipe parsed, typed as the protocol union it was parsed with. */
 export function requestOf(body: ChatKitRequestDto): ChatKitRequest {

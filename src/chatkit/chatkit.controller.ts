@@ -3,12 +3,13 @@
  * and a Server-Sent Events stream; see docs/protocol.md.
  */
 import { Body, Controller, HttpCode, Inject, Post, Res, UseInterceptors } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ChatKitRequestDto, requestOf } from 'src/chatkit/chatkit-request.dto';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { InvalidRequestsInterceptor } from 'src/chatkit/invalid-requests.interceptor';
 import { sendResult, sseFor } from 'src/chatkit/chatkit.response';
+import { ApiErrorResponses } from 'src/common/api-docs';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
@@ -25,23 +26,14 @@ export class ChatKitController {
   @Post()
   @HttpCode(200)
   @UseInterceptors(InvalidRequestsInterceptor)
-  @ApiOperation({
-    summary: 'ChatKit protocol endpoint',
-    description:
-      'One JSON body `{type, params, metadata?}`. threads.create, threads.add_user_message, threads.add_client_tool_output, threads.add_structured_input, threads.retry_after_item and threads.custom_action answer with text/event-stream (one `data: <json>` frame per event); every other type answers with one JSON document.',
-  })
-  @ApiBody({ type: ChatKitRequestDto })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiResponse({ status: 200, description: 'A JSON result, or an SSE stream of thread events' })
-  @ApiResponse({
-    status: 400,
-    description: 'The body does not match the protocol (the message names the field)',
-  })
-  @ApiResponse({ status: 404, description: 'Thread or item not found (or not yours)' })
-  @ApiResponse({ status: 409, description: 'A response is already streaming on this thread (thread_busy)' })
-  @ApiResponse({
-    status: 429,
-    description: 'The user already has CHATKIT_MAX_STREAMS_PER_USER streams open (too_many_streams)',
+  // The body, the 200 per request type and the examples come from src/openapi/chatkit.operation.ts.
+  @ApiOperation({ summary: 'ChatKit protocol endpoint (JSON or Server-Sent Events, by request type)' })
+  @ApiErrorResponses({
+    400: 'The body does not match the protocol; the message names the field (`validation_failed`)',
+    404: 'Thread, item or attachment not found, or not yours (`not_found`)',
+    409: 'A response is already streaming on this thread (`thread_busy`)',
+    429: 'Too many requests (`rate_limited`), or CHATKIT_MAX_STREAMS_PER_USER streams already open (`too_many_streams`)',
+    501: 'input.transcribe without a configured transcription model (`not_implemented`)',
   })
   async handle(
     @CurrentUser() ctx: RequestContext,

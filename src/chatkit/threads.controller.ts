@@ -25,7 +25,7 @@ import {
   Res,
   UseInterceptors,
 } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { createZodDto } from 'nestjs-zod';
@@ -35,6 +35,10 @@ import {
   IdSchema,
   PageOrderSchema,
   RequestMetadataSchema,
+  ThreadItemPageSchema,
+  ThreadPageSchema,
+  ThreadSchema,
+  ThreadStreamEventSchema,
   ThreadTitleSchema,
   UserMessageInputSchema,
   type ThreadsAddUserMessageRequest,
@@ -42,6 +46,7 @@ import {
 } from 'src/protocol/chatkit.schemas';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { sendJson, sendResult, sseFor } from 'src/chatkit/chatkit.response';
+import { ApiErrorResponses, ApiEventStreamResponse, ApiJsonResponse } from 'src/common/api-docs';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
@@ -66,6 +71,18 @@ class ThreadPathDto extends createZodDto(ThreadPathSchema) {}
 const UpdateThreadSchema = z.object({ title: ThreadTitleSchema });
 class UpdateThreadDto extends createZodDto(UpdateThreadSchema) {}
 
+const NOT_FOUND = { 404: 'No such thread, or not yours (`not_found`)' };
+const STREAM_ERRORS = {
+  404: 'The thread or an attachment is not found, or not yours (`not_found`)',
+  409: 'A response is already streaming on this thread (`thread_busy`)',
+  429: 'Too many requests (`rate_limited`), or too many streams open (`too_many_streams`)',
+};
+const StopResultSchema = z
+  .object({
+    stopped: z.boolean().describe('Whether an answer was running on the thread (and is now stopped)'),
+  })
+  .meta({ id: 'StopResult' });
+
 export const THREADS_ROUTE = 'chatkit/threads';
 export const DEPRECATED_THREADS_ROUTE = 'api/threads';
 /** When the alias was deprecated, as RFC 9745 spells it in the Deprecation header (2026-12-05). */
@@ -84,17 +101,19 @@ function threadRoutes(deprecated: boolean) {
 
     @Get()
     @ApiOperation({ summary: 'Your threads, newest first by default (cursor pages)', deprecated })
+    @ApiJsonResponse(200, ThreadPageSchema, 'A page of your threads; `after` is the next cursor')
     async list(@CurrentUser() ctx: RequestContext, @Query() query: PageQueryDto, @Res() res: Response) {
       sendJson(res, await this.chatkit.listThreads(ctx, query));
     }
 
     @Post()
     @HttpCode(200)
-    @ApiProduces('text/event-stream')
     @ApiOperation({
       summary: 'Start a thread with a first message; streams the same events as threads.create',
       deprecated,
     })
+    @ApiEventStreamResponse(ThreadStreamEventSchema, 'The events of the new thread, one `data:` frame each')
+    @ApiErrorResponses(STREAM_ERRORS)
     async create(@CurrentUser() ctx: RequestContext, @Body() body: MessageBodyDto, @Res() res: Response) {
       const sse = sseFor(res, this.config);
       // The body was validated by the pipe against the same schemas the ChatKit request uses.
@@ -108,12 +127,16 @@ function threadRoutes(deprecated: boolean) {
 
     @Get(':id')
     @ApiOperation({ summary: 'A thread with its first page of items (oldest first)', deprecated })
+    @ApiJsonResponse(200, ThreadSchema, 'The thread')
+    @ApiErrorResponses(NOT_FOUND)
     async get(@CurrentUser() ctx: RequestContext, @Param('id') id: string, @Res() res: Response) {
       sendJson(res, await this.chatkit.getThread(ctx, id));
     }
 
     @Patch(':id')
     @ApiOperation({ summary: 'Rename a thread', deprecated })
+    @ApiJsonResponse(200, ThreadSchema, 'The renamed thread')
+    @ApiErrorResponses(NOT_FOUND)
     async update(
       @CurrentUser() ctx: RequestContext,
       @Param('id') id: string,
@@ -126,6 +149,8 @@ function threadRoutes(deprecated: boolean) {
     @Delete(':id')
     @HttpCode(204)
     @ApiOperation({ summary: 'Delete a thread with its items, feedback and attachments', deprecated })
+    @ApiResponse({ status: 204, description: 'Deleted' })
+    @ApiErrorResponses(NOT_FOUND)
     async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
       await this.chatkit.deleteThread(ctx, id);
     }
@@ -138,12 +163,16 @@ function threadRoutes(deprecated: boolean) {
         'The answer ends as if its client had pressed stop: the partial answer is stored with the cancellation marker and its stream ends. `stopped` says whether an answer was running.',
       deprecated,
     })
+    @ApiJsonResponse(200, StopResultSchema, 'Whether an answer was running')
+    @ApiErrorResponses(NOT_FOUND)
     async stop(@CurrentUser() ctx: RequestContext, @Param() path: ThreadPathDto, @Res() res: Response) {
       sendJson(res, await this.chatkit.stopThread(ctx, path.id));
     }
 
     @Get(':id/items')
     @ApiOperation({ summary: 'A page of the thread items (hidden items never appear)', deprecated })
+    @ApiJsonResponse(200, ThreadItemPageSchema, 'A page of items; `after` is the next cursor')
+    @ApiErrorResponses(NOT_FOUND)
     async items(
       @CurrentUser() ctx: RequestContext,
       @Param('id') id: string,
@@ -155,11 +184,12 @@ function threadRoutes(deprecated: boolean) {
 
     @Post(':id/messages')
     @HttpCode(200)
-    @ApiProduces('text/event-stream')
     @ApiOperation({
       summary: 'Add a message; streams the same events as threads.add_user_message',
       deprecated,
     })
+    @ApiEventStreamResponse(ThreadStreamEventSchema, 'The events of the answer, one `data:` frame each')
+    @ApiErrorResponses(STREAM_ERRORS)
     async addMessage(
       @CurrentUser() ctx: RequestContext,
       @Param() path: ThreadPathDto,

@@ -911,8 +911,15 @@ export const RequestMetadataSchema = ClientJsonSchema(
   INPUT_LIMITS.metadataJsonChars,
 ).default({});
 
+/** `threads.add_user_message` → `ThreadsAddUserMessageRequest`, its name in the OpenAPI document. */
+function requestSchemaId(type: string): string {
+  return `${type.replace(/(^|[._])([a-z])/g, (_m: string, _sep: string, c: string) => c.toUpperCase())}Request`;
+}
+
 function requestSchema<T extends string, P extends z.ZodType>(type: T, params: P) {
-  return z.object({ type: z.literal(type), params, metadata: RequestMetadataSchema });
+  const schema = z.object({ type: z.literal(type), params, metadata: RequestMetadataSchema });
+  z.globalRegistry.add(schema, { id: requestSchemaId(type), description: `The \`${type}\` request.` });
+  return schema;
 }
 
 export const ThreadsGetByIdRequestSchema = requestSchema('threads.get_by_id', ThreadsGetByIdParamsSchema);
@@ -1068,3 +1075,115 @@ export type TranscriptionResult = z.infer<typeof TranscriptionResultSchema>;
 /** Not persisted by the protocol layer: whoever produces `updated_item` must save it. */
 export const SyncCustomActionResultSchema = z.object({ updated_item: ThreadItemSchema.nullish() });
 export type SyncCustomActionResult = z.infer<typeof SyncCustomActionResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Names in the OpenAPI document
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Every protocol value a client sees by name: registered (not cloned) in zod's global registry,
+ * so the schemas above keep their identity and the document builder (src/openapi/) emits each as
+ * a named component that the others refer to. Request types name themselves in `requestSchema`.
+ */
+const NAMED_SCHEMAS: ReadonlyArray<[z.ZodType, string]> = [
+  [WidgetRootSchema, 'WidgetRoot'],
+  [WidgetComponentSchema, 'WidgetComponent'],
+  [ActionSchema, 'Action'],
+  [UploadDescriptorSchema, 'UploadDescriptor'],
+  [FileAttachmentSchema, 'FileAttachment'],
+  [ImageAttachmentSchema, 'ImageAttachment'],
+  [AttachmentSchema, 'Attachment'],
+  [InputTextContentSchema, 'InputTextContent'],
+  [InputTagContentSchema, 'InputTagContent'],
+  [UserMessageContentSchema, 'UserMessageContent'],
+  [ToolChoiceSchema, 'ToolChoice'],
+  [InferenceOptionsSchema, 'InferenceOptions'],
+  [UserMessageInputSchema, 'UserMessageInput'],
+  [URLSourceSchema, 'URLSource'],
+  [FileSourceSchema, 'FileSource'],
+  [EntitySourceSchema, 'EntitySource'],
+  [SourceSchema, 'Source'],
+  [AnnotationSchema, 'Annotation'],
+  [AssistantMessageContentSchema, 'AssistantMessageContent'],
+  [CustomTaskSchema, 'CustomTask'],
+  [WebSearchTaskSchema, 'WebSearchTask'],
+  [ThoughtTaskSchema, 'ThoughtTask'],
+  [FileTaskSchema, 'FileTask'],
+  [ImageTaskSchema, 'ImageTask'],
+  [TaskSchema, 'Task'],
+  [CustomSummarySchema, 'CustomSummary'],
+  [DurationSummarySchema, 'DurationSummary'],
+  [WorkflowSummarySchema, 'WorkflowSummary'],
+  [WorkflowSchema, 'Workflow'],
+  [StructuredInputAnswerSchema, 'StructuredInputAnswer'],
+  [MultipleChoiceOptionSchema, 'MultipleChoiceOption'],
+  [MultipleChoiceInputSchema, 'MultipleChoiceInput'],
+  [FreeformInputSchema, 'FreeformInput'],
+  [StructuredInputSchema, 'StructuredInput'],
+  [StructuredInputSubmissionSchema, 'StructuredInputSubmission'],
+  [UserMessageItemSchema, 'UserMessageItem'],
+  [AssistantMessageItemSchema, 'AssistantMessageItem'],
+  [ClientToolCallItemSchema, 'ClientToolCallItem'],
+  [WidgetItemSchema, 'WidgetItem'],
+  [GeneratedImageSchema, 'GeneratedImage'],
+  [GeneratedImageItemSchema, 'GeneratedImageItem'],
+  [StructuredInputItemSchema, 'StructuredInputItem'],
+  [WorkflowItemSchema, 'WorkflowItem'],
+  [TaskItemSchema, 'TaskItem'],
+  [EndOfTurnItemSchema, 'EndOfTurnItem'],
+  [HiddenContextItemSchema, 'HiddenContextItem'],
+  [SDKHiddenContextItemSchema, 'SDKHiddenContextItem'],
+  [ThreadItemSchema, 'ThreadItem'],
+  [ThreadItemPageSchema, 'ThreadItemPage'],
+  [ActiveStatusSchema, 'ActiveStatus'],
+  [LockedStatusSchema, 'LockedStatus'],
+  [ClosedStatusSchema, 'ClosedStatus'],
+  [ThreadStatusSchema, 'ThreadStatus'],
+  [ThreadSchema, 'Thread'],
+  [ThreadPageSchema, 'ThreadPage'],
+  [AssistantMessageContentPartAddedSchema, 'AssistantMessageContentPartAdded'],
+  [AssistantMessageContentPartTextDeltaSchema, 'AssistantMessageContentPartTextDelta'],
+  [AssistantMessageContentPartAnnotationAddedSchema, 'AssistantMessageContentPartAnnotationAdded'],
+  [AssistantMessageContentPartDoneSchema, 'AssistantMessageContentPartDone'],
+  [WidgetStreamingTextValueDeltaSchema, 'WidgetStreamingTextValueDelta'],
+  [WidgetRootUpdatedSchema, 'WidgetRootUpdated'],
+  [WidgetComponentUpdatedSchema, 'WidgetComponentUpdated'],
+  [WorkflowTaskAddedSchema, 'WorkflowTaskAdded'],
+  [WorkflowTaskUpdatedSchema, 'WorkflowTaskUpdated'],
+  [GeneratedImageUpdatedSchema, 'GeneratedImageUpdated'],
+  [ThreadItemUpdateSchema, 'ThreadItemUpdate'],
+  [ThreadCreatedEventSchema, 'ThreadCreatedEvent'],
+  [ThreadUpdatedEventSchema, 'ThreadUpdatedEvent'],
+  [ThreadItemAddedEventSchema, 'ThreadItemAddedEvent'],
+  [ThreadItemUpdatedEventSchema, 'ThreadItemUpdatedEvent'],
+  [ThreadItemDoneEventSchema, 'ThreadItemDoneEvent'],
+  [ThreadItemRemovedEventSchema, 'ThreadItemRemovedEvent'],
+  [ThreadItemReplacedEventSchema, 'ThreadItemReplacedEvent'],
+  [StreamOptionsSchema, 'StreamOptions'],
+  [StreamOptionsEventSchema, 'StreamOptionsEvent'],
+  [ProgressUpdateEventSchema, 'ProgressUpdateEvent'],
+  [ClientEffectEventSchema, 'ClientEffectEvent'],
+  [ErrorEventSchema, 'ErrorEvent'],
+  [NoticeEventSchema, 'NoticeEvent'],
+  [ThreadStreamEventSchema, 'ThreadStreamEvent'],
+  [ThreadsGetByIdParamsSchema, 'ThreadsGetByIdParams'],
+  [ThreadsListParamsSchema, 'ThreadsListParams'],
+  [ThreadsUpdateParamsSchema, 'ThreadsUpdateParams'],
+  [ThreadsDeleteParamsSchema, 'ThreadsDeleteParams'],
+  [ThreadsCreateParamsSchema, 'ThreadsCreateParams'],
+  [ThreadsAddUserMessageParamsSchema, 'ThreadsAddUserMessageParams'],
+  [ThreadsAddClientToolOutputParamsSchema, 'ThreadsAddClientToolOutputParams'],
+  [ThreadsAddStructuredInputParamsSchema, 'ThreadsAddStructuredInputParams'],
+  [ThreadsRetryAfterItemParamsSchema, 'ThreadsRetryAfterItemParams'],
+  [ThreadsCustomActionParamsSchema, 'ThreadsCustomActionParams'],
+  [ItemsListParamsSchema, 'ItemsListParams'],
+  [ItemsFeedbackParamsSchema, 'ItemsFeedbackParams'],
+  [AttachmentsCreateParamsSchema, 'AttachmentsCreateParams'],
+  [AttachmentsDeleteParamsSchema, 'AttachmentsDeleteParams'],
+  [InputTranscribeParamsSchema, 'InputTranscribeParams'],
+  [ChatKitRequestSchema, 'ChatKitRequest'],
+  [EmptyResultSchema, 'EmptyResult'],
+  [TranscriptionResultSchema, 'TranscriptionResult'],
+  [SyncCustomActionResultSchema, 'SyncCustomActionResult'],
+];
+for (const [schema, id] of NAMED_SCHEMAS) z.globalRegistry.add(schema, { id });

@@ -20,12 +20,13 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
-import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { INPUT_LIMITS } from 'src/common/input-limits';
+import { ApiErrorResponses, ApiJsonResponse } from 'src/common/api-docs';
 import { AdminOnly, Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { IngestionService, type IngestResult } from 'src/rag/rag.ingestion.service';
@@ -80,6 +81,7 @@ export class SearchController {
       'response is the mode that ran (hybrid falls back to fulltext without pgvector or embeddings). ' +
       '`snippet` is HTML-escaped text with the matched words in <mark> tags.',
   })
+  @ApiJsonResponse(200, 'SearchResponse', 'The best passages, best first')
   run(@CurrentUser() ctx: RequestContext, @Query() query: SearchQueryDto): Promise<SearchResponse> {
     return this.search.query(ctx, { q: query.q ?? '', limit: query.limit, mode: query.mode });
   }
@@ -115,6 +117,12 @@ export class DocumentsController {
     },
   })
   @ApiOperation({ summary: 'Add or replace a document (admin)' })
+  @ApiJsonResponse(201, 'IngestResult', 'A new document')
+  @ApiJsonResponse(200, 'IngestResult', 'An existing document, replaced or unchanged')
+  @ApiErrorResponses({
+    415: 'Not Markdown, text, HTML or PDF (`unsupported_format`)',
+    422: 'The file cannot be read, or has no text (`corrupt_file`, `empty_document`)',
+  })
   async upload(
     @CurrentUser() ctx: RequestContext,
     @Body() body: DocumentBodyDto,
@@ -161,6 +169,7 @@ export class DocumentsController {
 
   @Get()
   @ApiOperation({ summary: 'Documents of your org (admin), newest first' })
+  @ApiJsonResponse(200, 'KnowledgeDocumentPage', 'A page of documents; `after` is the next cursor')
   async list(@CurrentUser() ctx: RequestContext, @Query() query: ListQueryDto): Promise<PageOfDocuments> {
     const org = managedOrg(ctx);
     if (
@@ -175,6 +184,8 @@ export class DocumentsController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a document and its chunks (admin)' })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiErrorResponses({ 404: 'No such document in your org (`not_found`)' })
   async remove(@CurrentUser() ctx: RequestContext, @Param('id') id: string): Promise<void> {
     if (!UUID.test(id) || !(await this.repository.deleteDocument(managedOrg(ctx), id))) {
       throw AppException.notFound('document');
