@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 
 let ticksPerSecond: number | undefined;
 
@@ -26,4 +27,14 @@ export function cpuMsOf(pid: number): number {
 /** The first three fields of /proc/loadavg (1, 5 and 15 minute load averages). */
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** Resets a process's VmHWM (peak resident set) to its current RSS (Linux ≥ 4.0); false when refused. */
+export async function resetPeak(pid: number): Promise<boolean> {
+  try {
+    await writeFile(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
