@@ -552,17 +552,22 @@ async function rssRows(g: Gateway): Promise<void> {
   );
 
   for (const s of streams) s.socket.destroy();
+  const disconnectedAt = Date.now();
   let cancelled = false;
   let last: FromFakeModel | undefined;
   let gaugeAfter: number | undefined;
-  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(250)) {
+  let modelClosedS: number | undefined;
+  // Each cancelled stream still stores its partial answer: give a queue on one connection time.
+  for (const until = Date.now() + 120_000; Date.now() < until; await sleep(250)) {
     last = await ask(g.model, { type: 'streams' }, 'streams');
     gaugeAfter = await activeStreams(g.server.url);
-    if (last.type === 'streams' && last.open === 0 && (gaugeAfter ?? 0) === 0) {
+    if (last.type === 'streams' && last.open === 0) modelClosedS ??= (Date.now() - disconnectedAt) / 1000;
+    if (modelClosedS !== undefined && (gaugeAfter ?? 0) === 0) {
       cancelled = true;
       break;
     }
   }
+  const settledS = (Date.now() - disconnectedAt) / 1000;
   await sleep(3000);
   const after = await medianRss(g.server.pid);
   await modelTimings(g.model);
@@ -587,7 +592,12 @@ async function rssRows(g: Gateway): Promise<void> {
       value: cancelled ? 'yes' : 'no',
       target: 'yes',
       met: cancelled,
-      notes: `model requests: ${closed}; active-streams gauge ${gaugeAfter}; RSS ${(after / MB).toFixed(0)} MB 3 s later`,
+      notes:
+        `model requests: ${closed}` +
+        (modelClosedS !== undefined
+          ? ` (all closed ${modelClosedS.toFixed(1)} s after the disconnect)`
+          : '') +
+        `; active-streams gauge ${gaugeAfter} ${settledS.toFixed(1)} s after it; RSS ${(after / MB).toFixed(0)} MB 3 s later`,
     },
   );
 }
