@@ -9,6 +9,11 @@
  * gateway takes them, unless its question carries `[bench:short]`; one-shot requests (the thread
  * title) always get the short answer.
  *
+ * A parent may also `configure` the streamed answer at run time (the turn-cost benchmark changes it
+ * between phases): that many deltas, each written after that delay, optionally stalling (holding
+ * the connection without writing) after some of them; and ask for `streams`, how many streamed
+ * requests are still open (neither finished nor closed by the gateway) since the last `report`.
+ *
  * Talks to its parent over IPC only: `ready` with the base URL, then on `report` what it did for
  * every streamed request, keyed by the marker in its last user message. It must never listen
  * beyond 127.0.0.1.
@@ -26,8 +31,20 @@ export interface ModelTiming {
   completed: boolean;
 }
 
-export type FromFakeModel = { type: 'ready'; baseURL: string } | { type: 'report'; timings: ModelTiming[] };
-export type ToFakeModel = { type: 'report' } | { type: 'stop' };
+export interface StreamedAnswer {
+  deltas: number;
+  deltaDelayMs: number;
+  /** Stop writing after this many deltas and hold the connection until the gateway hangs up. */
+  stallAfterDeltas?: number;
+}
+
+export type FromFakeModel =
+  | { type: 'ready'; baseURL: string }
+  | { type: 'report'; timings: ModelTiming[] }
+  | { type: 'configured' }
+  | { type: 'streams'; open: number; closedByGateway: number; completed: number };
+export type ToFakeModel =
+  { type: 'report' } | { type: 'stop' } | { type: 'streams' } | ({ type: 'configure' } & StreamedAnswer);
 
 const ROOT = join(__dirname, '..', '..');
 const MARKER = /\[bench:([\w-]+)\]/;
@@ -71,7 +88,17 @@ function longTurn(bytes: number, deltaBytes: number): ModelTurn {
   return textTurn(text, { chunks });
 }
 
+/** `deltas` one-word deltas, each written after `deltaDelayMs`. */
+function configuredTurn(answer: StreamedAnswer): ModelTurn {
+  const chunks = Array.from({ length: answer.deltas }, (_, i) => `${i ? ' ' : ''}word${i + 1}`);
+  const turn = textTurn(chunks.join(''), { chunks, deltaDelayMs: answer.deltaDelayMs });
+  if (answer.stallAfterDeltas !== undefined)
+    turn.interrupt = { afterDeltas: answer.stallAfterDeltas, mode: 'stall' };
+  return turn;
+}
+
 async function main(): Promise<void> {
+  let configured: ModelTurn | undefined;
   const deltaDelayMs = Number(process.env.BENCH_DELTA_DELAY_MS ?? '50');
   // Three deltas: the first arrives deltaDelayMs after the request, the answer ends 3× later.
   const short = textTurn('The answer is here.', { chunks: ['The answer', ' is', ' here.'], deltaDelayMs });
@@ -79,9 +106,11 @@ async function main(): Promise<void> {
   const long =
     answerBytes > 0 ? longTurn(answerBytes, Number(process.env.BENCH_DELTA_BYTES ?? '1024')) : undefined;
   const fake = await FakeOpenAI.start({
-    defaultModelTurn: long
-      ? (request) => (request.stream && markerOf(request) !== 'short' ? long : short)
-      : short,
+    defaultModelTurn: (request) => {
+      if (!request.stream) return short;
+      if (configured) return configured;
+      return long && markerOf(request) !== 'short' ? long : short;
+    },
   });
   const send = (message: FromFakeModel): void => void process.send!(message);
   process.on('message', (message: ToFakeModel) => {
@@ -102,6 +131,19 @@ async function main(): Promise<void> {
       // Forget what was reported so memory stays flat across levels.
       fake.requests.length = 0;
       send({ type: 'report', timings });
+    } else if (message.type === 'configure') {
+      configured = configuredTurn(message);
+      send({ type: 'configured' });
+    } else if (message.type === 'streams') {
+      const streamed = fake.requests.filter((r) => r.stream);
+      const completed = streamed.filter((r) => r.completedAt !== undefined).length;
+      const closedByGateway = streamed.filter((r) => r.clientClosed).length;
+      send({
+        type: 'streams',
+        open: streamed.length - completed - closedByGateway,
+        closedByGateway,
+        completed,
+      });
     } else {
       void fake.close().then(() => process.exit(0));
     }

@@ -27,6 +27,7 @@ import {
   type ModelTiming,
   type ToFakeModel,
 } from 'bench/agent/fake-model';
+import { now, percentile, streamTurn as stream, userInput as input } from 'bench/support/chatkit-client';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +42,6 @@ const deltaDelayMs = values['delta-delay-ms']!;
 
 const ROOT = join(__dirname, '..', '..');
 const TS_NODE = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'];
-const now = (): number => performance.timeOrigin + performance.now();
 
 // ------------------------------------------------------------------------------ processes
 
@@ -112,59 +112,7 @@ interface Sample {
   clientTtftMs: number;
 }
 
-const input = (text: string) => ({
-  content: [{ type: 'input_text', text }],
-  attachments: [],
-  inference_options: {},
-});
-
-/**
- * Posts one streaming request and reads it to the end. Returns the time from just before the
- * request to the first text delta, and the thread id when the stream created one.
- */
-async function stream(
-  url: string,
-  user: string,
-  body: unknown,
-): Promise<{ ttftMs?: number; threadId?: string; error?: string }> {
-  const started = now();
-  const res = await fetch(`${url}/chatkit`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-User-ID': user },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) return { error: `HTTP ${res.status}: ${await res.text()}` };
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let ttftMs: number | undefined;
-  let threadId: string | undefined;
-  let error: string | undefined;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (!frame.startsWith('data: ')) continue;
-      // Cheap checks first: parsing every frame would slow the client, not the server.
-      if (ttftMs === undefined && frame.includes('.content_part.text_delta"')) ttftMs = now() - started;
-      else if (frame.includes('"thread.created"'))
-        threadId = (JSON.parse(frame.slice(6)) as { thread: { id: string } }).thread.id;
-      else if (frame.startsWith('data: {"type":"error"')) error = frame.slice(6);
-    }
-  }
-  return { ttftMs, threadId, error };
-}
-
 // ------------------------------------------------------------------------------ statistics
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 interface LevelResult {
   level: number;

@@ -32,7 +32,6 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { basename, join, resolve } from 'node:path';
@@ -45,6 +44,7 @@ import {
   type ToFakeModel,
 } from 'bench/agent/fake-model';
 import { memoryOf, startServer, type RunningServer } from 'bench/attachments/server';
+import { resetPeak } from 'bench/support/proc';
 
 const REPO = join(__dirname, '..', '..');
 const MiB = 1024 * 1024;
@@ -110,16 +110,6 @@ async function baselineOf(pid: number, ms = 2000): Promise<number> {
   for (const until = Date.now() + ms; Date.now() < until; await sleep(SAMPLE_MS))
     rss.push((await memoryOf(pid)).rssBytes);
   return rss.sort((a, b) => a - b)[Math.floor(rss.length / 2)];
-}
-
-/** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when the kernel refuses. */
-async function resetPeak(pid: number): Promise<boolean> {
-  try {
-    await writeFile(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Samples VmRSS every 250 ms until `stop` says so (checked after each sample). */
