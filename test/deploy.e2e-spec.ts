@@ -56,12 +56,6 @@ const KNOWN_VARIABLES = new Set(
   ].flatMap((shape) => Object.keys(shape)),
 );
 
-/**
- * Scripts the workflows call that the API contract work adds to package.json on its own branch.
- * Once they are in package.json they are checked like every other; remove them from here then.
- */
-const SCRIPTS_ADDED_ELSEWHERE = new Set(['lint:openapi', 'client:check']);
-
 type Container = {
   name: string;
   image: string;
@@ -539,7 +533,7 @@ describe('deployment files', () => {
         const called = steps
           .flatMap((s) => [...(s.run ?? '').matchAll(/\bnpm (?:run (\S+)|(test)\b)/g)])
           .map((m) => m[1] ?? m[2]);
-        const missing = called.filter((name) => !(name in scripts) && !SCRIPTS_ADDED_ELSEWHERE.has(name));
+        const missing = called.filter((name) => !(name in scripts));
         expect(missing).toEqual([]);
         for (const path of [...source.matchAll(/\b(deploy\/kubernetes\/[\w./-]+\.sh)\b/g)].map((m) => m[1])) {
           expect(readdirSync(join(ROOT, path, '..'))).toContain(path.split('/').pop());
