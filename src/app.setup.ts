@@ -5,20 +5,18 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
-import type { HttpLogger } from 'pino-http';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { appConfig, type AppConfig } from 'src/config/app.config';
 import { bodyParserErrors } from 'src/common/body-errors';
 import { BEARER_SCHEME } from 'src/common/decorators';
-import { REQUEST_LOGGER } from 'src/common/logging.module';
+import { AppLogger, REQUEST_LOGGER, type RequestLogger } from 'src/common/logging.module';
 
 export function configureApp(app: NestExpressApplication): AppConfig {
   const config = app.get<AppConfig>(appConfig.KEY);
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   // First of all, so that every response has a request id and a log line, even one refused by the
   // body parsers below before any route or Nest middleware runs.
-  app.use(app.get<HttpLogger>(REQUEST_LOGGER));
+  app.use(app.get<RequestLogger>(REQUEST_LOGGER));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   // Non-strict: a bare JSON string or null reaches validation and gets a 400 naming the body.
