@@ -10,6 +10,7 @@ import { appConfig, type AppConfig } from 'src/config/app.config';
 import { bodyParserErrors } from 'src/common/body-errors';
 import { BEARER_SCHEME } from 'src/common/decorators';
 import { AppLogger, REQUEST_LOGGER, type RequestLogger } from 'src/common/logging.module';
+import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 
 export function configureApp(app: NestExpressApplication): AppConfig {
   const config = app.get<AppConfig>(appConfig.KEY);
@@ -36,6 +37,8 @@ export function configureApp(app: NestExpressApplication): AppConfig {
       ],
     });
   }
+  // Where Nest would mount module middleware: after the parsers and CORS, before the routes.
+  app.use(app.get(HttpMetricsMiddleware).handle);
   app.enableShutdownHooks();
   if (config.docsEnabled) setupOpenApi(app);
   return config;
