@@ -2,12 +2,12 @@
  * POST /chatkit — the single ChatKit endpoint. The body's `type` decides between a JSON answer
  * and a Server-Sent Events stream; see docs/protocol.md.
  */
-import { Body, Controller, HttpCode, Inject, Post, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Res, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ChatKitRequestDto, requestOf } from 'src/chatkit/chatkit-request.dto';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
-import { InvalidRequestsInterceptor } from 'src/chatkit/invalid-requests.interceptor';
+import { InvalidRequestsFilter } from 'src/chatkit/invalid-requests.filter';
 import { sendResult, sseFor } from 'src/chatkit/chatkit.response';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
@@ -24,7 +24,7 @@ export class ChatKitController {
 
   @Post()
   @HttpCode(200)
-  @UseInterceptors(InvalidRequestsInterceptor)
+  @UseFilters(InvalidRequestsFilter)
   @ApiOperation({
     summary: 'ChatKit protocol endpoint',
     description:
