@@ -9,6 +9,7 @@ import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { appConfig, type AppConfig } from 'src/config/app.config';
 import { bodyParserErrors } from 'src/common/body-errors';
 import { BEARER_SCHEME } from 'src/common/decorators';
+import { weakEtag } from 'src/common/etag';
 import { AppLogger, REQUEST_LOGGER, type RequestLogger } from 'src/common/logging.module';
 import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 
@@ -20,6 +21,7 @@ export function configureApp(app: NestExpressApplication): AppConfig {
   app.use(app.get<RequestLogger>(REQUEST_LOGGER));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  app.set('etag', weakEtag);
   // Non-strict: a bare JSON string or null reaches validation and gets a 400 naming the body.
   app.useBodyParser('json', { limit: config.bodyLimitBytes, strict: false });
   // Declared here so that it, too, sits before the error mapping (Nest would add it later).
