@@ -7,16 +7,21 @@
  * --embedded). Through the protocol (offline responder) it seeds users with 20 threads, or with
  * one thread of 20 items, enough users that none is rate limited (so the limiter's counters hold
  * what they would in production: one busy user's 120 hits, not thousands). Then for each
- * operation sends warm-up requests, then N requests at C concurrent, reading the server's
- * utime+stime from /proc/<pid>/stat before and after: server CPU ms per request. A bare node:http
+ * operation sends warm-up requests, then R runs of N requests at C concurrent, reading the server's
+ * utime+stime from /proc/<pid>/stat before and after each: server CPU ms per request, of the
+ * cheapest run (other work on the machine only adds to it) and of the median one. A bare node:http
  * server answering a small JSON document (forked from this file) is measured the same way in the
  * same run: the floor of Node itself. Prints a markdown table.
  *
  *   npm run build && node -r ts-node/register/transpile-only -r tsconfig-paths/register \
- *     bench/request-floor.ts [--requests 2000] [--concurrency 4] [--warmup 500] [--embedded] \
- *     [--entry dist/src/main.js] [--ops health,me,threads,items,floor] [--profile <dir>]
+ *     bench/request-floor.ts [--requests 1000] [--repeat 3] [--concurrency 4] [--warmup 500] [--embedded] \
+ *     [--entry dist/src/main.js] [--compare <other main.js>] [--ops health,me,threads,items,floor] \
+ *     [--profile <dir>]
  *
- * `--entry` runs another build (a scratch build with one piece removed, say). `--profile <dir>`
+ * `--entry` runs another build; `--compare` runs a second build beside it (an older commit, or a
+ * scratch build with one piece removed), each on its own database, the runs of each operation
+ * alternating between the two so that load from elsewhere on the machine falls on both alike. A
+ * build kept outside the checkout needs a `node_modules` link beside its dist/. `--profile <dir>`
  * starts the server with `node --cpu-prof` and writes, beside the profile, the monotonic-clock
  * window of each measured operation, so bench/cpu-profile-summary.ts can summarise the samples of
  * one operation alone. DATABASE_URL names the server to create the database on (default
@@ -36,11 +41,13 @@ const REPO = join(__dirname, '..');
 
 const { values } = parseArgs({
   options: {
-    requests: { type: 'string', default: '2000' },
+    requests: { type: 'string', default: '1000' },
+    repeat: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '500' },
     embedded: { type: 'boolean', default: false },
     entry: { type: 'string', default: join(REPO, 'dist', 'src', 'main.js') },
+    compare: { type: 'string' },
     ops: { type: 'string', default: 'health,me,threads,items,floor' },
     profile: { type: 'string' },
     // Internal: this file forked as the bare node:http server.
@@ -49,6 +56,7 @@ const { values } = parseArgs({
 });
 
 const requests = Number(values.requests);
+const repeat = Number(values.repeat);
 const concurrency = Number(values.concurrency);
 const warmup = Number(values.warmup);
 const ops = values.ops!.split(',');
@@ -138,31 +146,62 @@ function expectOk(what: string, answer: Answer, check?: (body: string) => boolea
 }
 
 /** `count` requests, `concurrency` at a time. */
-async function drive(op: Op, count: number): Promise<void> {
+async function drive(op: Op, count: number, offset: number): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await op.run(next++);
+      while (next < count) await op.run(offset + next++);
     }),
   );
 }
 
 interface Measured {
   name: string;
-  cpuMsPerRequest: number;
-  wallMs: number;
+  /** Which server: the build under test, the one compared with, or the floor. */
+  server: string;
+  /** CPU ms per request of each repetition, ascending. */
+  cpuMsPerRequest: number[];
+  /** Requests per second of the cheapest repetition. */
+  perSecond: number;
   window: { fromUs: number; toUs: number };
 }
 
-async function measure(pid: number, op: Op): Promise<Measured> {
-  await drive(op, warmup);
+interface Target {
+  server: string;
+  pid: number;
+  op: Op;
+}
+
+/**
+ * For one operation: warm-up on every server, then `repeat` rounds of `requests` on each server
+ * in turn, so that whatever else the machine is doing weighs on all of them alike. Other work
+ * only ever adds CPU time (caches, frequency), so the cheapest run is the estimate; the median
+ * shows the spread.
+ */
+async function measure(targets: Target[]): Promise<Measured[]> {
+  for (const t of targets) await drive(t.op, warmup, 0);
   const fromUs = monotonicUs();
-  const before = cpuMs(pid);
-  const started = performance.now();
-  await drive(op, requests);
-  const wallMs = performance.now() - started;
-  const cpu = cpuMs(pid) - before;
-  return { name: op.name, cpuMsPerRequest: cpu / requests, wallMs, window: { fromUs, toUs: monotonicUs() } };
+  const runs = targets.map(() => [] as Array<{ cpu: number; perSecond: number }>);
+  for (let r = 0; r < repeat; r++) {
+    for (const [i, t] of targets.entries()) {
+      const before = cpuMs(t.pid);
+      const started = performance.now();
+      await drive(t.op, requests, warmup + r * requests);
+      const wallMs = performance.now() - started;
+      runs[i].push({ cpu: (cpuMs(t.pid) - before) / requests, perSecond: (requests * 1000) / wallMs });
+    }
+  }
+  const toUs = monotonicUs();
+  return targets.map((t, i) => {
+    const sorted = runs[i].sort((a, b) => a.cpu - b.cpu);
+    return {
+      name: t.op.name,
+      server: t.server,
+      cpuMsPerRequest: sorted.map((x) => x.cpu),
+      perSecond: sorted[0].perSecond,
+      window: { fromUs, toUs },
+    };
+  });
 }
 
 // ------------------------------------------------------------------------------ the gateway
@@ -177,10 +216,11 @@ interface Running {
   bootLines: number;
 }
 
-async function startGateway(env: Record<string, string>): Promise<Running> {
-  const nodeArgs = values.profile
-    ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values.profile)}`, '--cpu-prof-interval=100']
-    : [];
+async function startGateway(entry: string, env: Record<string, string>, profile: boolean): Promise<Running> {
+  const nodeArgs =
+    profile && values.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values.profile)}`, '--cpu-prof-interval=100']
+      : [];
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     HOST: '127.0.0.1',
@@ -193,7 +233,7 @@ async function startGateway(env: Record<string, string>): Promise<Running> {
   const unset = ['NODE_ENV', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'REDIS_URL', 'LOG_FORMAT', 'LOG_LEVEL'];
   for (const key of [...unset, ...Object.keys(childEnv).filter((k) => k.startsWith('RATE_LIMIT_'))])
     delete childEnv[key];
-  const child = spawn(process.execPath, [...nodeArgs, values.entry!], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: REPO,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -312,85 +352,107 @@ async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }>
 
 // ------------------------------------------------------------------------------ the run
 
+interface Gateway {
+  server: string;
+  running: Running;
+  ops: Record<string, Op>;
+  stop(): Promise<void>;
+}
+
+/** A gateway on its own database, seeded for the operations asked for. */
+async function startSeeded(server: string, entry: string, gatewayOps: string[]): Promise<Gateway> {
+  const database = values.embedded ? undefined : await createDatabase();
+  const running = await startGateway(
+    entry,
+    database ? { DATABASE_URL: database.url } : { EMBEDDED_DATA_DIR: 'memory://' },
+    server === 'this build',
+  );
+  const stop = async () => {
+    await stopGateway(running);
+    await database?.drop();
+  };
+  try {
+    const base = running.url;
+    // The rate limiter stays at its defaults (120 requests a minute per user): each user makes
+    // at most PER_USER requests besides its seeding, so none is refused, and the limiter's
+    // counters hold what they hold in production.
+    const perOp = Math.ceil((warmup + repeat * requests) / PER_USER);
+    const usersOf = (op: string) => Array.from({ length: perOp }, (_, i) => `floor-${op}-${i}`);
+    const userOf = (users: string[], i: number) => users[i % users.length];
+    const meUsers = usersOf('me');
+    const threadUsers = usersOf('threads');
+    const itemUsers = usersOf('items');
+    if (gatewayOps.includes('threads')) await seedThreads(base, threadUsers);
+    const threadOf = gatewayOps.includes('items') ? await seedItems(base, itemUsers) : new Map();
+    const ops: Record<string, Op> = {
+      health: {
+        name: 'GET /health/live',
+        run: async () => expectOk('health', await send(`${base}/health/live`, 'GET', {})),
+      },
+      me: {
+        name: 'GET /api/me',
+        run: async (i) =>
+          expectOk('me', await send(`${base}/api/me`, 'GET', { 'X-User-ID': userOf(meUsers, i) })),
+      },
+      threads: {
+        name: `threads.list (${THREADS})`,
+        run: async (i) =>
+          expectOk(
+            'threads.list',
+            await chatkit(base, userOf(threadUsers, i), {
+              type: 'threads.list',
+              params: { limit: THREADS },
+            }),
+            (b) => countOf(b) === THREADS,
+          ),
+      },
+      items: {
+        name: `items.list (${ITEMS})`,
+        run: async (i) => {
+          const user = userOf(itemUsers, i);
+          const params = { thread_id: threadOf.get(user), limit: ITEMS };
+          expectOk(
+            'items.list',
+            await chatkit(base, user, { type: 'items.list', params }),
+            (b) => countOf(b) === ITEMS,
+          );
+        },
+      },
+    };
+    for (const name of gatewayOps) if (!ops[name]) throw new Error(`unknown op ${name}`);
+    return { server, running, ops, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
   const results: Measured[] = [];
-  let bootLines = 0;
   const gatewayOps = ops.filter((o) => o !== 'floor');
-  if (gatewayOps.length) {
-    const database = values.embedded ? undefined : await createDatabase();
-    const running = await startGateway(
-      database ? { DATABASE_URL: database.url } : { EMBEDDED_DATA_DIR: 'memory://' },
-    );
-    bootLines = running.bootLines;
-    try {
-      const base = running.url;
-      // The rate limiter stays at its defaults (120 requests a minute per user): each user makes
-      // at most PER_USER requests besides its seeding, so none is refused, and the limiter's
-      // counters hold what they hold in production.
-      const perOp = Math.ceil((warmup + requests) / PER_USER);
-      const usersOf = (op: string) => Array.from({ length: perOp }, (_, i) => `floor-${op}-${i}`);
-      const userOf = (users: string[], i: number) => users[i % users.length];
-      const meUsers = usersOf('me');
-      const threadUsers = usersOf('threads');
-      const itemUsers = usersOf('items');
-      if (gatewayOps.includes('threads')) await seedThreads(base, threadUsers);
-      const threadOf = gatewayOps.includes('items') ? await seedItems(base, itemUsers) : new Map();
-      const catalogue: Record<string, Op> = {
-        health: {
-          name: 'GET /health/live',
-          run: async () => expectOk('health', await send(`${base}/health/live`, 'GET', {})),
-        },
-        me: {
-          name: 'GET /api/me',
-          run: async (i) =>
-            expectOk('me', await send(`${base}/api/me`, 'GET', { 'X-User-ID': userOf(meUsers, i) })),
-        },
-        threads: {
-          name: `threads.list (${THREADS})`,
-          run: async (i) =>
-            expectOk(
-              'threads.list',
-              await chatkit(base, userOf(threadUsers, i), {
-                type: 'threads.list',
-                params: { limit: THREADS },
-              }),
-              (b) => countOf(b) === THREADS,
-            ),
-        },
-        items: {
-          name: `items.list (${ITEMS})`,
-          run: async (i) => {
-            const user = userOf(itemUsers, i);
-            const params = { thread_id: threadOf.get(user), limit: ITEMS };
-            expectOk(
-              'items.list',
-              await chatkit(base, user, { type: 'items.list', params }),
-              (b) => countOf(b) === ITEMS,
-            );
-          },
-        },
-      };
-      for (const name of gatewayOps) {
-        const op = catalogue[name];
-        if (!op) throw new Error(`unknown op ${name}`);
-        results.push(await measure(running.pid, op));
-      }
-    } finally {
-      await stopGateway(running);
-      await database?.drop();
+  const builds: Array<[string, string]> = [['this build', resolve(values.entry!)]];
+  if (values.compare) builds.push([`compare: ${values.compare}`, resolve(values.compare)]);
+  const gateways: Gateway[] = [];
+  try {
+    if (gatewayOps.length)
+      for (const [server, entry] of builds) gateways.push(await startSeeded(server, entry, gatewayOps));
+    for (const name of gatewayOps) {
+      const targets = gateways.map((g) => ({ server: g.server, pid: g.running.pid, op: g.ops[name] }));
+      results.push(...(await measure(targets)));
     }
+  } finally {
+    for (const g of gateways) await g.stop();
   }
   if (ops.includes('floor')) {
     const floor = fork(__filename, ['--serve-floor'], { stdio: 'inherit' });
     const [port] = (await once(floor, 'message')) as [number];
     try {
       const url = `http://127.0.0.1:${port}/`;
-      results.push(
-        await measure(floor.pid!, {
-          name: 'bare node:http (floor)',
-          run: async () => expectOk('floor', await send(url, 'GET', {})),
-        }),
-      );
+      const op = {
+        name: 'bare node:http (floor)',
+        run: async () => expectOk('floor', await send(url, 'GET', {})),
+      };
+      results.push(...(await measure([{ server: 'node:http', pid: floor.pid!, op }])));
     } finally {
       floor.disconnect();
       await once(floor, 'exit');
@@ -398,21 +460,26 @@ async function main(): Promise<void> {
   }
   agent.destroy();
 
-  const floorCost = results.find((r) => r.name.startsWith('bare'))?.cpuMsPerRequest;
+  const floorCost = results.find((r) => r.server === 'node:http')?.cpuMsPerRequest[0];
+  const median = (xs: number[]) => xs[Math.floor((xs.length - 1) / 2)];
+  const boot = gateways.map((g) => `${g.server}: ${g.running.bootLines}`).join(', ');
   const lines = [
-    `${values.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'}, ${requests} requests at ${concurrency} concurrent after ${warmup} warm-up, CLK_TCK ${CLK_TCK}${bootLines ? `, ${bootLines} lines of output before listening` : ''}`,
+    `${values.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'}, ${repeat} x ${requests} requests at ${concurrency} concurrent after ${warmup} warm-up, CLK_TCK ${CLK_TCK}${boot ? `; lines of output before listening: ${boot}` : ''}`,
     '',
-    '| request | server CPU ms/request | x floor | requests/s |',
-    '|---|---|---|---|',
-    ...results.map(
-      (r) =>
-        `| ${r.name} | ${r.cpuMsPerRequest.toFixed(3)} | ${floorCost ? `${(r.cpuMsPerRequest / floorCost).toFixed(1)}x` : 'n/a'} | ${Math.round((requests * 1000) / r.wallMs)} |`,
-    ),
+    '| request | server | CPU ms/request (cheapest run) | median run | x floor | requests/s |',
+    '|---|---|---|---|---|---|',
+    ...results.map((r) => {
+      const best = r.cpuMsPerRequest[0];
+      const times = floorCost ? `${(best / floorCost).toFixed(1)}x` : 'n/a';
+      return `| ${r.name} | ${r.server} | ${best.toFixed(3)} | ${median(r.cpuMsPerRequest).toFixed(3)} | ${times} | ${Math.round(r.perSecond)} |`;
+    }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.profile) {
     mkdirSync(resolve(values.profile), { recursive: true });
-    const windows = Object.fromEntries(results.map((r) => [r.name, r.window]));
+    const windows = Object.fromEntries(
+      results.filter((r) => r.server === 'this build').map((r) => [r.name, r.window]),
+    );
     writeFileSync(join(resolve(values.profile), 'windows.json'), JSON.stringify(windows, null, 2));
   }
 }
