@@ -88,12 +88,12 @@ if (values['serve-floor']) {
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
-/** utime + stime of a process, in ms (fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */
-function cpuMs(pid: number): number {
+/** utime and stime of a process, in ms (fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */
+function cpuOf(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces; everything after its closing parenthesis splits.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  return { user: (Number(fields[11]) * 1000) / CLK_TCK, system: (Number(fields[12]) * 1000) / CLK_TCK };
 }
 
 /** The monotonic clock in µs, the clock V8's CPU profiles use for their timestamps. */
@@ -161,6 +161,8 @@ interface Measured {
   server: string;
   /** CPU ms per request of each repetition, ascending. */
   cpuMsPerRequest: number[];
+  /** The kernel's part (stime) of the cheapest repetition, ms per request. */
+  systemMsPerRequest: number;
   /** Requests per second of the cheapest repetition. */
   perSecond: number;
   window: { fromUs: number; toUs: number };
@@ -181,14 +183,17 @@ interface Target {
 async function measure(targets: Target[]): Promise<Measured[]> {
   for (const t of targets) await drive(t.op, warmup, 0);
   const fromUs = monotonicUs();
-  const runs = targets.map(() => [] as Array<{ cpu: number; perSecond: number }>);
+  const runs = targets.map(() => [] as Array<{ cpu: number; system: number; perSecond: number }>);
   for (let r = 0; r < repeat; r++) {
     for (const [i, t] of targets.entries()) {
-      const before = cpuMs(t.pid);
+      const before = cpuOf(t.pid);
       const started = performance.now();
       await drive(t.op, requests, warmup + r * requests);
       const wallMs = performance.now() - started;
-      runs[i].push({ cpu: (cpuMs(t.pid) - before) / requests, perSecond: (requests * 1000) / wallMs });
+      const after = cpuOf(t.pid);
+      const system = after.system - before.system;
+      const cpu = after.user - before.user + system;
+      runs[i].push({ cpu: cpu / requests, system: system / requests, perSecond: (requests * 1000) / wallMs });
     }
   }
   const toUs = monotonicUs();
@@ -198,6 +203,7 @@ async function measure(targets: Target[]): Promise<Measured[]> {
       name: t.op.name,
       server: t.server,
       cpuMsPerRequest: sorted.map((x) => x.cpu),
+      systemMsPerRequest: sorted[0].system,
       perSecond: sorted[0].perSecond,
       window: { fromUs, toUs },
     };
@@ -466,12 +472,12 @@ async function main(): Promise<void> {
   const lines = [
     `${values.embedded ? 'embedded PostgreSQL' : 'PostgreSQL server'}, ${repeat} x ${requests} requests at ${concurrency} concurrent after ${warmup} warm-up, CLK_TCK ${CLK_TCK}${boot ? `; lines of output before listening: ${boot}` : ''}`,
     '',
-    '| request | server | CPU ms/request (cheapest run) | median run | x floor | requests/s |',
-    '|---|---|---|---|---|---|',
+    '| request | server | CPU ms/request (cheapest run) | of which kernel | median run | x floor | requests/s |',
+    '|---|---|---|---|---|---|---|',
     ...results.map((r) => {
       const best = r.cpuMsPerRequest[0];
       const times = floorCost ? `${(best / floorCost).toFixed(1)}x` : 'n/a';
-      return `| ${r.name} | ${r.server} | ${best.toFixed(3)} | ${median(r.cpuMsPerRequest).toFixed(3)} | ${times} | ${Math.round(r.perSecond)} |`;
+      return `| ${r.name} | ${r.server} | ${best.toFixed(3)} | ${r.systemMsPerRequest.toFixed(3)} | ${median(r.cpuMsPerRequest).toFixed(3)} | ${times} | ${Math.round(r.perSecond)} |`;
     }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
