@@ -172,8 +172,10 @@ function destinationFor(app: AppConfig, auth: AuthConfig): DestinationStream {
     ci: Boolean(process.env.CI) && process.env.CI !== 'false',
   });
   // Synchronous, so log lines and the start-up line printed on stdout keep their order.
-  if (format === 'pretty')
-    return pinoPretty({ colorize: true, sync: true, singleLine: true, ignore: 'pid,hostname' });
+  if (format === 'pretty') {
+    const colorize = Boolean(process.stdout.isTTY);
+    return pinoPretty({ colorize, sync: true, singleLine: true, ignore: 'pid,hostname' });
+  }
   return process.stdout;
 }
 
