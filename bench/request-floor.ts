@@ -372,7 +372,11 @@ async function startSeeded(server: string, entry: string, gatewayOps: string[]):
     entry,
     database ? { DATABASE_URL: database.url } : { EMBEDDED_DATA_DIR: 'memory://' },
     server === 'this build',
-  );
+  ).catch(async (err: unknown) => {
+    // A server that did not start leaves no database behind either.
+    await database?.drop();
+    throw err;
+  });
   const stop = async () => {
     await stopGateway(running);
     await database?.drop();
