@@ -5,22 +5,23 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
-import type { HttpLogger } from 'pino-http';
 import { allowedCorsOrigins, appConfig, type AppConfig } from 'src/config/app.config';
 import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import { bodyParserErrors } from 'src/common/body-errors';
-import { REQUEST_LOGGER } from 'src/common/logging.module';
+import { weakEtag } from 'src/common/etag';
+import { AppLogger, REQUEST_LOGGER, type RequestLogger } from 'src/common/logging.module';
+import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 import { buildOpenApiDocument } from 'src/openapi/openapi.document';
 
 export function configureApp(app: NestExpressApplication): AppConfig {
   const config = app.get<AppConfig>(appConfig.KEY);
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   // First of all, so that every response has a request id and a log line, even one refused by the
   // body parsers below before any route or Nest middleware runs.
-  app.use(app.get<HttpLogger>(REQUEST_LOGGER));
+  app.use(app.get<RequestLogger>(REQUEST_LOGGER));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  app.set('etag', weakEtag);
   // Non-strict: a bare JSON string or null reaches validation and gets a 400 naming the body.
   app.useBodyParser('json', { limit: config.bodyLimitBytes, strict: false });
   // Declared here so that it, too, sits before the error mapping (Nest would add it later).
@@ -39,6 +40,8 @@ export function configureApp(app: NestExpressApplication): AppConfig {
       ],
     });
   }
+  // Where Nest would mount module middleware: after the parsers and CORS, before the routes.
+  app.use(app.get(HttpMetricsMiddleware).handle);
   app.enableShutdownHooks();
   if (config.docsEnabled) setupOpenApi(app);
   return config;

@@ -2,12 +2,12 @@
  * POST /chatkit — the single ChatKit endpoint. The body's `type` decides between a JSON answer
  * and a Server-Sent Events stream; see docs/protocol.md.
  */
-import { Body, Controller, HttpCode, Inject, Post, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Res, UseFilters } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ChatKitRequestDto, requestOf } from 'src/chatkit/chatkit-request.dto';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
-import { InvalidRequestsInterceptor } from 'src/chatkit/invalid-requests.interceptor';
+import { InvalidRequestsFilter } from 'src/chatkit/invalid-requests.filter';
 import { sendResult, sseFor } from 'src/chatkit/chatkit.response';
 import { ApiErrorResponses } from 'src/common/api-docs';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
@@ -25,7 +25,7 @@ export class ChatKitController {
 
   @Post()
   @HttpCode(200)
-  @UseInterceptors(InvalidRequestsInterceptor)
+  @UseFilters(InvalidRequestsFilter)
   // The body, the 200 per request type and the examples come from src/openapi/chatkit.operation.ts.
   @ApiOperation({ summary: 'ChatKit protocol endpoint (JSON or Server-Sent Events, by request type)' })
   @ApiErrorResponses({

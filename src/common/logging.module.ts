@@ -1,28 +1,52 @@
 /**
- * Structured JSON logs (pino). One line per request with method, route template, status,
+ * Structured logs (pino). One line per request with method, route template, status,
  * duration, user id and request id. The request id comes from X-Request-ID when the client sends
  * a sane one, else it is generated, and it is echoed in the response header.
  * Never logs headers, bodies, query strings (signed URLs carry signatures) or message text.
  * The middleware runs first on every request, ahead of body parsing, so a request refused before
  * routing (a body that does not parse, or is too large) still gets its id and its line.
+ *
+ * The middleware is written here rather than taken from pino-http: pino-http builds a child
+ * logger (serializers and redaction included) for every request up front, and that was a large
+ * share of a cheap request's CPU. Here the request's logger is made only when something logs
+ * during the request, and the completion line is written once, from plain fields. The line keeps
+ * pino-http's shape (`req`, `res`, `responseTime`, `err` for 5xx, the message).
+ *
+ * Logs written by Nest's Logger during a request carry the request (`req.id`, method, path):
+ * nestjs-pino's PinoLogger reads the logger of the request from its AsyncLocalStorage, which this
+ * middleware fills. Nest's own start-up chatter (module and route mapping) is logged at `debug`.
+ *
+ * Lines are JSON, except in development on a terminal, where pino-pretty makes them readable
+ * (LOG_FORMAT overrides; tests and CI always get JSON).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
-import { pinoHttp, type HttpLogger, type Options } from 'pino-http';
+import { Inject, Injectable, Module } from '@nestjs/common';
+import { Logger, PARAMS_PROVIDER_TOKEN, PinoLogger, type Params } from 'nestjs-pino';
+import { storage, type Store } from 'nestjs-pino/storage';
+import { pino, type DestinationStream, type Logger as PinoInstance } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { appConfig, type AppConfig } from 'src/config/app.config';
+import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import type { AuthenticatedRequest } from 'src/common/request-context';
 import { routeTemplate } from 'src/common/route-template';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Health probes and scrapes would drown the log; they are counted in metrics instead. */
+const UNLOGGED = /^\/(health|metrics)(\/|$|\?)/;
 
-/** Where the JSON log is written: stdout, unless a test provides a stream to read it back. */
+/** Where the log is written: stdout, unless a test provides a stream to read it back. */
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 
-/** The request-logging middleware (pino-http), which also assigns the request id. */
+/** The request-logging middleware, which also assigns the request id; `.logger` is the root logger. */
 export const REQUEST_LOGGER = Symbol('REQUEST_LOGGER');
+
+export type LogFormat = 'json' | 'pretty';
+
+export interface RequestLogger {
+  (req: IncomingMessage, res: ServerResponse, next: () => void): void;
+  logger: PinoInstance;
+}
 
 export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
   const incoming = req.headers['x-request-id'];
@@ -31,83 +55,168 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
   return id;
 }
 
-function requestFields(req: IncomingMessage): Record<string, unknown> {
-  const r = req as unknown as AuthenticatedRequest;
-  return { userId: r.context?.userId, orgId: r.context?.orgId, route: routeTemplate(r) };
+/**
+ * JSON unless asked otherwise, or unless a developer is watching a terminal: development mode
+ * (AUTH_DEV_MODE=true or NODE_ENV other than production) with stdout a TTY. Tests and CI always
+ * get JSON, whatever the terminal, because they parse it.
+ */
+export function resolveLogFormat(
+  explicit: LogFormat | undefined,
+  env: { nodeEnv: string; devMode: boolean; isTty: boolean; ci: boolean },
+): LogFormat {
+  if (env.nodeEnv === 'test' || env.ci) return 'json';
+  if (explicit) return explicit;
+  const development = env.devMode || env.nodeEnv !== 'production';
+  return development && env.isTty ? 'pretty' : 'json';
 }
 
-function requestLoggerOptions(config: AppConfig): Options {
-  return {
-    level: config.logLevel,
-    genReqId: requestIdFor,
-    // Health probes and scrapes would drown the log; they are counted in metrics instead.
-    autoLogging: {
-      ignore: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
-    },
-    // Added to the completion line only: at the start of a request the user is not known yet.
-    customSuccessObject: (req: IncomingMessage, _res: ServerResponse, value: Record<string, unknown>) => ({
-      ...value,
-      ...requestFields(req),
-    }),
-    customErrorObject: (
-      req: IncomingMessage,
-      _res: ServerResponse,
-      _err: Error,
-      value: Record<string, unknown>,
-    ) => ({
-      ...value,
-      ...requestFields(req),
-    }),
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({
-        id: req.id,
-        method: req.method,
-        path: String(req.url).split('?')[0],
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-    customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) =>
-      `${req.method} ${routeTemplate(req as never)} ${res.statusCode} ${Math.round(ms)}ms`,
-    customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
-      `${req.method} ${routeTemplate(req as never)} ${res.statusCode}`,
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-    redact: {
-      paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],
-      remove: true,
-    },
+/** The request as it appears in log lines: never headers, body or query string. */
+function requestBinding(req: IncomingMessage, id: string) {
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  return { id, method: req.method, path: query === -1 ? url : url.slice(0, query) };
+}
+
+/**
+ * The AsyncLocalStorage store of one request for nestjs-pino: its logger (the root logger bound
+ * to the request) is built the first time something logs during the request, most requests never.
+ */
+class RequestLogStore implements Store {
+  private bound?: PinoInstance;
+  responseLogger?: PinoInstance;
+
+  constructor(
+    private readonly root: PinoInstance,
+    private readonly req: IncomingMessage,
+    private readonly id: string,
+  ) {}
+
+  get logger(): PinoInstance {
+    return (this.bound ??= this.root.child({ req: requestBinding(this.req, this.id) }));
+  }
+
+  /** PinoLogger.assign() replaces it with a child carrying more fields. */
+  set logger(logger: PinoInstance) {
+    this.bound = logger;
+  }
+}
+
+function levelOf(status: number, err: Error | undefined): 'error' | 'warn' | 'info' {
+  return err || status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+}
+
+export function createRequestLogger(root: PinoInstance): RequestLogger {
+  const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    const id = requestIdFor(req, res);
+    (req as IncomingMessage & { id: string }).id = id;
+    const started = Date.now();
+    let logged = UNLOGGED.test(req.url ?? '');
+    const complete = (failure?: Error): void => {
+      if (logged) return;
+      logged = true;
+      const status = res.statusCode;
+      const responseTime = Date.now() - started;
+      const r = req as AuthenticatedRequest;
+      const route = routeTemplate(r);
+      const err = failure ?? (status >= 500 ? new Error(`failed with status code ${status}`) : undefined);
+      const fields = {
+        req: requestBinding(req, id),
+        res: { statusCode: status },
+        ...(err ? { err } : {}),
+        responseTime,
+        // Added to the completion line only: at the start of a request the user is not known yet.
+        userId: r.context?.userId,
+        orgId: r.context?.orgId,
+        route,
+      };
+      const message = err
+        ? `${req.method} ${route} ${status}`
+        : `${req.method} ${route} ${status} ${responseTime}ms`;
+      root[levelOf(status, failure)](fields, message);
+    };
+    res.on('finish', complete);
+    res.on('close', complete);
+    // Also for unlogged routes: an 'error' on the response must never go unhandled.
+    res.on('error', (err: Error) => {
+      if (!logged) complete(err);
+    });
+    storage.run(new RequestLogStore(root, req, id), next);
   };
+  return Object.assign(middleware, { logger: root });
 }
 
-/** The pino-http middleware; configureApp mounts it before anything else (see there). */
+/**
+ * Nest's own start-up lines (every module initialised, every route mapped: some sixty lines) are
+ * `debug`; what an operator needs at start (the database, warnings, the listening address) stays.
+ */
+const STARTUP_CHATTER = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
+
+@Injectable()
+export class AppLogger extends Logger {
+  constructor(logger: PinoLogger, @Inject(PARAMS_PROVIDER_TOKEN) params: Params) {
+    super(logger, params);
+  }
+
+  override log(message: unknown, ...optionalParams: unknown[]): void {
+    const context = optionalParams[optionalParams.length - 1];
+    if (typeof context === 'string' && STARTUP_CHATTER.has(context)) super.debug(message, ...optionalParams);
+    else super.log(message, ...optionalParams);
+  }
+}
+
+function destinationFor(app: AppConfig, auth: AuthConfig): DestinationStream {
+  const format = resolveLogFormat(app.logFormat, {
+    nodeEnv: app.nodeEnv,
+    devMode: auth.devMode,
+    isTty: Boolean(process.stdout.isTTY),
+    ci: Boolean(process.env.CI) && process.env.CI !== 'false',
+  });
+  // Synchronous, so log lines and the start-up line printed on stdout keep their order.
+  if (format === 'pretty') {
+    const colorize = Boolean(process.stdout.isTTY);
+    return pinoPretty({ colorize, sync: true, singleLine: true, ignore: 'pid,hostname' });
+  }
+  return process.stdout;
+}
+
 @Module({
   providers: [
-    { provide: LOG_DESTINATION, useValue: process.stdout },
+    {
+      provide: LOG_DESTINATION,
+      inject: [appConfig.KEY, authConfig.KEY],
+      useFactory: destinationFor,
+    },
     {
       provide: REQUEST_LOGGER,
       inject: [appConfig.KEY, LOG_DESTINATION],
-      useFactory: (config: AppConfig, destination: DestinationStream): HttpLogger =>
-        pinoHttp(requestLoggerOptions(config), destination),
+      useFactory: (config: AppConfig, destination: DestinationStream): RequestLogger =>
+        createRequestLogger(
+          pino(
+            {
+              level: config.logLevel,
+              // Last line of defence for the app's own log calls; request lines carry none of these.
+              redact: {
+                paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],
+                remove: true,
+              },
+            },
+            destination,
+          ),
+        ),
     },
-  ],
-  exports: [REQUEST_LOGGER],
-})
-class RequestLoggerModule {}
-
-@Module({
-  imports: [
-    RequestLoggerModule,
-    // The request middleware already ran (mounted by configureApp); nestjs-pino only binds each
-    // request's logger for the Logger service, and logs outside requests with the same instance.
-    LoggerModule.forRootAsync({
-      imports: [RequestLoggerModule],
+    // nestjs-pino's Logger for Nest (app.useLogger), on the same root logger; its per-request
+    // binding is the AsyncLocalStorage filled by the middleware above (no middleware of its own).
+    {
+      provide: PARAMS_PROVIDER_TOKEN,
       inject: [REQUEST_LOGGER],
-      useFactory: (requestLogger: HttpLogger) => ({
+      useFactory: (requestLogger: RequestLogger): Params => ({
         pinoHttp: { logger: requestLogger.logger },
         useExisting: true,
       }),
-    }),
+    },
+    PinoLogger,
+    AppLogger,
   ],
-  exports: [RequestLoggerModule],
+  exports: [REQUEST_LOGGER, AppLogger],
 })
 export class LoggingModule {}

@@ -17,6 +17,8 @@ export const appEnvShape = {
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
     .default('info'),
+  // Unset: pretty on a terminal in development, JSON otherwise (see logging.module.ts).
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   CORS_ORIGINS: envList([]),
   PUBLIC_BASE_URL: envString(),
   // Unset: on in development and test, off in production (the API surface is not advertised).
@@ -34,6 +36,7 @@ export const appConfig = registerAs('app', () => {
     bodyLimitBytes: env.BODY_LIMIT_KB * 1024,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     corsOrigins: env.CORS_ORIGINS,
     publicBaseUrl: env.PUBLIC_BASE_URL,
     docsEnabled:

@@ -1,7 +1,9 @@
-/** Prometheus metrics: the registry service (global), the HTTP timing middleware and GET /metrics. */
-import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+/**
+ * Prometheus metrics: the registry service (global), the HTTP timing middleware (mounted by
+ * configureApp) and GET /metrics.
+ */
+import { Global, Module } from '@nestjs/common';
 import { CommonModule } from 'src/common/common.module';
-import { ALL_ROUTES } from 'src/common/route-template';
 import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 import { MetricsController } from 'src/metrics/metrics.controller';
 import { MetricsService } from 'src/metrics/metrics.service';
@@ -12,10 +14,6 @@ import { MetricsService } from 'src/metrics/metrics.service';
   imports: [CommonModule],
   controllers: [MetricsController],
   providers: [MetricsService, HttpMetricsMiddleware],
-  exports: [MetricsService],
+  exports: [MetricsService, HttpMetricsMiddleware],
 })
-export class MetricsModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes(ALL_ROUTES);
-  }
-}
+export class MetricsModule {}

@@ -12,6 +12,7 @@ export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly httpInFlight: Gauge<never>;
+  private inFlightNow: () => number = () => 0;
 
   constructor(@Inject(metricsConfig.KEY) private readonly config: MetricsConfig) {
     const p = config.prefix;
@@ -27,7 +28,13 @@ export class MetricsService {
       name: `${p}http_requests_in_flight`,
       help: 'HTTP requests currently being served',
       registers: [this.registry],
+      collect: () => this.httpInFlight.set(this.inFlightNow()),
     });
+  }
+
+  /** Where the in-flight gauge reads its value at each scrape (the HTTP metrics middleware). */
+  countInFlight(now: () => number): void {
+    this.inFlightNow = now;
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
