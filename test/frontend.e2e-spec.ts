@@ -132,6 +132,7 @@ describe('development mode (AUTH_DEV_MODE=true)', () => {
         'patch /chatkit/threads/{id}',
         'post /chatkit/threads',
         'post /chatkit/threads/{id}/messages',
+        'post /chatkit/threads/{id}/stop',
       ]);
       expect(alias.map((o) => `${o.method} ${o.path.replace('/api/', '/chatkit/')}`).sort()).toEqual(
         current.map((o) => `${o.method} ${o.path}`).sort(),
