@@ -7,8 +7,10 @@
  * client gets a plain 4xx JSON error and no SSE byte was written. Once the events flow, failures
  * are `error` events. It must never touch the HTTP response: the controllers own it.
  *
- * The user's message is stored before the responder runs, in the same transaction as its
- * thread and attachment links: it survives any failure of the response.
+ * The user's message is stored before the responder runs, in the same statement as the run
+ * lease (and the new thread), or in one transaction with its attachment links: it survives any
+ * failure of the response. What the turn produces is stored when it ends, with the lease's
+ * release, in one statement (turn-writes.ts): a plain turn costs three round trips.
  *
  * The client is watched from the moment the request reaches the controller (the `signal` it
  * passes): one that leaves at any point — while its message is stored, before the first SSE
@@ -47,6 +49,7 @@ import { SlowReaderError } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
+import { TurnWrites } from 'src/chatkit/turn-writes';
 import { ActiveWork } from 'src/common/active-work';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { newId } from 'src/common/ids';
@@ -112,13 +115,18 @@ export class ChatKitService {
       throw err;
     }
     const taken = slot;
+    const writes = new TurnWrites();
+    const { thread, lease } = prepared;
     // Once, whichever asks first: the stream's own end, or a consumer dropping the events unread.
-    let released: Promise<void> | undefined;
-    const release = (): Promise<void> =>
-      (released ??= prepared.lease.release().finally(() => taken.release()));
+    // The turn's writes go with the lease, in one statement; says whether they were stored.
+    let released: Promise<boolean> | undefined;
+    const release = (): Promise<boolean> =>
+      (released ??= lease
+        .releaseWith((owner) => this.store.finishTurn(ctx, thread.id, writes.take(), owner))
+        .finally(() => taken.release()));
     return {
       type: 'stream',
-      events: releasedWhenStopped(this.stream(ctx, request.type, prepared, signal, release), release),
+      events: releasedWhenStopped(this.stream(ctx, request.type, prepared, writes, signal, release), release),
     };
   }
 
@@ -231,13 +239,20 @@ export class ChatKitService {
           metadata: {},
         };
         const message = this.buildUserMessage(thread.id, request.params.input, attachments);
-        await this.store.transaction(async (m) => {
-          await this.store.createThread(ctx, thread, m);
-          await this.store.upsertItem(ctx, thread.id, message, m);
-          if (attachments.length)
+        let lease: RunLease;
+        if (attachments.length === 0) {
+          // The thread, its first message and its lease: one statement, one round trip.
+          const claim = this.lock.claim(ctx.requestId);
+          await this.store.createTurn(ctx, thread, message, claim);
+          lease = this.lock.held(thread.id, claim);
+        } else {
+          await this.store.transaction(async (m) => {
+            await this.store.createThread(ctx, thread, m);
+            await this.store.upsertItem(ctx, thread.id, message, m);
             await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
-        });
-        const lease = await this.lock.acquire(thread.id, ctx.requestId);
+          });
+          lease = await this.lock.acquire(thread.id, ctx.requestId);
+        }
         return {
           thread,
           lease,
@@ -249,19 +264,32 @@ export class ChatKitService {
         };
       }
       case 'threads.add_user_message': {
-        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const threadId = request.params.thread_id;
+        if (request.params.input.attachments.length === 0) {
+          this.responder.checkInput?.(request.params.input);
+          // The lease, the message (only if the lease was free) and the thread: one round trip.
+          const message = this.buildUserMessage(threadId, request.params.input, []);
+          const claim = this.lock.claim(ctx.requestId);
+          const start = await this.store.openTurn(ctx, threadId, message, claim);
+          if (!start.leased) throw this.lock.busy(start.busyForS);
+          const { thread } = start;
+          return {
+            thread,
+            lease: this.lock.held(thread.id, claim),
+            preamble: [{ type: 'thread.item.done', item: message }],
+            events: (rc, signal) => this.responder.respond(thread, message, rc, signal),
+          };
+        }
+        const thread = await this.store.loadThread(ctx, threadId);
         this.responder.checkInput?.(request.params.input);
         const attachments = await this.resolveAttachments(ctx, request.params.input);
         const lease = await this.lock.acquire(thread.id, ctx.requestId);
         const message = this.buildUserMessage(thread.id, request.params.input, attachments);
         try {
-          // A lone insert needs no transaction (BEGIN and COMMIT are two more round trips per turn).
-          if (attachments.length === 0) await this.store.upsertItem(ctx, thread.id, message);
-          else
-            await this.store.transaction(async (m) => {
-              await this.store.upsertItem(ctx, thread.id, message, m);
-              await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
-            });
+          await this.store.transaction(async (m) => {
+            await this.store.upsertItem(ctx, thread.id, message, m);
+            await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
+          });
         } catch (err) {
           await lease.release();
           throw err;
@@ -370,8 +398,9 @@ export class ChatKitService {
     ctx: RequestContext,
     type: string,
     prepared: PreparedStream,
+    writes: TurnWrites,
     signal: AbortSignal,
-    release: () => Promise<void>,
+    release: () => Promise<boolean>,
   ): AsyncGenerator<ThreadStreamEvent, void, undefined> {
     // Graceful shutdown waits for this: a stream cut by the shutdown still stores its partial answer.
     let finished!: () => void;
@@ -384,13 +413,12 @@ export class ChatKitService {
     try {
       yield* prepared.preamble;
       const changes = new ThreadChanges();
-      const context = this.responderContext(ctx, prepared.thread, changes);
+      const context = this.responderContext(ctx, prepared.thread, changes, writes);
       // The responder stops when the client leaves (or is cut as too slow a reader), when it has
       // been silent for too long, or when the events stop being read.
       const stop = new AbortController();
       outcome = yield* runPipeline(
-        this.store,
-        ctx,
+        writes,
         prepared.thread,
         changes,
         prepared.events(context, AbortSignal.any([signal, stop.signal])),
@@ -409,6 +437,12 @@ export class ChatKitService {
           },
         },
       );
+      // The turn's items are stored before the client sees the stream end; if they could not
+      // be, it is told so while it still listens.
+      if (outcome === 'completed' && !(await release())) {
+        outcome = 'failed';
+        yield { type: 'error', code: 'stream.error', allow_retry: true };
+      }
       if (cutAsSlowReader()) {
         outcome = 'slow_reader';
         this.metrics.slowReaderCuts.inc({ type });
@@ -427,12 +461,20 @@ export class ChatKitService {
     }
   }
 
-  responderContext(ctx: RequestContext, thread: ThreadMetadata, changes: ThreadChanges): ResponderContext {
+  /** In a stream (`writes` given), saved items are stored with the rest of the turn when it ends. */
+  responderContext(
+    ctx: RequestContext,
+    thread: ThreadMetadata,
+    changes: ThreadChanges,
+    writes?: TurnWrites,
+  ): ResponderContext {
     return {
       updateThread: (change) => changes.record(change),
       request: ctx,
       loadHistory: (limit) => this.store.recentItems(ctx, thread.id, limit),
-      saveItem: (item) => this.store.upsertItem(ctx, thread.id, item),
+      saveItem: writes
+        ? (item) => Promise.resolve(writes.upsert(item))
+        : (item) => this.store.upsertItem(ctx, thread.id, item),
       generateId: (kind) => newId(kind),
       now: () => new Date().toISOString(),
     };
@@ -485,7 +527,7 @@ export class ChatKitService {
  */
 function releasedWhenStopped<T>(
   events: AsyncGenerator<T, void, undefined>,
-  release: () => Promise<void>,
+  release: () => Promise<unknown>,
 ): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]: () => ({
