@@ -221,18 +221,43 @@ export class AgentService implements Responder {
     return result.text.trim();
   }
 
-  /** A short title from a small model call; the question's first words whenever that fails. */
+  /**
+   * A short title from one small model call (no agent run: nothing to loop over, no tools); the
+   * question's first words whenever that fails. It goes to the API the agent uses.
+   */
   async generateTitle(question: string, answer: string, signal?: AbortSignal): Promise<string> {
     try {
-      const writer = new Agent({
-        name: 'Title writer',
-        instructions: TITLE_INSTRUCTIONS,
-        model: this.config.titleModel,
-        modelSettings: { maxTokens: 60, timeoutMs: TITLE_TIMEOUT_MS },
-      });
       const prompt = `Question: ${question.slice(0, 2000)}\n\nAnswer: ${answer.slice(0, 1000)}`;
-      const result = await this.runner.run(writer, prompt, { signal, maxTurns: 1 });
-      const title = cleanTitle(typeof result.finalOutput === 'string' ? result.finalOutput : '');
+      const options = { signal, timeout: TITLE_TIMEOUT_MS };
+      let text: string;
+      if (this.config.api === 'responses') {
+        const response = await this.client.responses.create(
+          {
+            model: this.config.titleModel,
+            instructions: TITLE_INSTRUCTIONS,
+            input: prompt,
+            max_output_tokens: 60,
+            stream: false,
+          },
+          options,
+        );
+        text = response.output_text;
+      } else {
+        const completion = await this.client.chat.completions.create(
+          {
+            model: this.config.titleModel,
+            messages: [
+              { role: 'system', content: TITLE_INSTRUCTIONS },
+              { role: 'user', content: prompt },
+            ],
+            max_tokens: 60,
+            stream: false,
+          },
+          options,
+        );
+        text = completion.choices[0]?.message.content ?? '';
+      }
+      const title = cleanTitle(text);
       if (title) return title;
     } catch (error) {
       this.logger.debug(`Title generation failed: ${error instanceof Error ? error.message : String(error)}`);
