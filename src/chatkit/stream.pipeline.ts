@@ -98,6 +98,7 @@ export async function* runPipeline(
   };
 
   const iterator = events[Symbol.asyncIterator]();
+  const idle = new IdleTimer(options.idleTimeoutMs);
   // Set once the turn has ended on its own; a consumer that stops before that cancels it.
   let ended = false;
   const cancel = (): void => {
@@ -112,7 +113,7 @@ export async function* runPipeline(
     let first = true;
     try {
       for (;;) {
-        const next = await nextEvent(iterator, signal, options.idleTimeoutMs);
+        const next = await nextEvent(iterator, signal, idle);
         if (next === 'aborted') break;
         if (next === 'idle') {
           options.abortResponder?.(new Error('responder idle timeout'));
@@ -151,6 +152,7 @@ export async function* runPipeline(
     cancel();
     return 'cancelled';
   } finally {
+    idle.stop();
     if (!ended) {
       // The consumer stopped pulling: nobody reads the rest of the answer.
       options.abortResponder?.(new Error('the stream was stopped'));
@@ -262,32 +264,57 @@ function errorEvent(err: unknown): ThreadStreamEvent {
 }
 
 /**
- * The responder's next event, or 'aborted' (the client left) or 'idle' (nothing for `idleMs`;
- * 0: wait forever), whichever comes first. Every listener and timer is removed once it settles:
- * a Promise.race against one long-lived "aborted" promise would keep a reaction per event
- * until the stream ends.
+ * One idle timer for a whole turn, re-armed for each wait with `refresh()` instead of a timer
+ * made and cleared per event. `wait` says what to call if it fires before `clear`.
+ */
+class IdleTimer {
+  private onIdle?: () => void;
+  private readonly timer?: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    if (ms) this.timer = setTimeout(() => this.onIdle?.(), ms);
+  }
+
+  wait(onIdle: () => void): void {
+    if (!this.timer) return;
+    this.onIdle = onIdle;
+    this.timer.refresh();
+  }
+
+  clear(): void {
+    this.onIdle = undefined;
+  }
+
+  stop(): void {
+    this.onIdle = undefined;
+    clearTimeout(this.timer);
+  }
+}
+
+/**
+ * The responder's next event, or 'aborted' (the client left) or 'idle' (the idle timer fired),
+ * whichever comes first. Every listener is removed once it settles: a Promise.race against one
+ * long-lived "aborted" promise would keep a reaction per event until the stream ends.
  */
 function nextEvent<T>(
   iterator: AsyncIterator<T>,
   signal: AbortSignal,
-  idleMs: number,
+  idle: IdleTimer,
 ): Promise<IteratorResult<T> | 'aborted' | 'idle'> {
   if (signal.aborted) return Promise.resolve('aborted');
   return new Promise((resolve, reject) => {
     const settle = (): void => {
-      clearTimeout(timer);
+      idle.clear();
       signal.removeEventListener('abort', onAbort);
     };
     const onAbort = (): void => {
       settle();
       resolve('aborted');
     };
-    const timer = idleMs
-      ? setTimeout(() => {
-          settle();
-          resolve('idle');
-        }, idleMs)
-      : undefined;
+    idle.wait(() => {
+      settle();
+      resolve('idle');
+    });
     signal.addEventListener('abort', onAbort, { once: true });
     iterator.next().then(
       (result) => {
