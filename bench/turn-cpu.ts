@@ -8,12 +8,12 @@
  * database, no HTTP server) and the raw `openai` client streaming the same answer.
  *
  *   npm run build && npx ts-node -r tsconfig-paths/register bench/turn-cpu.ts \
- *     [--ops 400] [--concurrency 4] [--warmup 100] [--database-url postgres://...]
+ *     [--ops 400] [--concurrency 4] [--warmup 100] [--database-url postgres://...] [--dist dist]
  *
  * Without --database-url (or DATABASE_URL) the gateway uses its embedded database.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
@@ -31,6 +31,10 @@ const { values } = parseArgs({
     'database-url': { type: 'string' },
     port: { type: 'string', default: '3917' },
     fake: { type: 'boolean', default: false },
+    /** The build to run, relative to the repository (an older build kept aside, to compare). */
+    dist: { type: 'string', default: 'dist' },
+    /** Also write a V8 CPU profile of the gateway into this directory, summed by package at the end. */
+    profile: { type: 'string' },
   },
 });
 
@@ -141,11 +145,12 @@ async function main(): Promise<void> {
   const { baseURL } = await new Promise<{ baseURL: string }>((resolve) => fakeChild.once('message', resolve));
   const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL;
   const base = `http://127.0.0.1:${values.port}`;
-  const server = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+  const server = spawn(process.execPath, [join(ROOT, values.dist!, 'src/main.js')], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       PATH: process.env.PATH,
+      ...(values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : {}),
       NODE_ENV: 'development',
       PORT: values.port,
       LOG_LEVEL: 'warn',
@@ -221,6 +226,55 @@ async function main(): Promise<void> {
   } finally {
     server.kill('SIGTERM');
     fakeChild.send('stop');
+  }
+  if (values.profile) {
+    await new Promise((resolve) => server.once('exit', resolve));
+    printProfile(values.profile);
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { url: string; functionName: string };
+}
+
+/** Self time of the newest profile in `dir`, by package (or by our own folder), largest first. */
+function printProfile(dir: string): void {
+  const file = readdirSync(dir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .map((name) => join(dir, name))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const totals = new Map<string, number>();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id)!;
+    const { url, functionName } = node.callFrame;
+    if (functionName === '(idle)' || functionName === '(program)') return;
+    const dt = profile.timeDeltas[i] ?? 0;
+    all += dt;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+    const key =
+      pkg ??
+      (url.includes('/dist/src/')
+        ? `ours ${url.split('/dist/src/')[1].split('/')[0]}`
+        : url
+          ? url
+              .replace(/^node:/, 'node:')
+              .split('/')
+              .slice(0, 2)
+              .join('/')
+          : functionName);
+    totals.set(key, (totals.get(key) ?? 0) + dt);
+  });
+  console.log(`profile ${file}: self time by package (busy time only)`);
+  for (const [key, us] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${((100 * us) / all).toFixed(1).padStart(5)}%  ${key}`);
   }
 }
 
