@@ -10,44 +10,33 @@
  * never retries a model call itself: the client retries only before the first byte, so nothing
  * the user has seen can be streamed twice.
  */
-import { Inject, Injectable, Logger } from "@nestjs/common";
-import OpenAI, { toFile } from "openai";
-import { Agent, Runner } from "@openai/agents";
-import type { ModelSettings } from "@openai/agents";
-import { AgentMetrics, type RunOutcome } from "src/agent/agent.metrics";
-import { mapAgentStream, type RunUsage } from "src/agent/agent-stream.mapper";
-import {
-  AgentTools,
-  type AgentRunContext,
-} from "src/agent/agent-tools.registry";
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import OpenAI, { toFile } from 'openai';
+import { Agent, Runner } from '@openai/agents';
+import type { ModelSettings } from '@openai/agents';
+import { AgentMetrics, type RunOutcome } from 'src/agent/agent.metrics';
+import { mapAgentStream, type RunUsage } from 'src/agent/agent-stream.mapper';
+import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
 import {
   lastUserMessage,
   toAgentInput,
   userMessageText,
   type AttachmentReader,
-} from "src/agent/history.converter";
-import { AGENT_RUNNER, OPENAI_CLIENT } from "src/agent/model-provider";
-import { KNOWLEDGE_BASE_TOOL, buildInstructions } from "src/agent/prompt";
-import {
-  TITLE_INSTRUCTIONS,
-  cleanTitle,
-  fallbackTitle,
-} from "src/agent/thread-title";
-import { AttachmentReaderService } from "src/attachments/attachment-reader.service";
+} from 'src/agent/history.converter';
+import { AGENT_RUNNER, OPENAI_CLIENT } from 'src/agent/model-provider';
+import { KNOWLEDGE_BASE_TOOL, buildInstructions } from 'src/agent/prompt';
+import { TITLE_INSTRUCTIONS, cleanTitle, fallbackTitle } from 'src/agent/thread-title';
+import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
 import type {
   ThreadItem,
   ThreadStreamEvent,
   UserMessageInput,
   UserMessageItem,
   WorkflowItem,
-} from "src/protocol/chatkit.schemas";
-import type {
-  Responder,
-  ResponderContext,
-  ThreadView,
-} from "src/chatkit/chatkit.ports";
-import { AppException, ErrorCode } from "src/common/app.exception";
-import { agentConfig, type AgentConfig } from "src/config/agent.config";
+} from 'src/protocol/chatkit.schemas';
+import type { Responder, ResponderContext, ThreadView } from 'src/chatkit/chatkit.ports';
+import { AppException, ErrorCode } from 'src/common/app.exception';
+import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 
 /** Cumulative token counts kept in `thread.metadata.usage` (never sent to the client). */
 export interface ThreadUsage {
@@ -58,16 +47,16 @@ export interface ThreadUsage {
 }
 
 const AUDIO_EXTENSIONS: Record<string, string> = {
-  "audio/webm": "webm",
-  "audio/ogg": "ogg",
-  "audio/mp4": "mp4",
-  "audio/m4a": "m4a",
-  "audio/x-m4a": "m4a",
-  "audio/mpeg": "mp3",
-  "audio/mp3": "mp3",
-  "audio/wav": "wav",
-  "audio/x-wav": "wav",
-  "audio/flac": "flac",
+  'audio/webm': 'webm',
+  'audio/ogg': 'ogg',
+  'audio/mp4': 'mp4',
+  'audio/m4a': 'm4a',
+  'audio/x-m4a': 'm4a',
+  'audio/mpeg': 'mp3',
+  'audio/mp3': 'mp3',
+  'audio/wav': 'wav',
+  'audio/x-wav': 'wav',
+  'audio/flac': 'flac',
 };
 
 const TITLE_TIMEOUT_MS = 15_000;
@@ -78,26 +67,17 @@ const MAX_CACHED_AGENTS = 64;
  * The workflow a previous turn left open because it ended in a client tool call: the newest
  * item, or the one before a client tool call.
  */
-function openWorkflowOf(
-  history: readonly ThreadItem[],
-): WorkflowItem | undefined {
+function openWorkflowOf(history: readonly ThreadItem[]): WorkflowItem | undefined {
   const last = history.at(-1);
   const before = history.at(-2);
-  if (last?.type === "workflow" && !last.workflow.summary) return last;
-  if (
-    last?.type === "client_tool_call" &&
-    before?.type === "workflow" &&
-    !before.workflow.summary
-  )
+  if (last?.type === 'workflow' && !last.workflow.summary) return last;
+  if (last?.type === 'client_tool_call' && before?.type === 'workflow' && !before.workflow.summary)
     return before;
   return undefined;
 }
 
 /** The thread's private metadata with this run's token counts added; null when nothing ran. */
-function withUsage(
-  thread: ThreadView,
-  run: ThreadUsage,
-): Record<string, unknown> | null {
+function withUsage(thread: ThreadView, run: ThreadUsage): Record<string, unknown> | null {
   if (run.requests === 0) return null;
   const metadata = thread.metadata ?? {};
   const previous = (metadata.usage ?? {}) as Partial<ThreadUsage>;
@@ -128,10 +108,13 @@ export class AgentService implements Responder {
     private readonly attachments: AttachmentReader,
   ) {}
 
+  /** Enough items to find the last N messages among tool calls, workflows and hidden context. */
+  get historyLimit(): number {
+    return this.config.historyMessages * 4 + 10;
+  }
+
   get transcriptionEnabled(): boolean {
-    return (
-      this.config.modelConfigured && this.config.transcribeModel !== undefined
-    );
+    return this.config.modelConfigured && this.config.transcribeModel !== undefined;
   }
 
   /** A composer model choice must be one this server offers; otherwise 400 before anything is stored. */
@@ -142,7 +125,7 @@ export class AgentService implements Responder {
       ErrorCode.ValidationFailed,
       `params.input.inference_options.model: "${chosen}" is not offered here; choose one of ${this.config.models
         .map((m) => `"${m}"`)
-        .join(", ")} or leave it out`,
+        .join(', ')} or leave it out`,
     );
   }
 
@@ -162,17 +145,14 @@ export class AgentService implements Responder {
       total_tokens: 0,
     };
     // Stays 'cancelled' if the consumer stops pulling (the client went away) before the end.
-    let outcome: RunOutcome = "cancelled";
+    let outcome: RunOutcome = 'cancelled';
     let modelCalled = false;
     const addUsage = (): void => {
       const metadata = withUsage(thread, usage);
       if (metadata) context.updateThread({ metadata });
     };
     try {
-      // Enough items to find the last N messages among tool calls, workflows and hidden context.
-      const history = await context.loadHistory(
-        this.config.historyMessages * 4 + 10,
-      );
+      const history = await context.loadHistory(this.historyLimit);
       // A turn continued after a client tool or a structured input keeps the model it began with.
       if (input === null) model = this.modelFor(lastUserMessage(history));
       const modelInput = await toAgentInput(history, {
@@ -189,16 +169,12 @@ export class AgentService implements Responder {
         emit: (event) => void toolEvents.push(event),
       };
       modelCalled = true;
-      const result = await this.runner.run(
-        this.agentFor(input, model),
-        modelInput,
-        {
-          stream: true,
-          signal,
-          context: runContext,
-          maxTurns: this.config.maxTurns,
-        },
-      );
+      const result = await this.runner.run(this.agentFor(input, model), modelInput, {
+        stream: true,
+        signal,
+        context: runContext,
+        maxTurns: this.config.maxTurns,
+      });
       const summary = yield* mapAgentStream(result, {
         threadId: thread.id,
         context,
@@ -217,29 +193,22 @@ export class AgentService implements Responder {
           this.metrics.usage(model, u.inputTokens, u.outputTokens);
         },
       });
-      if (summary.clientToolCall)
-        this.metrics.toolCall(summary.clientToolCall.name, "client");
+      if (summary.clientToolCall) this.metrics.toolCall(summary.clientToolCall.name, 'client');
       outcome = summary.outcome;
       addUsage();
-      if (summary.outcome === "completed" && input !== null && !thread.title) {
+      if (summary.outcome === 'completed' && input !== null && !thread.title) {
         context.updateThread({
-          title: await this.generateTitle(
-            userMessageText(input),
-            summary.answer,
-            signal,
-          ),
+          title: await this.generateTitle(userMessageText(input), summary.answer, signal),
         });
       }
     } catch (error) {
       addUsage();
       if (!signal.aborted) {
-        outcome = "error";
+        outcome = 'error';
         const reason = error instanceof Error ? error.message : String(error);
         // Only failures of the model run count as model errors, not a failed history load.
         if (modelCalled)
-          this.logger.warn(
-            `Agent run failed (${this.metrics.modelError(model, error)}): ${reason}`,
-          );
+          this.logger.warn(`Agent run failed (${this.metrics.modelError(model, error)}): ${reason}`);
         else this.logger.warn(`Could not prepare the agent run: ${reason}`);
       }
       throw error;
@@ -253,15 +222,11 @@ export class AgentService implements Responder {
     if (!this.transcriptionEnabled) {
       throw new AppException(
         ErrorCode.NotImplemented,
-        "Dictation is not configured on this server (set AGENT_TRANSCRIBE_MODEL).",
+        'Dictation is not configured on this server (set AGENT_TRANSCRIBE_MODEL).',
       );
     }
-    const type = mimeType.split(";")[0].trim().toLowerCase();
-    const file = await toFile(
-      audio,
-      `dictation.${AUDIO_EXTENSIONS[type] ?? "webm"}`,
-      { type },
-    );
+    const type = mimeType.split(';')[0].trim().toLowerCase();
+    const file = await toFile(audio, `dictation.${AUDIO_EXTENSIONS[type] ?? 'webm'}`, { type });
     const result = await this.client.audio.transcriptions.create({
       model: this.config.transcribeModel!,
       file,
@@ -273,16 +238,12 @@ export class AgentService implements Responder {
    * A short title from one small model call (no agent run: nothing to loop over, no tools); the
    * question's first words whenever that fails. It goes to the API the agent uses.
    */
-  async generateTitle(
-    question: string,
-    answer: string,
-    signal?: AbortSignal,
-  ): Promise<string> {
+  async generateTitle(question: string, answer: string, signal?: AbortSignal): Promise<string> {
     try {
       const prompt = `Question: ${question.slice(0, 2000)}\n\nAnswer: ${answer.slice(0, 1000)}`;
       const options = { signal, timeout: TITLE_TIMEOUT_MS };
       let text: string;
-      if (this.config.api === "responses") {
+      if (this.config.api === 'responses') {
         const response = await this.client.responses.create(
           {
             model: this.config.titleModel,
@@ -299,22 +260,20 @@ export class AgentService implements Responder {
           {
             model: this.config.titleModel,
             messages: [
-              { role: "system", content: TITLE_INSTRUCTIONS },
-              { role: "user", content: prompt },
+              { role: 'system', content: TITLE_INSTRUCTIONS },
+              { role: 'user', content: prompt },
             ],
             max_tokens: 60,
             stream: false,
           },
           options,
         );
-        text = completion.choices[0]?.message.content ?? "";
+        text = completion.choices[0]?.message.content ?? '';
       }
       const title = cleanTitle(text);
       if (title) return title;
     } catch (error) {
-      this.logger.debug(
-        `Title generation failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.debug(`Title generation failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     return fallbackTitle(question);
   }
@@ -325,9 +284,7 @@ export class AgentService implements Responder {
    */
   private modelFor(message: UserMessageItem | undefined | null): string {
     const chosen = message?.inference_options.model;
-    return chosen != null && this.config.models.includes(chosen)
-      ? chosen
-      : this.config.model;
+    return chosen != null && this.config.models.includes(chosen) ? chosen : this.config.model;
   }
 
   /**
@@ -335,30 +292,23 @@ export class AgentService implements Responder {
    * configuration; each run keeps its own state), rebuilt when a tool is registered. The page
    * context differs per request, so the instructions are read from the run's context.
    */
-  private agentFor(
-    input: UserMessageItem | null,
-    model: string,
-  ): Agent<AgentRunContext> {
+  private agentFor(input: UserMessageItem | null, model: string): Agent<AgentRunContext> {
     // The composer's tool menu may force a tool for this turn; the SDK resets it after one call.
     const wanted = input?.inference_options.tool_choice?.id;
     const chosen = wanted && this.tools.has(wanted) ? wanted : undefined;
-    const key = `${this.tools.version}\u0000${model}\u0000${chosen ?? ""}`;
+    const key = `${this.tools.version}\u0000${model}\u0000${chosen ?? ''}`;
     let agent = this.agents.get(key);
     if (agent) return agent;
     if (this.agents.size >= MAX_CACHED_AGENTS) this.agents.clear();
     const clientTools = this.tools.clientToolNames();
     const modelSettings: ModelSettings = {
-      ...(this.config.temperature !== undefined
-        ? { temperature: this.config.temperature }
-        : {}),
-      ...(this.config.maxOutputTokens !== undefined
-        ? { maxTokens: this.config.maxOutputTokens }
-        : {}),
+      ...(this.config.temperature !== undefined ? { temperature: this.config.temperature } : {}),
+      ...(this.config.maxOutputTokens !== undefined ? { maxTokens: this.config.maxOutputTokens } : {}),
       ...(chosen ? { toolChoice: chosen } : {}),
     };
     const knowledgeBase = this.tools.has(KNOWLEDGE_BASE_TOOL);
     agent = new Agent<AgentRunContext>({
-      name: "Assistant",
+      name: 'Assistant',
       instructions: (run) =>
         buildInstructions({
           instructions: this.config.instructions,
@@ -369,10 +319,7 @@ export class AgentService implements Responder {
       model,
       modelSettings,
       tools: this.tools.tools(),
-      toolUseBehavior:
-        clientTools.length > 0
-          ? { stopAtToolNames: clientTools }
-          : "run_llm_again",
+      toolUseBehavior: clientTools.length > 0 ? { stopAtToolNames: clientTools } : 'run_llm_again',
     });
     this.agents.set(key, agent);
     return agent;

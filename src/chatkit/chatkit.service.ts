@@ -28,6 +28,7 @@ import {
   type StreamingChatKitRequest,
   type StructuredInputItem,
   type StructuredInputSubmission,
+  type ThreadItem,
   type ThreadMetadata,
   type ThreadStreamEvent,
   type UserMessageInput,
@@ -65,6 +66,11 @@ export type ChatKitResult =
 interface PreparedStream {
   thread: ThreadMetadata;
   lease: RunLease;
+  /**
+   * The thread's newest items (oldest first) read with the turn's first statement, if they were,
+   * and the largest `loadHistory` limit they answer (all of the thread's items: Infinity).
+   */
+  history?: { items: ThreadItem[]; covers: number };
   preamble: ThreadStreamEvent[];
   events: (context: ResponderContext, signal: AbortSignal) => AsyncIterable<ThreadStreamEvent>;
 }
@@ -256,6 +262,8 @@ export class ChatKitService {
         return {
           thread,
           lease,
+          // A thread made by this request holds its first message and nothing else.
+          history: { items: [message], covers: Infinity },
           preamble: [
             { type: 'thread.created', thread: toWireThread(thread) },
             { type: 'thread.item.done', item: message },
@@ -270,12 +278,15 @@ export class ChatKitService {
           // The lease, the message (only if the lease was free) and the thread: one round trip.
           const message = this.buildUserMessage(threadId, request.params.input, []);
           const claim = this.lock.claim(ctx.requestId);
-          const start = await this.store.openTurn(ctx, threadId, message, claim);
+          const start = await this.store.openTurn(ctx, threadId, message, claim, this.responder.historyLimit);
           if (!start.leased) throw this.lock.busy(start.busyForS);
-          const { thread } = start;
+          const { thread, history } = start;
+          const asked = this.responder.historyLimit ?? 0;
           return {
             thread,
             lease: this.lock.held(thread.id, claim),
+            // Fewer than asked for: that is the whole thread.
+            history: history && { items: history, covers: history.length < asked ? Infinity : asked },
             preamble: [{ type: 'thread.item.done', item: message }],
             events: (rc, signal) => this.responder.respond(thread, message, rc, signal),
           };
@@ -413,7 +424,7 @@ export class ChatKitService {
     try {
       yield* prepared.preamble;
       const changes = new ThreadChanges();
-      const context = this.responderContext(ctx, prepared.thread, changes, writes);
+      const context = this.responderContext(ctx, prepared.thread, changes, writes, prepared.history);
       // The responder stops when the client leaves (or is cut as too slow a reader), when it has
       // been silent for too long, or when the events stop being read.
       const stop = new AbortController();
@@ -467,11 +478,20 @@ export class ChatKitService {
     thread: ThreadMetadata,
     changes: ThreadChanges,
     writes?: TurnWrites,
+    history?: PreparedStream['history'],
   ): ResponderContext {
+    // Read ahead with the turn's first statement: served once, to the first call it covers (a
+    // later call may follow writes of this turn, so it reads).
+    let ahead = history;
     return {
       updateThread: (change) => changes.record(change),
       request: ctx,
-      loadHistory: (limit) => this.store.recentItems(ctx, thread.id, limit),
+      loadHistory: (limit) => {
+        const items = ahead;
+        ahead = undefined;
+        if (items && limit <= items.covers) return Promise.resolve(items.items.slice(-Math.max(1, limit)));
+        return this.store.recentItems(ctx, thread.id, limit);
+      },
       saveItem: writes
         ? (item) => Promise.resolve(writes.upsert(item))
         : (item) => this.store.upsertItem(ctx, thread.id, item),

@@ -71,7 +71,8 @@ export interface LeaseClaim {
 
 /** How opening a turn on an existing thread went: the thread, and whether the lease was free. */
 export type TurnStart =
-  { thread: ThreadMetadata; leased: true } | { thread: ThreadMetadata; leased: false; busyForS: number };
+  | { thread: ThreadMetadata; leased: true; history?: ThreadItem[] }
+  | { thread: ThreadMetadata; leased: false; busyForS: number };
 
 /** What a turn writes when it ends: items to upsert or delete, and the thread when it changed. */
 export interface TurnWriteSet {
@@ -322,15 +323,17 @@ export class ThreadStore {
    * Opens a turn on an existing thread of the caller's in one statement: takes the run lease
    * (only over an expired one) and, only if it got it, stores the user's message; returns the
    * thread either way, and how long the lease still runs when it was held. Throws "not found"
-   * for a thread that is not the caller's.
+   * for a thread that is not the caller's. With `historyLimit`, it also reads the newest items
+   * for the model, as recentItems would, `message` last (the statement cannot see its own insert).
    */
   async openTurn(
     ctx: RequestContext,
     threadId: string,
     message: ThreadItem,
     claim: LeaseClaim,
+    historyLimit = 0,
   ): Promise<TurnStart> {
-    const rows: Array<ThreadRow & { leased: boolean; busy_for_s: number | null }> =
+    const rows: Array<ThreadRow & { leased: boolean; busy_for_s: number | null; history: ItemRow[] | null }> =
       await this.threadRepo.query(
         `WITH t AS (
          SELECT id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at FROM threads
@@ -350,7 +353,13 @@ export class ThreadStore {
        SELECT t.id, t.title, t.status, t.allowed_image_domains, t.metadata, t.created_at,
               EXISTS (SELECT 1 FROM message) AS leased,
               (SELECT GREATEST(1, ceil(extract(epoch FROM r.expires_at - now())))::int
-                 FROM thread_runs r WHERE r.thread_id = t.id) AS busy_for_s
+                 FROM thread_runs r WHERE r.thread_id = t.id) AS busy_for_s,
+              CASE WHEN $10::int > 0 THEN (
+                SELECT coalesce(json_agg(json_build_object('id', h.id, 'created_at', h.created_at, 'payload', h.payload)
+                                         ORDER BY h.created_at, h.id), '[]'::json)
+                  FROM (SELECT id, created_at, payload FROM thread_items i
+                         WHERE i.thread_id = t.id AND i.user_id = t.user_id AND i.org_id = t.org_id
+                         ORDER BY created_at DESC, id DESC LIMIT $10) h) END AS history
          FROM t`,
         [
           threadId,
@@ -362,13 +371,18 @@ export class ThreadStore {
           message.type,
           message.created_at,
           JSON.stringify({ ...message, thread_id: threadId }),
+          Math.max(0, historyLimit - 1),
         ],
       );
     const row = rows[0];
     if (!row) throw AppException.notFound('thread');
     const thread = toThread(row);
     // A lease taken by a concurrent statement is not in this statement's snapshot: 1 s then.
-    return row.leased ? { thread, leased: true } : { thread, leased: false, busyForS: row.busy_for_s ?? 1 };
+    if (!row.leased) return { thread, leased: false, busyForS: row.busy_for_s ?? 1 };
+    const history = row.history
+      ? [...row.history.map(toItem), { ...message, thread_id: threadId } as ThreadItem]
+      : undefined;
+    return { thread, leased: true, history };
   }
 
   /** Creates the thread with its first message and its run lease, in one statement. */
