@@ -57,12 +57,6 @@ export class SseStream {
   private heartbeat?: NodeJS.Timeout;
   private ended = false;
   private slow = false;
-  /** Frames written since the response was corked; uncorked once per turn of the event loop. */
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.res.uncork();
-  };
   private readonly onClientGone = (): void => this.abort.abort(this.clientGone.reason);
 
   constructor(
@@ -107,14 +101,6 @@ export class SseStream {
   /** Writes one event; resolves once the buffer has room again (or the stream is over). */
   async send(event: ThreadStreamEvent): Promise<void> {
     if (this.ended || this.signal.aborted) return;
-    // The events of one model chunk arrive in one turn of the event loop: written as one burst,
-    // they leave in one system call instead of one per frame. Uncorked on the next turn at the
-    // latest, so no frame waits for a later one.
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      setImmediate(this.uncork);
-    }
     const accepted = this.res.write(sseFrame(event));
     this.armHeartbeat();
     // `write` says false once the socket holds more than its own high-water mark; the stream
