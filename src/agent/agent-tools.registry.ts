@@ -91,8 +91,14 @@ export class AgentTools {
   >();
   private readonly logger = new Logger(AgentTools.name);
   private readonly client = new Map<string, AgentTool>();
+  private registrations = 0;
 
   constructor(private readonly metrics: AgentMetrics) {}
+
+  /** Changes whenever a tool is registered: what was built from the tool list is stale then. */
+  get version(): number {
+    return this.registrations;
+  }
 
   register<P extends z.ZodObject>(definition: ServerToolDefinition<P>): void {
     this.assertNewName(definition.name);
@@ -116,6 +122,7 @@ export class AgentTools {
       execute: (args, runContext) => execute(args as z.infer<P>, runContext!.context as AgentRunContext),
     }) as AgentTool;
     const fallback = BUILT_IN_DISPLAY[definition.name] ?? {};
+    this.registrations++;
     this.server.set(definition.name, {
       tool: built,
       display: {
@@ -142,6 +149,7 @@ export class AgentTools {
             parameters: { required: [], additionalProperties: true, ...definition.parameters } as any,
             strict: false,
           });
+    this.registrations++;
     this.client.set(definition.name, built as AgentTool);
   }
 

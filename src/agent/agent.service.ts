@@ -60,6 +60,8 @@ const AUDIO_EXTENSIONS: Record<string, string> = {
 };
 
 const TITLE_TIMEOUT_MS = 15_000;
+/** Agents kept built: one per offered model and forced tool, so a handful; a bound all the same. */
+const MAX_CACHED_AGENTS = 64;
 
 /**
  * The workflow a previous turn left open because it ended in a client tool call: the newest
@@ -93,6 +95,7 @@ function withUsage(thread: ThreadView, run: ThreadUsage): Record<string, unknown
 @Injectable()
 export class AgentService implements Responder {
   private readonly logger = new Logger(AgentService.name);
+  private readonly agents = new Map<string, Agent<AgentRunContext>>();
 
   constructor(
     @Inject(agentConfig.KEY) private readonly config: AgentConfig,
@@ -101,8 +104,14 @@ export class AgentService implements Responder {
     private readonly tools: AgentTools,
     private readonly metrics: AgentMetrics,
     // Typed by the part it uses, so unit specs can hand in a plain reader.
-    @Inject(AttachmentReaderService) private readonly attachments: AttachmentReader,
+    @Inject(AttachmentReaderService)
+    private readonly attachments: AttachmentReader,
   ) {}
+
+  /** Enough items to find the last N messages among tool calls, workflows and hidden context. */
+  get historyLimit(): number {
+    return this.config.historyMessages * 4 + 10;
+  }
 
   get transcriptionEnabled(): boolean {
     return this.config.modelConfigured && this.config.transcribeModel !== undefined;
@@ -129,7 +138,12 @@ export class AgentService implements Responder {
     let model = this.modelFor(input);
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
-    const usage: ThreadUsage = { requests: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+    const usage: ThreadUsage = {
+      requests: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      total_tokens: 0,
+    };
     // Stays 'cancelled' if the consumer stops pulling (the client went away) before the end.
     let outcome: RunOutcome = 'cancelled';
     let modelCalled = false;
@@ -138,8 +152,7 @@ export class AgentService implements Responder {
       if (metadata) context.updateThread({ metadata });
     };
     try {
-      // Enough items to find the last N messages among tool calls, workflows and hidden context.
-      const history = await context.loadHistory(this.config.historyMessages * 4 + 10);
+      const history = await context.loadHistory(this.historyLimit);
       // A turn continued after a client tool or a structured input keeps the model it began with.
       if (input === null) model = this.modelFor(lastUserMessage(history));
       const modelInput = await toAgentInput(history, {
@@ -156,7 +169,7 @@ export class AgentService implements Responder {
         emit: (event) => void toolEvents.push(event),
       };
       modelCalled = true;
-      const result = await this.runner.run(this.buildAgent(context, input, model), modelInput, {
+      const result = await this.runner.run(this.agentFor(input, model), modelInput, {
         stream: true,
         signal,
         context: runContext,
@@ -221,18 +234,43 @@ export class AgentService implements Responder {
     return result.text.trim();
   }
 
-  /** A short title from a small model call; the question's first words whenever that fails. */
+  /**
+   * A short title from one small model call (no agent run: nothing to loop over, no tools); the
+   * question's first words whenever that fails. It goes to the API the agent uses.
+   */
   async generateTitle(question: string, answer: string, signal?: AbortSignal): Promise<string> {
     try {
-      const writer = new Agent({
-        name: 'Title writer',
-        instructions: TITLE_INSTRUCTIONS,
-        model: this.config.titleModel,
-        modelSettings: { maxTokens: 60, timeoutMs: TITLE_TIMEOUT_MS },
-      });
       const prompt = `Question: ${question.slice(0, 2000)}\n\nAnswer: ${answer.slice(0, 1000)}`;
-      const result = await this.runner.run(writer, prompt, { signal, maxTurns: 1 });
-      const title = cleanTitle(typeof result.finalOutput === 'string' ? result.finalOutput : '');
+      const options = { signal, timeout: TITLE_TIMEOUT_MS };
+      let text: string;
+      if (this.config.api === 'responses') {
+        const response = await this.client.responses.create(
+          {
+            model: this.config.titleModel,
+            instructions: TITLE_INSTRUCTIONS,
+            input: prompt,
+            max_output_tokens: 60,
+            stream: false,
+          },
+          options,
+        );
+        text = response.output_text;
+      } else {
+        const completion = await this.client.chat.completions.create(
+          {
+            model: this.config.titleModel,
+            messages: [
+              { role: 'system', content: TITLE_INSTRUCTIONS },
+              { role: 'user', content: prompt },
+            ],
+            max_tokens: 60,
+            stream: false,
+          },
+          options,
+        );
+        text = completion.choices[0]?.message.content ?? '';
+      }
+      const title = cleanTitle(text);
       if (title) return title;
     } catch (error) {
       this.logger.debug(`Title generation failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -249,31 +287,41 @@ export class AgentService implements Responder {
     return chosen != null && this.config.models.includes(chosen) ? chosen : this.config.model;
   }
 
-  private buildAgent(
-    context: ResponderContext,
-    input: UserMessageItem | null,
-    model: string,
-  ): Agent<AgentRunContext> {
-    const clientTools = this.tools.clientToolNames();
+  /**
+   * The agent for a model and a forced tool: built once and shared by every turn (an Agent is
+   * configuration; each run keeps its own state), rebuilt when a tool is registered. The page
+   * context differs per request, so the instructions are read from the run's context.
+   */
+  private agentFor(input: UserMessageItem | null, model: string): Agent<AgentRunContext> {
     // The composer's tool menu may force a tool for this turn; the SDK resets it after one call.
-    const chosen = input?.inference_options.tool_choice?.id;
+    const wanted = input?.inference_options.tool_choice?.id;
+    const chosen = wanted && this.tools.has(wanted) ? wanted : undefined;
+    const key = `${this.tools.version}\u0000${model}\u0000${chosen ?? ''}`;
+    let agent = this.agents.get(key);
+    if (agent) return agent;
+    if (this.agents.size >= MAX_CACHED_AGENTS) this.agents.clear();
+    const clientTools = this.tools.clientToolNames();
     const modelSettings: ModelSettings = {
       ...(this.config.temperature !== undefined ? { temperature: this.config.temperature } : {}),
       ...(this.config.maxOutputTokens !== undefined ? { maxTokens: this.config.maxOutputTokens } : {}),
-      ...(chosen && this.tools.has(chosen) ? { toolChoice: chosen } : {}),
+      ...(chosen ? { toolChoice: chosen } : {}),
     };
-    return new Agent<AgentRunContext>({
+    const knowledgeBase = this.tools.has(KNOWLEDGE_BASE_TOOL);
+    agent = new Agent<AgentRunContext>({
       name: 'Assistant',
-      instructions: buildInstructions({
-        instructions: this.config.instructions,
-        knowledgeBase: this.tools.has(KNOWLEDGE_BASE_TOOL),
-        metadata: context.request.metadata ?? {},
-        maxContextChars: this.config.contextMaxChars,
-      }),
+      instructions: (run) =>
+        buildInstructions({
+          instructions: this.config.instructions,
+          knowledgeBase,
+          metadata: run.context.request.metadata ?? {},
+          maxContextChars: this.config.contextMaxChars,
+        }),
       model,
       modelSettings,
       tools: this.tools.tools(),
       toolUseBehavior: clientTools.length > 0 ? { stopAtToolNames: clientTools } : 'run_llm_again',
     });
+    this.agents.set(key, agent);
+    return agent;
   }
 }

@@ -65,6 +65,12 @@ export interface Responder {
    * message leaves no trace. Optional: without it every message is accepted.
    */
   checkInput?(input: UserMessageInput): void;
+  /**
+   * How many items `loadHistory` will ask for at the start of a turn, when the responder knows:
+   * the protocol then reads them with the turn's first statement instead of a round trip of
+   * their own. Optional: without it, loadHistory reads when it is called.
+   */
+  readonly historyLimit?: number;
   respond(
     thread: ThreadView,
     input: UserMessageItem | null,

@@ -26,7 +26,7 @@ import {
   type ThreadStreamEvent,
   type UserMessageItem,
 } from 'src/protocol/chatkit.schemas';
-import type { ThreadStore } from 'src/threads/thread.store';
+import type { ThreadStore, TurnWriteSet } from 'src/threads/thread.store';
 
 /** Threads and items in memory, with the store methods the protocol uses for these requests. */
 class MemoryStore {
@@ -61,6 +61,15 @@ class MemoryStore {
   async recentItems(_ctx: RequestContext, threadId: string): Promise<ThreadItem[]> {
     return this.items.get(threadId) ?? [];
   }
+  async createTurn(ctx: RequestContext, thread: ThreadMetadata, message: ThreadItem): Promise<void> {
+    await this.createThread(ctx, thread);
+    await this.upsertItem(ctx, thread.id, message);
+  }
+  async finishTurn(ctx: RequestContext, threadId: string, writes: TurnWriteSet): Promise<void> {
+    for (const item of writes.upserts) await this.upsertItem(ctx, threadId, item);
+    for (const id of writes.deletes) await this.deleteItem(ctx, threadId, id);
+    if (writes.thread) await this.saveThread(ctx, writes.thread);
+  }
 }
 
 /** A scripted turn: what the responder yields, given the thread, the signal and a way to wait. */
@@ -83,10 +92,23 @@ const metrics = new ChatKitMetrics(new MetricsService({ enabled: true, prefix: '
 function setup(script: Script) {
   const store = new MemoryStore();
   const leases = { acquired: 0, released: 0 };
+  const lease = () => ({
+    release: async () => void leases.released++,
+    releaseWith: async (write: (owner: string) => Promise<void>) => {
+      leases.released++;
+      await write('owner');
+      return true;
+    },
+  });
   const lock = {
     acquire: async () => {
       leases.acquired++;
-      return { release: async () => void leases.released++ };
+      return lease();
+    },
+    claim: () => ({ owner: 'owner', ttlMs: 30_000 }),
+    held: () => {
+      leases.acquired++;
+      return lease();
     },
   } as unknown as ThreadRunLock;
   const responder: Responder = {

@@ -7,8 +7,10 @@
  * client gets a plain 4xx JSON error and no SSE byte was written. Once the events flow, failures
  * are `error` events. It must never touch the HTTP response: the controllers own it.
  *
- * The user's message is stored before the responder runs, in the same transaction as its
- * thread and attachment links: it survives any failure of the response.
+ * The user's message is stored before the responder runs, in the same statement as the run
+ * lease (and the new thread), or in one transaction with its attachment links: it survives any
+ * failure of the response. What the turn produces is stored when it ends, with the lease's
+ * release, in one statement (turn-writes.ts): a plain turn costs three round trips.
  *
  * The client is watched from the moment the request reaches the controller (the `signal` it
  * passes): one that leaves at any point — while its message is stored, before the first SSE
@@ -26,6 +28,7 @@ import {
   type StreamingChatKitRequest,
   type StructuredInputItem,
   type StructuredInputSubmission,
+  type ThreadItem,
   type ThreadMetadata,
   type ThreadStreamEvent,
   type UserMessageInput,
@@ -48,6 +51,7 @@ import { SlowReaderError } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
 import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
+import { TurnWrites } from 'src/chatkit/turn-writes';
 import { ActiveWork } from 'src/common/active-work';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { newId } from 'src/common/ids';
@@ -63,6 +67,11 @@ export type ChatKitResult =
 interface PreparedStream {
   thread: ThreadMetadata;
   lease: RunLease;
+  /**
+   * The thread's newest items (oldest first) read with the turn's first statement, if they were,
+   * and the largest `loadHistory` limit they answer (all of the thread's items: Infinity).
+   */
+  history?: { items: ThreadItem[]; covers: number };
   preamble: ThreadStreamEvent[];
   events: (context: ResponderContext, signal: AbortSignal) => AsyncIterable<ThreadStreamEvent>;
 }
@@ -114,13 +123,18 @@ export class ChatKitService {
       throw err;
     }
     const taken = slot;
+    const writes = new TurnWrites();
+    const { thread, lease } = prepared;
     // Once, whichever asks first: the stream's own end, or a consumer dropping the events unread.
-    let released: Promise<void> | undefined;
-    const release = (): Promise<void> =>
-      (released ??= prepared.lease.release().finally(() => taken.release()));
+    // The turn's writes go with the lease, in one statement; says whether they were stored.
+    let released: Promise<boolean> | undefined;
+    const release = (): Promise<boolean> =>
+      (released ??= lease
+        .releaseWith((owner) => this.store.finishTurn(ctx, thread.id, writes.take(), owner))
+        .finally(() => taken.release()));
     return {
       type: 'stream',
-      events: releasedWhenStopped(this.stream(ctx, request.type, prepared, signal, release), release),
+      events: releasedWhenStopped(this.stream(ctx, request.type, prepared, writes, signal, release), release),
     };
   }
 
@@ -242,16 +256,25 @@ export class ChatKitService {
           metadata: {},
         };
         const message = this.buildUserMessage(thread.id, request.params.input, attachments);
-        await this.store.transaction(async (m) => {
-          await this.store.createThread(ctx, thread, m);
-          await this.store.upsertItem(ctx, thread.id, message, m);
-          if (attachments.length)
+        let lease: RunLease;
+        if (attachments.length === 0) {
+          // The thread, its first message and its lease: one statement, one round trip.
+          const claim = this.lock.claim(ctx.requestId);
+          await this.store.createTurn(ctx, thread, message, claim);
+          lease = this.lock.held(thread.id, claim);
+        } else {
+          await this.store.transaction(async (m) => {
+            await this.store.createThread(ctx, thread, m);
+            await this.store.upsertItem(ctx, thread.id, message, m);
             await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
-        });
-        const lease = await this.lock.acquire(thread.id, ctx.requestId);
+          });
+          lease = await this.lock.acquire(thread.id, ctx.requestId);
+        }
         return {
           thread,
           lease,
+          // A thread made by this request holds its first message and nothing else.
+          history: { items: [message], covers: Infinity },
           preamble: [
             { type: 'thread.created', thread: toWireThread(thread) },
             { type: 'thread.item.done', item: message },
@@ -260,19 +283,35 @@ export class ChatKitService {
         };
       }
       case 'threads.add_user_message': {
-        const thread = await this.store.loadThread(ctx, request.params.thread_id);
+        const threadId = request.params.thread_id;
+        if (request.params.input.attachments.length === 0) {
+          this.responder.checkInput?.(request.params.input);
+          // The lease, the message (only if the lease was free) and the thread: one round trip.
+          const message = this.buildUserMessage(threadId, request.params.input, []);
+          const claim = this.lock.claim(ctx.requestId);
+          const start = await this.store.openTurn(ctx, threadId, message, claim, this.responder.historyLimit);
+          if (!start.leased) throw this.lock.busy(start.busyForS);
+          const { thread, history } = start;
+          const asked = this.responder.historyLimit ?? 0;
+          return {
+            thread,
+            lease: this.lock.held(thread.id, claim),
+            // Fewer than asked for: that is the whole thread.
+            history: history && { items: history, covers: history.length < asked ? Infinity : asked },
+            preamble: [{ type: 'thread.item.done', item: message }],
+            events: (rc, signal) => this.responder.respond(thread, message, rc, signal),
+          };
+        }
+        const thread = await this.store.loadThread(ctx, threadId);
         this.responder.checkInput?.(request.params.input);
         const attachments = await this.resolveAttachments(ctx, request.params.input);
         const lease = await this.lock.acquire(thread.id, ctx.requestId);
         const message = this.buildUserMessage(thread.id, request.params.input, attachments);
         try {
-          // A lone insert needs no transaction (BEGIN and COMMIT are two more round trips per turn).
-          if (attachments.length === 0) await this.store.upsertItem(ctx, thread.id, message);
-          else
-            await this.store.transaction(async (m) => {
-              await this.store.upsertItem(ctx, thread.id, message, m);
-              await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
-            });
+          await this.store.transaction(async (m) => {
+            await this.store.upsertItem(ctx, thread.id, message, m);
+            await this.attachments.link(ctx, thread.id, request.params.input.attachments, m);
+          });
         } catch (err) {
           await lease.release();
           throw err;
@@ -381,8 +420,9 @@ export class ChatKitService {
     ctx: RequestContext,
     type: string,
     prepared: PreparedStream,
+    writes: TurnWrites,
     signal: AbortSignal,
-    release: () => Promise<void>,
+    release: () => Promise<boolean>,
   ): AsyncGenerator<ThreadStreamEvent, void, undefined> {
     // Graceful shutdown waits for this: a stream cut by the shutdown still stores its partial answer.
     let finished!: () => void;
@@ -396,7 +436,7 @@ export class ChatKitService {
     try {
       yield* prepared.preamble;
       const changes = new ThreadChanges();
-      const context = this.responderContext(ctx, prepared.thread, changes);
+      const context = this.responderContext(ctx, prepared.thread, changes, writes, prepared.history);
       // The turn ends as cancelled when the client leaves (or is cut as too slow a reader) or a
       // stop request arrives from anywhere; the responder also stops when it has been silent for
       // too long, or when the events stop being read.
@@ -404,8 +444,7 @@ export class ChatKitService {
       const ended = AbortSignal.any([signal, watched.signal]);
       const stop = new AbortController();
       outcome = yield* runPipeline(
-        this.store,
-        ctx,
+        writes,
         prepared.thread,
         changes,
         prepared.events(context, AbortSignal.any([ended, stop.signal])),
@@ -424,6 +463,12 @@ export class ChatKitService {
           },
         },
       );
+      // The turn's items are stored before the client sees the stream end; if they could not
+      // be, it is told so while it still listens.
+      if (outcome === 'completed' && !(await release())) {
+        outcome = 'failed';
+        yield { type: 'error', code: 'stream.error', allow_retry: true };
+      }
       if (cutAsSlowReader()) {
         outcome = 'slow_reader';
         this.metrics.slowReaderCuts.inc({ type });
@@ -443,12 +488,29 @@ export class ChatKitService {
     }
   }
 
-  responderContext(ctx: RequestContext, thread: ThreadMetadata, changes: ThreadChanges): ResponderContext {
+  /** In a stream (`writes` given), saved items are stored with the rest of the turn when it ends. */
+  responderContext(
+    ctx: RequestContext,
+    thread: ThreadMetadata,
+    changes: ThreadChanges,
+    writes?: TurnWrites,
+    history?: PreparedStream['history'],
+  ): ResponderContext {
+    // Read ahead with the turn's first statement: served once, to the first call it covers (a
+    // later call may follow writes of this turn, so it reads).
+    let ahead = history;
     return {
       updateThread: (change) => changes.record(change),
       request: ctx,
-      loadHistory: (limit) => this.store.recentItems(ctx, thread.id, limit),
-      saveItem: (item) => this.store.upsertItem(ctx, thread.id, item),
+      loadHistory: (limit) => {
+        const items = ahead;
+        ahead = undefined;
+        if (items && limit <= items.covers) return Promise.resolve(items.items.slice(-Math.max(1, limit)));
+        return this.store.recentItems(ctx, thread.id, limit);
+      },
+      saveItem: writes
+        ? (item) => Promise.resolve(writes.upsert(item))
+        : (item) => this.store.upsertItem(ctx, thread.id, item),
       generateId: (kind) => newId(kind),
       now: () => new Date().toISOString(),
     };
@@ -501,7 +563,7 @@ export class ChatKitService {
  */
 function releasedWhenStopped<T>(
   events: AsyncGenerator<T, void, undefined>,
-  release: () => Promise<void>,
+  release: () => Promise<unknown>,
 ): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]: () => ({

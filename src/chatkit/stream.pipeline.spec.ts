@@ -1,8 +1,7 @@
 import { AssistantMessageBuilder } from 'src/chatkit/assistant-message.builder';
 import { CANCELLED_MARKER, ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
-import type { RequestContext } from 'src/common/request-context';
+import { TurnWrites } from 'src/chatkit/turn-writes';
 import type { ThreadItem, ThreadMetadata, ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
-import type { ThreadStore } from 'src/threads/thread.store';
 
 function thread(): ThreadMetadata {
   return {
@@ -46,26 +45,14 @@ describe('thread changes', () => {
 });
 
 describe('partial answers', () => {
-  function fakeStore(): { store: ThreadStore; saved: ThreadItem[] } {
-    const saved: ThreadItem[] = [];
-    const store = {
-      upsertItem: (_ctx: unknown, _thread: string, item: ThreadItem) =>
-        Promise.resolve(void saved.push(item)),
-      deleteItem: () => Promise.resolve(),
-      saveThread: () => Promise.resolve(),
-    } as unknown as ThreadStore;
-    return { store, saved };
-  }
-
   /** Runs the pipeline and stops reading after `read` of the responder's events. */
   async function cancelAfter(events: ThreadStreamEvent[], read: number): Promise<ThreadItem[]> {
-    const { store, saved } = fakeStore();
+    const writes = new TurnWrites();
     async function* responder(): AsyncGenerator<ThreadStreamEvent> {
       yield* events;
     }
     const pipeline = runPipeline(
-      store,
-      {} as RequestContext,
+      writes,
       thread(),
       new ThreadChanges(),
       responder(),
@@ -75,7 +62,7 @@ describe('partial answers', () => {
     await pipeline.next(); // stream_options
     for (let i = 0; i < read; i++) await pipeline.next();
     await pipeline.return('cancelled');
-    return saved;
+    return writes.take().upserts;
   }
 
   it("stores a builder's message as of the last event sent, though the builder went further", async () => {

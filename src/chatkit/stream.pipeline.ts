@@ -1,7 +1,8 @@
 /**
  * The event pipeline every streaming request runs through (fact sheet §5.6, §5.9), as an async
  * generator of the events to send: `stream_options`, then the responder's events. It persists
- * `done` (upsert), `replaced` (upsert) and `removed` (delete), keeps `added`/`updated` items
+ * `done` (upsert), `replaced` (upsert) and `removed` (delete) — into the turn's writes, stored when the turn ends
+ * (turn-writes.ts) — keeps `added`/`updated` items
  * pending in memory (an assistant message as its builder says the client has it; any other item
  * by applying the updates, as the client does), applies and saves the thread changes the
  * responder records through its context (ThreadChanges) and yields those the client can see, and
@@ -32,9 +33,8 @@ import { toWireThread } from 'src/protocol/chatkit.wire';
 import { messageAfter } from 'src/chatkit/assistant-message.builder';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
 import type { ThreadChange } from 'src/chatkit/chatkit.ports';
-import type { RequestContext } from 'src/common/request-context';
+import type { TurnWrites } from 'src/chatkit/turn-writes';
 import { newId } from 'src/common/ids';
-import type { ThreadStore } from 'src/threads/thread.store';
 
 export const CANCELLED_MARKER = 'The user cancelled the stream. Stop responding to the prior request.';
 
@@ -73,8 +73,7 @@ const logger = new Logger('StreamPipeline');
  * client is gone; a consumer that stops early (`return()`) counts as a cancellation too.
  */
 export async function* runPipeline(
-  store: ThreadStore,
-  ctx: RequestContext,
+  writes: TurnWrites,
   thread: ThreadMetadata,
   changes: ThreadChanges,
   events: AsyncIterable<ThreadStreamEvent>,
@@ -85,12 +84,12 @@ export async function* runPipeline(
   const pending = new Map<string, ThreadItem>();
   // Checked after every event, but only a recorded change costs anything: the responder says
   // what it changed (context.updateThread), so nothing is compared per token.
-  const threadChanged = async (): Promise<ThreadStreamEvent[]> => {
+  const threadChanged = (): ThreadStreamEvent[] => {
     const change = changes.take();
     if (!change) return [];
     const { stored, visible } = applyThreadChange(thread, change);
     if (!stored) return [];
-    await store.saveThread(ctx, thread);
+    writes.saveThread(thread);
     // The wire thread always carries `metadata: {}`, so a private-metadata change (the agent's
     // token counts, every turn) would send a thread.updated that says nothing; the reference
     // sends one anyway.
@@ -99,15 +98,14 @@ export async function* runPipeline(
   };
 
   const iterator = events[Symbol.asyncIterator]();
+  const idle = new IdleTimer(options.idleTimeoutMs);
   // Set once the turn has ended on its own; a consumer that stops before that cancels it.
   let ended = false;
-  const cancel = async (): Promise<void> => {
+  const cancel = (): void => {
     // Stop the responder and keep what the user already saw.
     void iterator.return?.().catch(() => undefined);
     hooks.onCancelled?.();
-    await persistCancelled(store, ctx, thread.id, pending).catch((err: Error) =>
-      logger.error(`could not store a cancelled stream's partial answer: ${err.message}`),
-    );
+    persistCancelled(writes, thread.id, pending);
   };
 
   try {
@@ -115,7 +113,7 @@ export async function* runPipeline(
     let first = true;
     try {
       for (;;) {
-        const next = await nextEvent(iterator, signal, options.idleTimeoutMs);
+        const next = await nextEvent(iterator, signal, idle);
         if (next === 'aborted') break;
         if (next === 'idle') {
           options.abortResponder?.(new Error('responder idle timeout'));
@@ -127,11 +125,11 @@ export async function* runPipeline(
           first = false;
           hooks.onFirstEvent?.();
         }
-        if (await handleEvent(next.value, pending, store, ctx, thread.id)) yield next.value;
-        yield* await threadChanged();
+        if (handleEvent(next.value, pending, writes)) yield next.value;
+        yield* threadChanged();
       }
       if (!signal.aborted) {
-        const changed = await threadChanged();
+        const changed = threadChanged();
         ended = true;
         yield* changed;
         return 'completed';
@@ -142,48 +140,47 @@ export async function* runPipeline(
       } else {
         ended = true;
         // What the user already saw of the answer is kept, so a retry or a reload shows it.
-        await persistPartialAnswers(store, ctx, thread.id, pending).catch(() => undefined);
+        persistPartialAnswers(writes, pending);
         if (!(err instanceof CustomStreamError))
           logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
         yield errorEvent(err);
-        yield* await threadChanged().catch(() => []);
+        yield* threadChanged();
         return 'failed';
       }
     }
     ended = true;
-    await cancel();
+    cancel();
     return 'cancelled';
   } finally {
+    idle.stop();
     if (!ended) {
       // The consumer stopped pulling: nobody reads the rest of the answer.
       options.abortResponder?.(new Error('the stream was stopped'));
-      await cancel();
+      cancel();
     }
   }
 }
 
-/** Persists or tracks one event; says whether the client may see it. */
-async function handleEvent(
+/** Records or tracks one event; says whether the client may see it. */
+function handleEvent(
   event: ThreadStreamEvent,
   pending: Map<string, ThreadItem>,
-  store: ThreadStore,
-  ctx: RequestContext,
-  threadId: string,
-): Promise<boolean> {
+  writes: TurnWrites,
+): boolean {
   switch (event.type) {
     case 'thread.item.added':
       pending.set(event.item.id, structuredClone(event.item));
       return !isHiddenItem(event.item);
     case 'thread.item.done':
-      await store.upsertItem(ctx, threadId, event.item);
+      writes.upsert(event.item);
       pending.delete(event.item.id);
       return !isHiddenItem(event.item);
     case 'thread.item.replaced':
-      await store.upsertItem(ctx, threadId, event.item);
+      writes.upsert(event.item);
       pending.delete(event.item.id);
       return !isHiddenItem(event.item);
     case 'thread.item.removed':
-      await store.deleteItem(ctx, threadId, event.item_id);
+      writes.delete(event.item_id);
       pending.delete(event.item_id);
       return true;
     case 'thread.item.updated': {
@@ -239,28 +236,18 @@ export function applyUpdate(item: ThreadItem, update: ThreadItemUpdate): void {
   }
 }
 
-/** Stores pending assistant messages that have any visible text; empty ones are dropped. */
-async function persistPartialAnswers(
-  store: ThreadStore,
-  ctx: RequestContext,
-  threadId: string,
-  pending: Map<string, ThreadItem>,
-): Promise<void> {
+/** Keeps pending assistant messages that have any visible text; empty ones are dropped. */
+function persistPartialAnswers(writes: TurnWrites, pending: Map<string, ThreadItem>): void {
   for (const item of pending.values()) {
     if (item.type !== 'assistant_message') continue;
     const text = (item as AssistantMessageItem).content.map((c) => c.text).join('');
-    if (text.trim()) await store.upsertItem(ctx, threadId, item);
+    if (text.trim()) writes.upsert(item);
   }
 }
 
-async function persistCancelled(
-  store: ThreadStore,
-  ctx: RequestContext,
-  threadId: string,
-  pending: Map<string, ThreadItem>,
-): Promise<void> {
-  await persistPartialAnswers(store, ctx, threadId, pending);
-  await store.upsertItem(ctx, threadId, {
+function persistCancelled(writes: TurnWrites, threadId: string, pending: Map<string, ThreadItem>): void {
+  persistPartialAnswers(writes, pending);
+  writes.upsert({
     type: 'sdk_hidden_context',
     id: newId('sdk_hidden_context'),
     thread_id: threadId,
@@ -277,32 +264,57 @@ function errorEvent(err: unknown): ThreadStreamEvent {
 }
 
 /**
- * The responder's next event, or 'aborted' (the client left) or 'idle' (nothing for `idleMs`;
- * 0: wait forever), whichever comes first. Every listener and timer is removed once it settles:
- * a Promise.race against one long-lived "aborted" promise would keep a reaction per event
- * until the stream ends.
+ * One idle timer for a whole turn, re-armed for each wait with `refresh()` instead of a timer
+ * made and cleared per event. `wait` says what to call if it fires before `clear`.
+ */
+class IdleTimer {
+  private onIdle?: () => void;
+  private readonly timer?: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    if (ms) this.timer = setTimeout(() => this.onIdle?.(), ms);
+  }
+
+  wait(onIdle: () => void): void {
+    if (!this.timer) return;
+    this.onIdle = onIdle;
+    this.timer.refresh();
+  }
+
+  clear(): void {
+    this.onIdle = undefined;
+  }
+
+  stop(): void {
+    this.onIdle = undefined;
+    clearTimeout(this.timer);
+  }
+}
+
+/**
+ * The responder's next event, or 'aborted' (the client left) or 'idle' (the idle timer fired),
+ * whichever comes first. Every listener is removed once it settles: a Promise.race against one
+ * long-lived "aborted" promise would keep a reaction per event until the stream ends.
  */
 function nextEvent<T>(
   iterator: AsyncIterator<T>,
   signal: AbortSignal,
-  idleMs: number,
+  idle: IdleTimer,
 ): Promise<IteratorResult<T> | 'aborted' | 'idle'> {
   if (signal.aborted) return Promise.resolve('aborted');
   return new Promise((resolve, reject) => {
     const settle = (): void => {
-      clearTimeout(timer);
+      idle.clear();
       signal.removeEventListener('abort', onAbort);
     };
     const onAbort = (): void => {
       settle();
       resolve('aborted');
     };
-    const timer = idleMs
-      ? setTimeout(() => {
-          settle();
-          resolve('idle');
-        }, idleMs)
-      : undefined;
+    idle.wait(() => {
+      settle();
+      resolve('idle');
+    });
     signal.addEventListener('abort', onAbort, { once: true });
     iterator.next().then(
       (result) => {

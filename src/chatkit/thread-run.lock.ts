@@ -17,9 +17,17 @@ import { Repository } from 'typeorm';
 import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import type { LeaseClaim } from 'src/threads/thread.store';
 
 export interface RunLease {
+  /** Gives the lease back (deletes its row); retried in the background if that fails. */
   release(): Promise<void>;
+  /**
+   * Gives the lease back through `write`, a statement that also deletes the lease row (the end
+   * of a turn: its items, its thread and the lease in one round trip). Says whether `write`
+   * went through; when it did not, the lease is released on its own, as by release().
+   */
+  releaseWith(write: (owner: string) => Promise<void>): Promise<boolean>;
 }
 
 /** The first retry of a failed release, doubled after each failure up to the cap. */
@@ -41,8 +49,7 @@ export class ThreadRunLock implements OnApplicationShutdown {
 
   /** Takes the thread's lease or throws 409 thread_busy. */
   async acquire(threadId: string, requestId: string): Promise<RunLease> {
-    const owner = `${this.instance}:${requestId}`.slice(0, 128);
-    const ttl = `${this.config.runLockTtlMs} milliseconds`;
+    const claim = this.claim(requestId);
     // Written out: taking a lease is one atomic upsert that succeeds only over an expired one.
     const rows: unknown[] = await this.runs.query(
       `INSERT INTO thread_runs (thread_id, owner, acquired_at, expires_at)
@@ -51,12 +58,27 @@ export class ThreadRunLock implements OnApplicationShutdown {
          SET owner = EXCLUDED.owner, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
          WHERE thread_runs.expires_at < now()
        RETURNING owner`,
-      [threadId, owner, ttl],
+      [threadId, claim.owner, `${claim.ttlMs} milliseconds`],
     );
-    if (!rows.length) throw await this.busy(threadId);
+    if (!rows.length) throw this.busy(await this.busyFor(threadId));
+    return this.held(threadId, claim);
+  }
+
+  /**
+   * The lease a request would take, for a statement that takes it together with other writes
+   * (ThreadStore.openTurn, createTurn); `held` then keeps it alive.
+   */
+  claim(requestId: string): LeaseClaim {
+    return { owner: `${this.instance}:${requestId}`.slice(0, 128), ttlMs: this.config.runLockTtlMs };
+  }
+
+  /** The lease `claim` got on `threadId`: extended by a heartbeat until it is given back. */
+  held(threadId: string, claim: LeaseClaim): RunLease {
+    const { owner } = claim;
+    const ttl = `${claim.ttlMs} milliseconds`;
     // When the lease would run out if no heartbeat got through from now on (local clock, used
     // only to stop retrying a release that no longer matters).
-    let expiresAt = Date.now() + this.config.runLockTtlMs;
+    let expiresAt = Date.now() + claim.ttlMs;
     const heartbeat = setInterval(
       () => {
         const sent = Date.now();
@@ -67,23 +89,39 @@ export class ThreadRunLock implements OnApplicationShutdown {
           .where({ threadId, owner })
           .setParameter('ttl', ttl)
           .execute()
-          .then(() => (expiresAt = sent + this.config.runLockTtlMs))
+          .then(() => (expiresAt = sent + claim.ttlMs))
           .catch((err: Error) =>
             this.logger.warn(`could not extend the run lease of a thread: ${err.message}`),
           );
       },
-      Math.max(1000, Math.floor(this.config.runLockTtlMs / 3)),
+      Math.max(1000, Math.floor(claim.ttlMs / 3)),
     );
     heartbeat.unref();
     let released = false;
+    const releaseAlone = async (): Promise<void> => {
+      if (await this.delete(threadId, owner)) return;
+      this.logger.warn('could not release the run lease of a thread; retrying until the database answers');
+      this.retryRelease(threadId, owner, expiresAt, RELEASE_RETRY_FIRST_MS);
+    };
     return {
       release: async () => {
         if (released) return;
         released = true;
         clearInterval(heartbeat);
-        if (await this.delete(threadId, owner)) return;
-        this.logger.warn('could not release the run lease of a thread; retrying until the database answers');
-        this.retryRelease(threadId, owner, expiresAt, RELEASE_RETRY_FIRST_MS);
+        await releaseAlone();
+      },
+      releaseWith: async (write) => {
+        if (released) return false;
+        released = true;
+        clearInterval(heartbeat);
+        try {
+          await write(owner);
+          return true;
+        } catch (err) {
+          this.logger.error(`could not store the end of a turn: ${(err as Error).message}`);
+          await releaseAlone();
+          return false;
+        }
       },
     };
   }
@@ -119,19 +157,22 @@ export class ThreadRunLock implements OnApplicationShutdown {
     this.releaseRetries.add(timer);
   }
 
-  /**
-   * The 409 for a thread whose lease is held: how long it may take, and when to ask again. The
-   * lease's remaining time bounds the wait only if its stream was cut off (a live one extends
-   * it), so clients are told to come back sooner than that.
-   */
-  private async busy(threadId: string): Promise<AppException> {
-    // Written out: the remaining time is measured on the database's clock, as the lease is.
+  /** How long the lease on `threadId` still runs, in whole seconds, on the database's clock. */
+  private async busyFor(threadId: string): Promise<number> {
     const rows: Array<{ wait_s: number }> = await this.runs.query(
       `SELECT GREATEST(1, ceil(extract(epoch FROM expires_at - now())))::int AS wait_s
          FROM thread_runs WHERE thread_id = $1`,
       [threadId],
     );
-    const waitS = rows[0]?.wait_s ?? 1;
+    return rows[0]?.wait_s ?? 1;
+  }
+
+  /**
+   * The 409 for a thread whose lease is held for `waitS` more seconds: how long it may take, and
+   * when to ask again. The lease's remaining time bounds the wait only if its stream was cut off
+   * (a live one extends it), so clients are told to come back sooner than that.
+   */
+  busy(waitS: number): AppException {
     return new AppException(
       ErrorCode.ThreadBusy,
       `a response is already streaming on this thread; wait for it or stop it (if it was cut off, ` +

@@ -13,6 +13,13 @@
  *
  * Every method that takes a manager runs on it alone: inside a transaction nothing may reach for a
  * second connection (the embedded database has exactly one).
+ *
+ * A streamed turn costs three round trips: one statement opens it (the run lease, the user's
+ * message, the thread), one reads the history, one closes it (the turn's items, the thread, the
+ * lease back). The run lease's table belongs to ThreadRunLock; the store writes its row only
+ * inside those two statements, as the lock describes it (LeaseClaim), so that a turn's first and
+ * last writes stay one round trip each. Each statement is atomic on its own, so no transaction
+ * holds the embedded database's one connection across round trips.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -55,6 +62,24 @@ interface ItemRow {
 }
 
 const HIDDEN = [...HIDDEN_ITEM_TYPES];
+
+/** The run lease a turn's first statement takes and its last gives back (see ThreadRunLock). */
+export interface LeaseClaim {
+  owner: string;
+  ttlMs: number;
+}
+
+/** How opening a turn on an existing thread went: the thread, and whether the lease was free. */
+export type TurnStart =
+  | { thread: ThreadMetadata; leased: true; history?: ThreadItem[] }
+  | { thread: ThreadMetadata; leased: false; busyForS: number };
+
+/** What a turn writes when it ends: items to upsert or delete, and the thread when it changed. */
+export interface TurnWriteSet {
+  upserts: ThreadItem[];
+  deletes: string[];
+  thread: ThreadMetadata | null;
+}
 
 @Injectable()
 export class ThreadStore {
@@ -288,6 +313,168 @@ export class ThreadStore {
     return affectedRows(result);
   }
 
+  // -------------------------------------------------------------------------------- turns
+
+  /**
+   * Opens a turn on an existing thread of the caller's in one statement: takes the run lease
+   * (only over an expired one) and, only if it got it, stores the user's message; returns the
+   * thread either way, and how long the lease still runs when it was held. Throws "not found"
+   * for a thread that is not the caller's. With `historyLimit`, it also reads the newest items
+   * for the model, as recentItems would, `message` last (the statement cannot see its own insert).
+   */
+  async openTurn(
+    ctx: RequestContext,
+    threadId: string,
+    message: ThreadItem,
+    claim: LeaseClaim,
+    historyLimit = 0,
+  ): Promise<TurnStart> {
+    const rows: Array<ThreadRow & { leased: boolean; busy_for_s: number | null; history: ItemRow[] | null }> =
+      await this.threadRepo.query(
+        `WITH t AS (
+         SELECT id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at FROM threads
+          WHERE id = $1 AND user_id = $2 AND org_id = $3),
+       lease AS (
+         INSERT INTO thread_runs (thread_id, owner, acquired_at, expires_at)
+         SELECT id, $4, now(), now() + $5::interval FROM t
+         ON CONFLICT (thread_id) DO UPDATE
+           SET owner = EXCLUDED.owner, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
+           WHERE thread_runs.expires_at < now()
+         RETURNING thread_id),
+       message AS (
+         INSERT INTO thread_items (thread_id, id, user_id, org_id, type, created_at, payload)
+         SELECT t.id, $6, t.user_id, t.org_id, $7, $8::timestamptz, $9::jsonb FROM t JOIN lease ON lease.thread_id = t.id
+         ON CONFLICT (thread_id, id) DO UPDATE SET type = EXCLUDED.type, payload = EXCLUDED.payload
+         RETURNING id)
+       SELECT t.id, t.title, t.status, t.allowed_image_domains, t.metadata, t.created_at,
+              EXISTS (SELECT 1 FROM message) AS leased,
+              (SELECT GREATEST(1, ceil(extract(epoch FROM r.expires_at - now())))::int
+                 FROM thread_runs r WHERE r.thread_id = t.id) AS busy_for_s,
+              CASE WHEN $10::int > 0 THEN (
+                SELECT coalesce(json_agg(json_build_object('id', h.id, 'created_at', h.created_at, 'payload', h.payload)
+                                         ORDER BY h.created_at, h.id), '[]'::json)
+                  FROM (SELECT id, created_at, payload FROM thread_items i
+                         WHERE i.thread_id = t.id AND i.user_id = t.user_id AND i.org_id = t.org_id
+                         ORDER BY created_at DESC, id DESC LIMIT $10) h) END AS history
+         FROM t`,
+        [
+          threadId,
+          ctx.userId,
+          ctx.orgId ?? '',
+          claim.owner,
+          `${claim.ttlMs} milliseconds`,
+          message.id,
+          message.type,
+          message.created_at,
+          JSON.stringify({ ...message, thread_id: threadId }),
+          Math.max(0, historyLimit - 1),
+        ],
+      );
+    const row = rows[0];
+    if (!row) throw AppException.notFound('thread');
+    const thread = toThread(row);
+    // A lease taken by a concurrent statement is not in this statement's snapshot: 1 s then.
+    if (!row.leased) return { thread, leased: false, busyForS: row.busy_for_s ?? 1 };
+    const history = row.history
+      ? [...row.history.map(toItem), { ...message, thread_id: threadId } as ThreadItem]
+      : undefined;
+    return { thread, leased: true, history };
+  }
+
+  /** Creates the thread with its first message and its run lease, in one statement. */
+  async createTurn(
+    ctx: RequestContext,
+    thread: ThreadMetadata,
+    message: ThreadItem,
+    claim: LeaseClaim,
+  ): Promise<void> {
+    const columns = threadColumns(thread);
+    await this.threadRepo.query(
+      `WITH t AS (
+         INSERT INTO threads (id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::timestamptz)
+         RETURNING id, user_id, org_id),
+       lease AS (
+         INSERT INTO thread_runs (thread_id, owner, acquired_at, expires_at)
+         SELECT id, $9, now(), now() + $10::interval FROM t)
+       INSERT INTO thread_items (thread_id, id, user_id, org_id, type, created_at, payload)
+       SELECT t.id, $11, t.user_id, t.org_id, $12, $13::timestamptz, $14::jsonb FROM t`,
+      [
+        thread.id,
+        ctx.userId,
+        ctx.orgId ?? '',
+        columns.title,
+        JSON.stringify(columns.status),
+        jsonOrNull(columns.allowedImageDomains),
+        JSON.stringify(columns.metadata),
+        thread.created_at,
+        claim.owner,
+        `${claim.ttlMs} milliseconds`,
+        message.id,
+        message.type,
+        message.created_at,
+        JSON.stringify({ ...message, thread_id: thread.id }),
+      ],
+    );
+  }
+
+  /**
+   * Closes a turn in one statement: upserts and deletes its items, saves the thread when it
+   * changed, and gives back the run lease of `leaseOwner` (when given). A replaced item keeps its
+   * position, as with upsertItem. Nothing is written into a thread that is not the caller's (or
+   * no longer exists), and the lease goes either way.
+   */
+  async finishTurn(
+    ctx: RequestContext,
+    threadId: string,
+    writes: TurnWriteSet,
+    leaseOwner: string | null,
+  ): Promise<void> {
+    const params: unknown[] = [threadId, ctx.userId, ctx.orgId ?? ''];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    const parts: string[] = [];
+    if (writes.upserts.length) {
+      const items = writes.upserts.map((item) => ({
+        id: item.id,
+        type: item.type,
+        created_at: item.created_at,
+        payload: { ...item, thread_id: threadId },
+      }));
+      parts.push(`put AS (
+         INSERT INTO thread_items (thread_id, id, user_id, org_id, type, created_at, payload)
+         SELECT t.id, x.id, t.user_id, t.org_id, x.type, x.created_at, x.payload
+           FROM t, jsonb_to_recordset(${param(JSON.stringify(items))}::jsonb)
+                AS x(id varchar, type varchar, created_at timestamptz, payload jsonb)
+         ON CONFLICT (thread_id, id) DO UPDATE SET type = EXCLUDED.type, payload = EXCLUDED.payload)`);
+    }
+    if (writes.deletes.length) {
+      parts.push(`gone AS (
+         DELETE FROM thread_items i USING t
+          WHERE i.thread_id = t.id AND i.user_id = t.user_id AND i.org_id = t.org_id
+            AND i.id = ANY(${param(writes.deletes)}::varchar[]))`);
+    }
+    if (writes.thread) {
+      const c = threadColumns(writes.thread);
+      parts.push(`saved AS (
+         UPDATE threads SET title = ${param(c.title)}, status = ${param(JSON.stringify(c.status))}::jsonb,
+                allowed_image_domains = ${param(jsonOrNull(c.allowedImageDomains))}::jsonb,
+                metadata = ${param(JSON.stringify(c.metadata))}::jsonb, updated_at = now()
+          WHERE id = $1 AND user_id = $2 AND org_id = $3)`);
+    }
+    if (leaseOwner !== null) {
+      parts.push(
+        `released AS (DELETE FROM thread_runs WHERE thread_id = $1 AND owner = ${param(leaseOwner)})`,
+      );
+    }
+    if (!parts.length) return;
+    await this.threadRepo.query(
+      `WITH t AS (SELECT id, user_id, org_id FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3),
+       ${parts.join(',\n       ')}
+       SELECT 1`,
+      params,
+    );
+  }
+
   // -------------------------------------------------------------------------------- feedback
 
   /**
@@ -337,6 +524,11 @@ function affectedRows(result: unknown): number {
     return result[1];
   }
   return Array.isArray(result) ? result.length : 0;
+}
+
+/** A JSON value for a nullable jsonb column: SQL NULL stays NULL rather than JSON `null`. */
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
 function iso(value: Date | string): string {

@@ -1,0 +1,178 @@
+/**
+ * How many database round trips one agent turn costs, from the request to the end of its stream.
+ * Every round trip is a wait on the database and a write on its socket, and on the embedded
+ * database every one of them queues behind all other requests on its single connection, so the
+ * count is part of what a turn costs. The pg driver is wrapped in this process (the app runs in
+ * it): every `Client.query` call is one round trip, whatever its text holds.
+ *
+ * Runs on the embedded database by default and on a server with DATABASE_URL.
+ */
+import { Client } from 'pg';
+import { chatkit, userInput } from 'test/support/chatkit-client';
+import { FakeOpenAI, textTurn } from 'test/support/fake-openai';
+import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
+
+/** Round trips allowed for one `threads.add_user_message` turn: open (with the history) + finish. */
+const ADD_MESSAGE_MAX_ROUND_TRIPS = 2;
+/** The same for `threads.create`, whose first answer also names the thread. */
+const CREATE_MAX_ROUND_TRIPS = 2;
+
+type Query = (...args: unknown[]) => unknown;
+
+/**
+ * Records the text of every query sent while `recording` is on. Installed before the app starts:
+ * the app's client class binds `query` when a connection is made.
+ */
+class RoundTrips {
+  private recording = false;
+  private texts: string[] = [];
+  private readonly original: Query;
+
+  constructor() {
+    const original = Client.prototype.query as Query;
+    this.original = original;
+    const record = (text: string): void => {
+      if (this.recording) this.texts.push(text);
+    };
+    Client.prototype.query = function (this: Client, ...args: unknown[]) {
+      record(queryText(args[0]));
+      return original.apply(this, args);
+    } as typeof Client.prototype.query;
+  }
+
+  async during(work: () => Promise<void>): Promise<string[]> {
+    this.texts = [];
+    this.recording = true;
+    try {
+      await work();
+    } finally {
+      this.recording = false;
+    }
+    return this.texts;
+  }
+
+  restore(): void {
+    Client.prototype.query = this.original as typeof Client.prototype.query;
+  }
+}
+
+function queryText(arg: unknown): string {
+  const text = typeof arg === 'string' ? arg : ((arg as { text?: string } | null)?.text ?? String(arg));
+  return text.replace(/\s+/g, ' ').trim().slice(0, 160);
+}
+
+describe('database round trips of one agent turn', () => {
+  let trips: RoundTrips;
+  let fake: FakeOpenAI;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    trips = new RoundTrips();
+    fake = await FakeOpenAI.start();
+    app = await startApp({
+      OPENAI_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: 'test',
+      OPENAI_API: 'responses',
+      AGENT_MODEL: 'gpt-test',
+      CHATKIT_HEARTBEAT_MS: '0',
+      RAG_SEED_DOCS: 'false',
+      RAG_EMBEDDINGS_MODEL: undefined,
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await fake?.close();
+    trips?.restore();
+  });
+
+  it('costs at most two for threads.create and for threads.add_user_message, answer and title stored', async () => {
+    const user = uniqueUser('trips');
+    // A first turn, unmeasured: the app's own start-up statements (search index checks) are done.
+    fake.enqueue(textTurn('Warm.'), textTurn('Warm-up'));
+    await chatkit(app, user, { type: 'threads.create', params: { input: userInput('Warm up') } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    fake.enqueue(textTurn('Hello there, how can I help?'), textTurn('Greeting'));
+    let created!: Awaited<ReturnType<typeof chatkit>>;
+    const createTrips = await trips.during(async () => {
+      created = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('Hi') } });
+    });
+    expect(created.status).toBe(200);
+    const threadId: string = created.events[0].thread.id;
+    expect(created.events.at(-1)).toMatchObject({ type: 'thread.updated', thread: { title: 'Greeting' } });
+
+    fake.enqueue(textTurn('Refunds take five days.'));
+    let added!: Awaited<ReturnType<typeof chatkit>>;
+    const addTrips = await trips.during(async () => {
+      added = await chatkit(app, user, {
+        type: 'threads.add_user_message',
+        params: { thread_id: threadId, input: userInput('How long do refunds take?') },
+      });
+    });
+    expect(added.status).toBe(200);
+    // The history read with the turn's first statement is the whole conversation, in order.
+    const asked = JSON.stringify((fake.requests.at(-1)!.body as { input: unknown }).input);
+    const order = ['Hi', 'Hello there, how can I help?', 'How long do refunds take?'].map((t) =>
+      asked.indexOf(t),
+    );
+    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]))).toBe(true);
+    expect(added.events.map((e) => e.type)).toContain('thread.item.done');
+    expect(added.events.some((e) => e.type === 'error')).toBe(false);
+
+    // Reported with every run: the numbers this test guards.
+    console.log(
+      `round trips per turn: threads.create ${createTrips.length}, threads.add_user_message ${addTrips.length}\n` +
+        `create:\n  ${createTrips.join('\n  ')}\nadd_user_message:\n  ${addTrips.join('\n  ')}`,
+    );
+
+    // What the two turns stored is all there once the streams ended: both questions, both
+    // answers, the title, and the thread free for the next turn.
+    const thread = await chatkit(app, user, { type: 'threads.get_by_id', params: { thread_id: threadId } });
+    expect(thread.json.title).toBe('Greeting');
+    const texts = thread.json.items.data.map((item: any) =>
+      item.content.map((part: any) => part.text).join(''),
+    );
+    expect(texts).toEqual([
+      'Hi',
+      'Hello there, how can I help?',
+      'How long do refunds take?',
+      'Refunds take five days.',
+    ]);
+    fake.enqueue(textTurn('Still here.'));
+    const next = await chatkit(app, user, {
+      type: 'threads.add_user_message',
+      params: { thread_id: threadId, input: userInput('Still there?') },
+    });
+    expect(next.status).toBe(200);
+
+    expect(addTrips.length).toBeLessThanOrEqual(ADD_MESSAGE_MAX_ROUND_TRIPS);
+    expect(createTrips.length).toBeLessThanOrEqual(CREATE_MAX_ROUND_TRIPS);
+  });
+
+  it('answers a busy thread with 409 and stores nothing of the refused message', async () => {
+    const user = uniqueUser('trips');
+    fake.enqueue(textTurn('First answer.'), textTurn('A title'));
+    const created = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('One') } });
+    const threadId: string = created.events[0].thread.id;
+    // A second turn started while the first streams: hold the model's answer back.
+    const slowRequest = fake.requests.length;
+    fake.enqueue(textTurn('This slow answer takes a while.', { deltaDelayMs: 60 }));
+    const slow = chatkit(app, user, {
+      type: 'threads.add_user_message',
+      params: { thread_id: threadId, input: userInput('Two') },
+    });
+    await fake.waitForRequest(slowRequest);
+    const busy = await chatkit(app, user, {
+      type: 'threads.add_user_message',
+      params: { thread_id: threadId, input: userInput('Three') },
+    });
+    expect(busy.status).toBe(409);
+    expect(busy.json.code).toBe('thread_busy');
+    expect((await slow).status).toBe(200);
+    const items = await chatkit(app, user, {
+      type: 'items.list',
+      params: { thread_id: threadId, order: 'asc' },
+    });
+    const texts = items.json.data.map((item: any) => item.content.map((part: any) => part.text).join(''));
+    expect(texts).toEqual(['One', 'First answer.', 'Two', 'This slow answer takes a while.']);
+  });
+});
