@@ -57,7 +57,7 @@ import { AppException, ErrorCode } from 'src/common/app.exception';
 import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
-import { ThreadStore, type PageQuery } from 'src/threads/thread.store';
+import { ThreadStore, type PageQuery, type TurnWriteSet } from 'src/threads/thread.store';
 
 /** What a request answers: one JSON document, or the events of an SSE stream. */
 export type ChatKitResult =
@@ -127,14 +127,30 @@ export class ChatKitService {
     const { thread, lease } = prepared;
     // Once, whichever asks first: the stream's own end, or a consumer dropping the events unread.
     // The turn's writes go with the lease, in one statement; says whether they were stored.
+    // Progress saves of an answer that outlives its client (CHATKIT_ON_DISCONNECT=continue) go
+    // one after the other, and all before the final write.
+    let saved: Promise<void> = Promise.resolve();
+    const saveProgress = (set: TurnWriteSet): void => {
+      saved = saved
+        .then(() => this.store.finishTurn(ctx, thread.id, set, null))
+        .catch((err: Error) =>
+          this.logger.warn(`could not store a running answer's progress: ${err.message}`),
+        );
+    };
     let released: Promise<boolean> | undefined;
     const release = (): Promise<boolean> =>
       (released ??= lease
-        .releaseWith((owner) => this.store.finishTurn(ctx, thread.id, writes.take(), owner))
+        .releaseWith(async (owner) => {
+          await saved;
+          await this.store.finishTurn(ctx, thread.id, writes.take(), owner);
+        })
         .finally(() => taken.release()));
     return {
       type: 'stream',
-      events: releasedWhenStopped(this.stream(ctx, request.type, prepared, writes, signal, release), release),
+      events: releasedWhenStopped(
+        this.stream(ctx, request.type, prepared, writes, signal, release, saveProgress),
+        release,
+      ),
     };
   }
 
@@ -423,6 +439,7 @@ export class ChatKitService {
     writes: TurnWrites,
     signal: AbortSignal,
     release: () => Promise<boolean>,
+    saveProgress: (set: TurnWriteSet) => void,
   ): AsyncGenerator<ThreadStreamEvent, void, undefined> {
     // Graceful shutdown waits for this: a stream cut by the shutdown still stores its partial answer.
     let finished!: () => void;
@@ -437,11 +454,14 @@ export class ChatKitService {
       yield* prepared.preamble;
       const changes = new ThreadChanges();
       const context = this.responderContext(ctx, prepared.thread, changes, writes, prepared.history);
-      // The turn ends as cancelled when the client leaves (or is cut as too slow a reader) or a
-      // stop request arrives from anywhere; the responder also stops when it has been silent for
-      // too long, or when the events stop being read.
+      // The turn ends as cancelled when a stop request arrives from anywhere, and, unless answers
+      // outlive their clients (CHATKIT_ON_DISCONNECT=continue), when the client leaves or is cut
+      // as too slow a reader; the responder also stops when it has been silent for too long, or
+      // when the events stop being read. A detached answer's events are still pulled (and
+      // dropped) by the stream writer, so it runs to its end.
       watched = this.stops.watch(prepared.thread.id);
-      const ended = AbortSignal.any([signal, watched.signal]);
+      const detachable = this.config.onDisconnect === 'continue';
+      const ended = detachable ? watched.signal : AbortSignal.any([signal, watched.signal]);
       const stop = new AbortController();
       outcome = yield* runPipeline(
         writes,
@@ -453,6 +473,7 @@ export class ChatKitService {
           allowCancel: this.config.allowCancel,
           idleTimeoutMs: this.config.responderIdleTimeoutMs,
           abortResponder: (reason) => stop.abort(reason),
+          progress: detachable ? { everyMs: this.config.progressSaveMs, save: saveProgress } : undefined,
         },
         {
           onFirstEvent: () => this.metrics.timeToFirstEvent.observe({ type }, seconds()),

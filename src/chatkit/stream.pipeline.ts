@@ -34,6 +34,7 @@ import { messageAfter } from 'src/chatkit/assistant-message.builder';
 import { CustomStreamError } from 'src/chatkit/chatkit.errors';
 import type { ThreadChange } from 'src/chatkit/chatkit.ports';
 import type { TurnWrites } from 'src/chatkit/turn-writes';
+import type { TurnWriteSet } from 'src/threads/thread.store';
 import { newId } from 'src/common/ids';
 
 export const CANCELLED_MARKER = 'The user cancelled the stream. Stop responding to the prior request.';
@@ -57,6 +58,12 @@ export interface PipelineOptions {
    * stops early (then nothing else would tell the responder, whose signal only follows the client).
    */
   abortResponder?(reason: Error): void;
+  /**
+   * Stores the turn's progress so far every `everyMs` while it runs (an answer that outlives its
+   * client: a reload must show how far it got). The set holds what the turn wrote since the last
+   * save, plus copies of the answers still being written; the final write replaces those.
+   */
+  progress?: { everyMs: number; save(set: TurnWriteSet): void };
 }
 
 export class ResponderIdleError extends Error {
@@ -101,6 +108,7 @@ export async function* runPipeline(
   const idle = new IdleTimer(options.idleTimeoutMs);
   // Set once the turn has ended on its own; a consumer that stops before that cancels it.
   let ended = false;
+  let nextProgressAt = options.progress ? performance.now() + options.progress.everyMs : Infinity;
   const cancel = (): void => {
     // Stop the responder and keep what the user already saw.
     void iterator.return?.().catch(() => undefined);
@@ -127,6 +135,10 @@ export async function* runPipeline(
         }
         if (handleEvent(next.value, pending, writes)) yield next.value;
         yield* threadChanged();
+        if (options.progress && performance.now() >= nextProgressAt) {
+          nextProgressAt = performance.now() + options.progress.everyMs;
+          options.progress.save(progressSoFar(writes, pending));
+        }
       }
       if (!signal.aborted) {
         const changed = threadChanged();
@@ -236,12 +248,22 @@ export function applyUpdate(item: ThreadItem, update: ThreadItemUpdate): void {
   }
 }
 
+/** What the turn wrote since the last save, and its answers as far as they have got. */
+function progressSoFar(writes: TurnWrites, pending: Map<string, ThreadItem>): TurnWriteSet {
+  const set = writes.take();
+  for (const item of pending.values()) {
+    if (item.type === 'assistant_message' && visibleText(item).trim())
+      set.upserts.push(structuredClone(item));
+  }
+  return set;
+}
+
+const visibleText = (item: AssistantMessageItem): string => item.content.map((c) => c.text).join('');
+
 /** Keeps pending assistant messages that have any visible text; empty ones are dropped. */
 function persistPartialAnswers(writes: TurnWrites, pending: Map<string, ThreadItem>): void {
   for (const item of pending.values()) {
-    if (item.type !== 'assistant_message') continue;
-    const text = (item as AssistantMessageItem).content.map((c) => c.text).join('');
-    if (text.trim()) writes.upsert(item);
+    if (item.type === 'assistant_message' && visibleText(item).trim()) writes.upsert(item);
   }
 }
 

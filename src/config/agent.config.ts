@@ -12,6 +12,7 @@ import { z } from 'zod';
 import {
   ConfigValidationError,
   envBoolean,
+  envChoice,
   envInt,
   envList,
   envString,
@@ -34,16 +35,6 @@ const envOptionalNumber = (opts: { min: number; max: number; integer?: boolean }
       return z.NEVER;
     }
     return n;
-  });
-
-const envChoice = <T extends string>(choices: readonly T[], fallback: T) =>
-  envString().transform((v, ctx) => {
-    if (v === undefined) return fallback;
-    if (!(choices as readonly string[]).includes(v)) {
-      ctx.addIssue({ code: 'custom', message: `expected one of ${choices.join(', ')}, got "${v}"` });
-      return z.NEVER;
-    }
-    return v as T;
   });
 
 export const agentEnvShape = {

@@ -82,6 +82,17 @@ export const envString = (fallback?: string) =>
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? fallback : v.trim()));
 
+/** One of `choices`; unset or blank gives `fallback`. */
+export const envChoice = <T extends string>(choices: readonly T[], fallback: T) =>
+  envString().transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    if (!(choices as readonly string[]).includes(v)) {
+      ctx.addIssue({ code: 'custom', message: `expected one of ${choices.join(', ')}, got "${v}"` });
+      return z.NEVER;
+    }
+    return v as T;
+  });
+
 export const envUrl = (protocols: string[]) =>
   z
     .string()
