@@ -122,7 +122,6 @@ describe('CHATKIT_ON_DISCONNECT=continue', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ stopped: true });
 
-    let answer: any;
     for (let i = 0; i < 50; i++) {
       const next = await chatkit(app, user, {
         type: 'threads.add_user_message',
@@ -131,7 +130,7 @@ describe('CHATKIT_ON_DISCONNECT=continue', () => {
       if (next.status === 200) break;
       await sleep(100);
     }
-    answer = await answerOf(user, threadId);
+    const answer = await answerOf(user, threadId);
     expect(textOf(answer)).toMatch(/^word0/);
     expect(textOf(answer).split(' ').length).toBeLessThan(WORDS);
     const lastModelCall = fake
