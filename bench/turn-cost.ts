@@ -27,7 +27,8 @@
  *
  *   npm run bench:turn -- [--embedded] [--only create,add,items,threads,floors,sql,ttft,rss] \
  *     [--ops 400] [--concurrency 4] [--warmup 40] [--rate 50] [--seconds 20] [--streams 1000] \
- *     [--sql-turns 5] [--skip-build] [--pg postgres://postgres@127.0.0.1:5432/postgres]
+ *     [--sql-turns 5] [--skip-build] [--root <another checkout, built>] \
+ *     [--pg postgres://postgres@127.0.0.1:5432/postgres]
  *
  * Progress goes to stderr, the markdown table to stdout. Linux only (/proc). Everything listens on
  * 127.0.0.1 and stops when done.
@@ -74,6 +75,9 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '1000' },
     'sql-turns': { type: 'string', default: '5' },
     'skip-build': { type: 'boolean', default: false },
+    // Another checkout whose dist/ (built there beforehand) is the gateway measured: a before/after
+    // pair in one window runs this script twice, once with --root <checkout of the old commit>.
+    root: { type: 'string' },
     pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
@@ -606,7 +610,7 @@ async function rssRows(g: Gateway): Promise<void> {
 
 function revision(): string {
   try {
-    return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', ['-C', values.root ?? ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   } catch {
     return '?';
   }
@@ -617,7 +621,8 @@ async function main(): Promise<void> {
   const loadStart = loadAverage();
   const wallStart = performance.now();
   log(`load average at start: ${loadStart}`);
-  if (!values['skip-build']) {
+  if (values.root) log(`gateway: the build in ${values.root}/dist`);
+  else if (!values['skip-build']) {
     log('npm run build');
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', process.stderr, process.stderr] });
   }
@@ -674,7 +679,7 @@ async function main(): Promise<void> {
     });
     await configureModel(fake.child, FAST);
     env.OPENAI_BASE_URL = fake.baseURL;
-    const server = await startServer(env, { built: true });
+    const server = await startServer(env, { built: true, root: values.root });
     cleanups.push(() => server.stop());
     const g: Gateway = { server, model: fake.child, run };
     log(`gateway pid ${server.pid} at ${server.url}`);
@@ -711,7 +716,7 @@ async function main(): Promise<void> {
       // A fresh process: after the other phases the idle heap still shrinks by more than the
       // streams hold, which would make "above idle" meaningless.
       await server.stop();
-      const fresh = await startServer(env, { built: true });
+      const fresh = await startServer(env, { built: true, root: values.root });
       cleanups.push(() => fresh.stop());
       await drive(20, (worker, n) =>
         createThread(fresh.url, `bench-${run}-warm-${worker}`, `warm ${n}`).then(() => undefined),
