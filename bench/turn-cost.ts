@@ -610,7 +610,9 @@ async function rssRows(g: Gateway): Promise<void> {
 
 function revision(): string {
   try {
-    return execFileSync('git', ['-C', values.root ?? ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', ['-C', values.root ?? ROOT, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+    }).trim();
   } catch {
     return '?';
   }
