@@ -2,7 +2,8 @@
  * Two projects: unit specs beside the code, e2e specs on the real AppModule in test/. The
  * multi-replica suite needs a PostgreSQL server (several processes cannot share the embedded
  * database's one connection), so it is registered when DATABASE_URL names one, as in CI's second
- * pass; test/support/global-setup.ts says so when it is not.
+ * pass; test/support/global-setup.ts says so when it is not. test/start-dev.e2e-spec.ts compiles
+ * and starts the app on its own embedded database, so it runs in the embedded pass only.
  */
 const shared = {
   preset: 'ts-jest',
@@ -12,6 +13,8 @@ const shared = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
 };
 const needsServer = process.env.DATABASE_URL ? [] : ['<rootDir>/test/replicas.e2e-spec.ts'];
+// Starts its own app on the embedded database whatever the suite uses: once per CI run is enough.
+const embeddedPassOnly = process.env.DATABASE_URL ? ['<rootDir>/test/start-dev.e2e-spec.ts'] : [];
 module.exports = {
   testTimeout: 60000,
   projects: [
@@ -20,7 +23,7 @@ module.exports = {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      testPathIgnorePatterns: ['/node_modules/', ...needsServer],
+      testPathIgnorePatterns: ['/node_modules/', ...needsServer, ...embeddedPassOnly],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
