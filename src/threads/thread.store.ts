@@ -208,11 +208,14 @@ export class ThreadStore {
     },
     manager?: EntityManager,
   ): Promise<Page<ThreadItem>> {
-    if (!query.ownerVerified) await this.loadThread(ctx, threadId, manager);
     const limit = this.pageLimit(query.limit);
     const desc = (query.order ?? 'desc') === 'desc';
     // Items carry their owner too, so even with ownerVerified no other user's row can match.
     const params: unknown[] = [threadId, query.includeHidden ? [] : HIDDEN, ctx.userId, ctx.orgId ?? ''];
+    // A first page of a thread not yet checked: the check and the page in one statement. With a
+    // cursor the thread is checked first, so a foreign thread is "not found" before any cursor.
+    if (!query.ownerVerified && !query.after) return this.checkedFirstPage(params, desc, limit, manager);
+    if (!query.ownerVerified) await this.loadThread(ctx, threadId, manager);
     let cursorSql = '';
     if (query.after) {
       const cursor = await this.items(manager).findOne({
@@ -231,6 +234,33 @@ export class ThreadStore {
       params,
     );
     return toPage(rows.map(itemOfTextRow), limit);
+  }
+
+  /**
+   * The first page of a thread of the caller's, and whether there is such a thread: no row when
+   * there is not (not found), one row of nulls for an empty page, else one row per item. The page
+   * query is the one listItems runs, joined to the thread's ownership row.
+   */
+  private async checkedFirstPage(
+    params: unknown[],
+    desc: boolean,
+    limit: number,
+    manager?: EntityManager,
+  ): Promise<Page<ThreadItem>> {
+    const order = desc ? 'DESC' : 'ASC';
+    const rows: (ItemTextRow | { id: null })[] = await this.db(manager).query(
+      `SELECT i.id, i.created_at, i.payload FROM threads t
+         LEFT JOIN LATERAL (
+           SELECT id, ${WIRE_CREATED_AT}, payload, thread_items.created_at AS at FROM thread_items
+            WHERE thread_id = t.id AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4
+            ORDER BY thread_items.created_at ${order}, id ${order} LIMIT ${limit + 1}) i ON true
+        WHERE t.id = $1 AND t.user_id = $3 AND t.org_id = $4
+        ORDER BY i.at ${order}, i.id ${order}`,
+      params,
+    );
+    if (!rows.length) throw AppException.notFound('thread');
+    const items = rows[0].id === null ? [] : (rows as ItemTextRow[]);
+    return toPage(items.map(itemOfTextRow), limit);
   }
 
   /**
