@@ -5,6 +5,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import { rememberRequestOrigin } from 'src/attachments/attachment.urls';
 import { allowedCorsOrigins, appConfig, type AppConfig } from 'src/config/app.config';
 import { authConfig, type AuthConfig } from 'src/config/auth.config';
 import { bodyParserErrors } from 'src/common/body-errors';
@@ -42,6 +43,7 @@ export function configureApp(app: NestExpressApplication): AppConfig {
   }
   // Where Nest would mount module middleware: after the parsers and CORS, before the routes.
   app.use(app.get(HttpMetricsMiddleware).handle);
+  app.use(rememberRequestOrigin);
   app.enableShutdownHooks();
   if (config.docsEnabled) setupOpenApi(app);
   return config;

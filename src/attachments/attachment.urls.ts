@@ -7,7 +7,7 @@
  * It must never put anything but the id, expiry, disposition and signature in a URL.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import {
   UrlSigner,
@@ -20,14 +20,15 @@ import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachment
 
 const requestOrigin = new AsyncLocalStorage<string>();
 
-/** Remembers the origin of each request for the URLs built while serving it. */
-@Injectable()
-export class RequestOriginMiddleware implements NestMiddleware {
-  use(req: Request, _res: Response, next: NextFunction): void {
-    const host = req.host;
-    const origin = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `${req.protocol}://${host}` : '';
-    requestOrigin.run(origin, next);
-  }
+/**
+ * Remembers the origin of each request for the URLs built while serving it. A plain Express
+ * middleware mounted by configureApp (src/app.setup.ts): on a Nest catch-all route, matching the
+ * route cost more than the middleware itself on every request.
+ */
+export function rememberRequestOrigin(req: Request, _res: Response, next: NextFunction): void {
+  const host = req.host;
+  const origin = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `${req.protocol}://${host}` : '';
+  requestOrigin.run(origin, next);
 }
 
 export const ATTACHMENT_ROUTE = '/chatkit/attachments';

@@ -2,16 +2,10 @@
  * The attachments feature: the configured byte store, records in PostgreSQL, signed URLs, the
  * upload/download routes, the cleanup sweep, and what the modules above import this module to
  * inject: AttachmentLinksService (the ChatKit protocol) and AttachmentReaderService (the agent). It
- * must never import them, and nothing outside this folder may reach the storage driver.
+ * must never import them, and nothing outside this folder may reach the storage driver. Its
+ * request-origin middleware (rememberRequestOrigin) is mounted by configureApp, outside Nest's routing.
  */
-import {
-  Inject,
-  Logger,
-  Module,
-  type MiddlewareConsumer,
-  type NestModule,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { AttachmentBlobEntity } from 'src/attachments/attachment-blob.entity';
@@ -22,7 +16,7 @@ import { AttachmentLinksService } from 'src/attachments/attachment-links.service
 import { AttachmentReaderService } from 'src/attachments/attachment-reader.service';
 import { AttachmentRefusals } from 'src/attachments/attachment.refusals';
 import { AttachmentStore } from 'src/attachments/attachment.store';
-import { AttachmentUrls, RequestOriginMiddleware } from 'src/attachments/attachment.urls';
+import { AttachmentUrls } from 'src/attachments/attachment.urls';
 import { AttachmentsAdminController } from 'src/attachments/attachments-admin.controller';
 import { AttachmentsCleanup } from 'src/attachments/attachments.cleanup';
 import { AttachmentsController } from 'src/attachments/attachments.controller';
@@ -32,7 +26,6 @@ import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.
 import { PostgresAttachmentStorage } from 'src/attachments/storage/postgres.storage';
 import { S3AttachmentStorage } from 'src/attachments/storage/s3.storage';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
-import { ALL_ROUTES } from 'src/common/route-template';
 
 export function createAttachmentStorage(
   config: AttachmentsConfig,
@@ -77,12 +70,8 @@ export function createAttachmentStorage(
   ],
   exports: [AttachmentLinksService, AttachmentReaderService],
 })
-export class AttachmentsModule implements NestModule, OnApplicationShutdown {
+export class AttachmentsModule implements OnApplicationShutdown {
   constructor(@Inject(ATTACHMENT_STORAGE) private readonly storage: AttachmentStorage) {}
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestOriginMiddleware).forRoutes(ALL_ROUTES);
-  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.storage.close?.();

@@ -8,11 +8,12 @@ import type { Response } from 'express';
 import { ChatKitRequestDto, requestOf } from 'src/chatkit/chatkit-request.dto';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { InvalidRequestsFilter } from 'src/chatkit/invalid-requests.filter';
-import { sendResult, sseFor } from 'src/chatkit/chatkit.response';
+import { NEVER_ABORTED, sendResult, sseFor } from 'src/chatkit/chatkit.response';
 import { ApiErrorResponses } from 'src/common/api-docs';
 import { Authenticated, CurrentUser } from 'src/common/decorators';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import { isStreamingRequest } from 'src/protocol/chatkit.schemas';
 
 @ApiTags('chatkit')
 @Authenticated()
@@ -40,8 +41,14 @@ export class ChatKitController {
     @Body() body: ChatKitRequestDto,
     @Res() res: Response,
   ): Promise<void> {
+    const request = requestOf(body);
+    if (!isStreamingRequest(request)) {
+      // A JSON answer needs no SSE writer and no client watch: nothing runs on after the client.
+      await sendResult(res, undefined, await this.chatkit.handle(ctx, request, NEVER_ABORTED));
+      return;
+    }
     // Watched before anything else happens, so a client gone during the checks is not missed.
     const sse = sseFor(res, this.config);
-    await sendResult(res, sse, await this.chatkit.handle(ctx, requestOf(body), sse.signal));
+    await sendResult(res, sse, await this.chatkit.handle(ctx, request, sse.signal));
   }
 }

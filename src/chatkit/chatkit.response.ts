@@ -27,7 +27,16 @@ export function sseFor(res: Response, config: ChatKitConfig): SseStream {
   return new SseStream(res, options, clientGoneSignal(res));
 }
 
-export async function sendResult(res: Response, sse: SseStream, result: ChatKitResult): Promise<void> {
+/** The signal of a JSON request: its answer is sent or dropped, nothing is left to stop. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/** `sse` is absent for a JSON request (see isStreamingRequest): no writer was built for it. */
+export async function sendResult(
+  res: Response,
+  sse: SseStream | undefined,
+  result: ChatKitResult,
+): Promise<void> {
   if (result.type === 'json') sendJson(res, result.value);
-  else await sse.write(result.events);
+  else if (sse) await sse.write(result.events);
+  else throw new Error('a stream answered a request that was not sent as one');
 }

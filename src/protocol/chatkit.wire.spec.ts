@@ -57,6 +57,48 @@ describe('toWireJson', () => {
     );
   });
 
+  it('drops a null found after clean keys and elements, keeping their order', () => {
+    const value = {
+      first: { kept: [1, { deep: 'x' }] },
+      list: [{ clean: 1 }, { clean: 2, gone: null }, { clean: 3 }],
+      last: { a: 1, b: { c: 2, d: null }, e: 3 },
+    };
+    expect(toWireJson(value)).toBe(
+      '{"first":{"kept":[1,{"deep":"x"}]},"list":[{"clean":1},{"clean":2},{"clean":3}],"last":{"a":1,"b":{"c":2},"e":3}}',
+    );
+    // Nothing is changed in place: the null is still there for the caller.
+    expect(value.last.b.d).toBeNull();
+    expect(value.list[1]).toEqual({ clean: 2, gone: null });
+  });
+
+  it('writes a clean page of items as JSON.stringify does, dates included', () => {
+    const page = {
+      data: [
+        {
+          id: 'm1',
+          thread_id: 't1',
+          type: 'assistant_message',
+          created_at: T,
+          content: [{ type: 'output_text', text: 'hi', annotations: [] }],
+        },
+        {
+          id: 'm2',
+          thread_id: 't1',
+          type: 'widget',
+          created_at: new Date(T),
+          widget: { type: 'Card', children: [null, 'a'] },
+        },
+      ],
+      has_more: false,
+    };
+    expect(toWireJson(page)).toBe(JSON.stringify(page));
+  });
+
+  it('leaves out a __proto__ key of a payload, as the full copy did', () => {
+    const value = JSON.parse('{"a":{"__proto__":{"x":1},"b":2}}') as object;
+    expect(toWireJson(value)).toBe('{"a":{"b":2}}');
+  });
+
   it('omits null optional protocol fields such as title, after and message', () => {
     expect(wire({ type: 'error', code: 'stream.error', message: null, allow_retry: true })).toEqual({
       type: 'error',

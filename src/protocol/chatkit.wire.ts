@@ -24,16 +24,41 @@ function isRecord(value: unknown): value is JsonRecord {
 /**
  * Drops every object key whose value is null or undefined, at any depth, as the reference's
  * `exclude_none` does. Array elements are positional, so they are kept (a null element stays
- * null). Dates become ISO strings via JSON.stringify later.
+ * null). Dates become ISO strings via JSON.stringify later. Copies only what changes: a subtree
+ * with nothing to drop comes back as the same object, so a clean page of items is walked, not
+ * rebuilt (most of what a list answers is clean). A `__proto__` key is always copied, as the full
+ * copy always did (assigning it sets the copy's prototype and drops the key).
  */
 function dropNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(dropNulls);
-  if (!isRecord(value) || value instanceof Date) return value;
-  const out: JsonRecord = {};
-  for (const [key, child] of Object.entries(value)) {
-    if (child === null || child === undefined) continue;
-    out[key] = dropNulls(child);
+  if (typeof value !== 'object' || value === null || value instanceof Date) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      const clean = dropNulls(child);
+      if (out) out.push(clean);
+      else if (clean !== child) out = [...value.slice(0, i), clean];
+    }
+    return out ?? value;
   }
+  const record = value as JsonRecord;
+  const keys = Object.keys(record);
+  let out: JsonRecord | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const child = record[key];
+    const drop = child === null || child === undefined;
+    const clean = drop ? undefined : dropNulls(child);
+    if (!out && (drop || clean !== child || key === '__proto__')) out = copyKeys(record, keys, i);
+    if (out && !drop) out[key] = clean;
+  }
+  return out ?? value;
+}
+
+/** The first `count` keys of `record`, copied as they are (already known to be clean). */
+function copyKeys(record: JsonRecord, keys: string[], count: number): JsonRecord {
+  const out: JsonRecord = {};
+  for (let i = 0; i < count; i++) out[keys[i]] = record[keys[i]];
   return out;
 }
 

@@ -43,6 +43,21 @@ describe('ThreadStore result shapes', () => {
     expect(await storeAnswering([[], 0]).deleteItemsAfter(ctx, 'thr_1', 'x')).toBe(0);
   });
 
+  it('reads a first page checked with its thread: no row is "not found", a row of nulls an empty page', async () => {
+    await expect(storeAnswering([]).listItems(ctx, 'thr_1', {})).rejects.toMatchObject({ status: 404 });
+    expect(
+      await storeAnswering([{ id: null, created_at: null, payload: null }]).listItems(ctx, 'thr_1', {}),
+    ).toEqual({ data: [], has_more: false });
+    const at = '2026-01-02T03:04:05.006Z';
+    const rows = [
+      { id: 'm1', created_at: at, payload: { id: 'm1', type: 'user_message', created_at: 'stored' } },
+    ];
+    expect(await storeAnswering(rows).listItems(ctx, 'thr_1', {})).toEqual({
+      data: [{ id: 'm1', type: 'user_message', created_at: at }],
+      has_more: false,
+    });
+  });
+
   it('caps page sizes and treats 0 as the default', () => {
     const store = storeAnswering([]);
     expect(store.pageLimit(0)).toBe(20);

@@ -61,6 +61,19 @@ interface ItemRow {
   payload: ThreadItem;
 }
 
+/**
+ * The read statements select `created_at` already as the wire's ISO text (WIRE_CREATED_AT), so
+ * no Date is parsed and formatted again for every row.
+ */
+type ThreadTextRow = Omit<ThreadRow, 'created_at'> & { created_at: string };
+type ItemTextRow = Omit<ItemRow, 'created_at'> & { created_at: string };
+
+/**
+ * `created_at` as Date#toISOString writes it (UTC, milliseconds truncated as a JS Date keeps them,
+ * `Z`). The stored values come from JS dates, so the bytes are the same as the Date path's.
+ */
+const WIRE_CREATED_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+
 const HIDDEN = [...HIDDEN_ITEM_TYPES];
 
 /** The run lease a turn's first statement takes and its last gives back (see ThreadRunLock). */
@@ -127,13 +140,13 @@ export class ThreadStore {
   async loadThread(ctx: RequestContext, threadId: string, manager?: EntityManager): Promise<ThreadMetadata> {
     // Written out: every items.list runs it, and building it with the repository's query builder
     // cost more CPU than the rest of the query.
-    const rows: ThreadRow[] = await this.db(manager).query(
-      `SELECT id, title, status, allowed_image_domains, metadata, created_at FROM threads
+    const rows: ThreadTextRow[] = await this.db(manager).query(
+      `SELECT id, title, status, allowed_image_domains, metadata, ${WIRE_CREATED_AT} FROM threads
         WHERE id = $1 AND user_id = $2 AND org_id = $3`,
       [threadId, ctx.userId, ctx.orgId ?? ''],
     );
     if (!rows.length) throw AppException.notFound('thread');
-    return toThread(rows[0]);
+    return threadOfTextRow(rows[0]);
   }
 
   /** Persists metadata fields only (title, status, image domains, private metadata). */
@@ -160,13 +173,13 @@ export class ThreadStore {
       cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($4, $5)`;
     }
     // Keyset page: a row-value comparison on the (user_id, org_id, created_at, id) index.
-    const rows: ThreadRow[] = await this.threadRepo.query(
-      `SELECT id, title, status, allowed_image_domains, metadata, created_at FROM threads
+    const rows: ThreadTextRow[] = await this.threadRepo.query(
+      `SELECT id, title, status, allowed_image_domains, metadata, ${WIRE_CREATED_AT} FROM threads
         WHERE user_id = $1 AND org_id = $2 ${cursorSql}
-        ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT $3`,
+        ORDER BY threads.created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT $3`,
       params,
     );
-    return toPage(rows.map(toThread), limit);
+    return toPage(rows.map(threadOfTextRow), limit);
   }
 
   /** Deletes the thread; its items and feedback go with it (ON DELETE CASCADE). */
@@ -195,11 +208,14 @@ export class ThreadStore {
     },
     manager?: EntityManager,
   ): Promise<Page<ThreadItem>> {
-    if (!query.ownerVerified) await this.loadThread(ctx, threadId, manager);
     const limit = this.pageLimit(query.limit);
     const desc = (query.order ?? 'desc') === 'desc';
     // Items carry their owner too, so even with ownerVerified no other user's row can match.
     const params: unknown[] = [threadId, query.includeHidden ? [] : HIDDEN, ctx.userId, ctx.orgId ?? ''];
+    // A first page of a thread not yet checked: the check and the page in one statement. With a
+    // cursor the thread is checked first, so a foreign thread is "not found" before any cursor.
+    if (!query.ownerVerified && !query.after) return this.checkedFirstPage(params, desc, limit, manager);
+    if (!query.ownerVerified) await this.loadThread(ctx, threadId, manager);
     let cursorSql = '';
     if (query.after) {
       const cursor = await this.items(manager).findOne({
@@ -211,13 +227,40 @@ export class ThreadStore {
       cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($5, $6)`;
     }
     // Keyset page with the hidden types filtered before the limit, on idx_thread_items_page.
-    const rows: ItemRow[] = await this.db(manager).query(
-      `SELECT id, created_at, payload FROM thread_items
+    const rows: ItemTextRow[] = await this.db(manager).query(
+      `SELECT id, ${WIRE_CREATED_AT}, payload FROM thread_items
         WHERE thread_id = $1 AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4 ${cursorSql}
-        ORDER BY created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`,
+        ORDER BY thread_items.created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`,
       params,
     );
-    return toPage(rows.map(toItem), limit);
+    return toPage(rows.map(itemOfTextRow), limit);
+  }
+
+  /**
+   * The first page of a thread of the caller's, and whether there is such a thread: no row when
+   * there is not (not found), one row of nulls for an empty page, else one row per item. The page
+   * query is the one listItems runs, joined to the thread's ownership row.
+   */
+  private async checkedFirstPage(
+    params: unknown[],
+    desc: boolean,
+    limit: number,
+    manager?: EntityManager,
+  ): Promise<Page<ThreadItem>> {
+    const order = desc ? 'DESC' : 'ASC';
+    const rows: (ItemTextRow | { id: null })[] = await this.db(manager).query(
+      `SELECT i.id, i.created_at, i.payload FROM threads t
+         LEFT JOIN LATERAL (
+           SELECT id, ${WIRE_CREATED_AT}, payload, thread_items.created_at AS at FROM thread_items
+            WHERE thread_id = t.id AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4
+            ORDER BY thread_items.created_at ${order}, id ${order} LIMIT ${limit + 1}) i ON true
+        WHERE t.id = $1 AND t.user_id = $3 AND t.org_id = $4
+        ORDER BY i.at ${order}, i.id ${order}`,
+      params,
+    );
+    if (!rows.length) throw AppException.notFound('thread');
+    const items = rows[0].id === null ? [] : (rows as ItemTextRow[]);
+    return toPage(items.map(itemOfTextRow), limit);
   }
 
   /**
@@ -559,6 +602,24 @@ function threadColumns(
     allowedImageDomains: thread.allowed_image_domains ?? null,
     metadata: thread.metadata ?? {},
   };
+}
+
+function threadOfTextRow(row: ThreadTextRow): ThreadMetadata {
+  return {
+    id: row.id,
+    created_at: row.created_at,
+    title: row.title,
+    status: row.status ?? { type: 'active' },
+    allowed_image_domains: row.allowed_image_domains,
+    metadata: row.metadata ?? {},
+  };
+}
+
+/** The payload object is the driver's fresh parse, owned by nobody else: completed in place, not copied. */
+function itemOfTextRow(row: ItemTextRow): ThreadItem {
+  const item = row.payload;
+  item.created_at = row.created_at;
+  return item;
 }
 
 function toItem(row: ItemRow): ThreadItem {
