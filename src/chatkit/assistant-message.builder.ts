@@ -143,7 +143,9 @@ export class AssistantMessageBuilder {
     return this.remember({
       type: 'thread.item.updated',
       item_id: this.item.id,
-      update: structuredClone(update),
+      // A text delta (most events) holds only strings and a number, built here: nothing to copy.
+      // The others carry the builder's own part or annotation, which later calls change.
+      update: update.type === 'assistant_message.content_part.text_delta' ? update : structuredClone(update),
     });
   }
 

@@ -450,6 +450,7 @@ export class ChatKitService {
     this.metrics.activeStreams.inc();
     let outcome = 'failed';
     let watched: WatchedRun | undefined;
+    const unfollow: (() => void)[] = [];
     try {
       yield* prepared.preamble;
       const changes = new ThreadChanges();
@@ -461,13 +462,21 @@ export class ChatKitService {
       // dropped) by the stream writer, so it runs to its end.
       watched = this.stops.watch(prepared.thread.id);
       const detachable = this.config.onDisconnect === 'continue';
-      const ended = detachable ? watched.signal : AbortSignal.any([signal, watched.signal]);
+      // Plain controllers fed by their sources rather than AbortSignal.any, which makes a signal
+      // its sources track through weak references, twice per turn.
+      let ended = watched.signal;
+      if (!detachable) {
+        const either = new AbortController();
+        unfollow.push(follow(either, signal), follow(either, watched.signal));
+        ended = either.signal;
+      }
       const stop = new AbortController();
+      unfollow.push(follow(stop, ended));
       outcome = yield* runPipeline(
         writes,
         prepared.thread,
         changes,
-        prepared.events(context, AbortSignal.any([ended, stop.signal])),
+        prepared.events(context, stop.signal),
         ended,
         {
           allowCancel: this.config.allowCancel,
@@ -500,6 +509,7 @@ export class ChatKitService {
     } catch (err) {
       this.logger.error(`stream broke: ${(err as Error).message}`);
     } finally {
+      for (const stopFollowing of unfollow) stopFollowing();
       watched?.done();
       await release();
       this.metrics.activeStreams.dec();
@@ -582,6 +592,17 @@ export class ChatKitService {
  * `events`, with `release` also run when the consumer gives them up before pulling the first
  * one: a generator's `finally` runs only once its body has started.
  */
+/** Aborts `target` with `source`'s reason once `source` aborts; returns what stops that. */
+function follow(target: AbortController, source: AbortSignal): () => void {
+  if (source.aborted) {
+    target.abort(source.reason);
+    return () => undefined;
+  }
+  const onAbort = (): void => target.abort(source.reason);
+  source.addEventListener('abort', onAbort, { once: true });
+  return () => source.removeEventListener('abort', onAbort);
+}
+
 function releasedWhenStopped<T>(
   events: AsyncGenerator<T, void, undefined>,
   release: () => Promise<unknown>,

@@ -105,6 +105,48 @@ describe('SseStream', () => {
     }
   });
 
+  it('writes the events of one turn of the event loop as one chunk, counted against the bound while held', async () => {
+    const ex = await exchange();
+    try {
+      const sse = new SseStream(ex.res, options(), clientGoneSignal(ex.res));
+      sse.open();
+      const writes: number[] = [];
+      const write = ex.res.write.bind(ex.res) as (chunk: string) => boolean;
+      ex.res.write = ((chunk: string) => {
+        writes.push(Buffer.byteLength(chunk));
+        return write(chunk);
+      }) as typeof ex.res.write;
+      let received = '';
+      ex.client.on('data', (data: Buffer) => (received += data.toString()));
+
+      await Promise.all([1, 2, 3, 4, 5].map((n) => sse.send(delta(n))));
+      // Held until the turn ends, and counted as buffered meanwhile.
+      expect(writes).toEqual([]);
+      expect(sse.bufferedBytes).toBeGreaterThan(5 * 'data: '.length);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(writes).toHaveLength(1);
+
+      // A burst that reaches the bound is handed over at once, not at the end of the turn.
+      writes.length = 0;
+      const big = 30 * 1024;
+      await sse.send(delta(big));
+      await sse.send(delta(big));
+      expect(writes).toEqual([]);
+      await sse.send(delta(big));
+      expect(writes).toHaveLength(1);
+      expect(writes[0]).toBeGreaterThan(3 * big);
+      sse.end();
+      await once(ex.client, 'end');
+      // Whole frames only, between the chunked encoding's size lines.
+      const deltas = [...received.matchAll(/data: (.*)\n\n/g)].map(
+        ([, json]) => (JSON.parse(json) as { update: { delta: string } }).update.delta,
+      );
+      expect(deltas.map((d) => d.length)).toEqual([1, 2, 3, 4, 5, big, big, big]);
+    } finally {
+      await ex.close();
+    }
+  });
+
   it('cuts a client that leaves the buffer full past the slow-reader timeout', async () => {
     const ex = await exchange({ paused: true });
     try {

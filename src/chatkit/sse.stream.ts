@@ -57,6 +57,19 @@ export class SseStream {
   private heartbeat?: NodeJS.Timeout;
   private ended = false;
   private slow = false;
+  /**
+   * Frames of the current burst not yet handed to the response. The events of one model chunk
+   * arrive in one turn of the event loop; written as one chunk, they leave in one system call
+   * instead of one per frame. They count against the buffer bound like written bytes do: the
+   * burst is handed over at the latest when the bound is reached, and at the end of the turn.
+   */
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private readonly flushTurn = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
   private readonly onClientGone = (): void => this.abort.abort(this.clientGone.reason);
 
   constructor(
@@ -83,7 +96,7 @@ export class SseStream {
 
   /** Bytes written but not yet taken by the client (this process's share of them). */
   get bufferedBytes(): number {
-    return this.res.writableLength;
+    return this.res.writableLength + this.pendingBytes;
   }
 
   open(): void {
@@ -101,11 +114,33 @@ export class SseStream {
   /** Writes one event; resolves once the buffer has room again (or the stream is over). */
   async send(event: ThreadStreamEvent): Promise<void> {
     if (this.ended || this.signal.aborted) return;
-    const accepted = this.res.write(sseFrame(event));
+    const frame = sseFrame(event);
+    this.pending.push(frame);
+    this.pendingBytes += Buffer.byteLength(frame);
     this.armHeartbeat();
-    // `write` says false once the socket holds more than its own high-water mark; the stream
-    // tolerates up to `bufferBytes` beyond what the kernel took before it waits.
-    if (!accepted && this.res.writableLength >= this.options.bufferBytes) await this.drained();
+    if (this.pendingBytes + this.res.writableLength < this.options.bufferBytes) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushTurn);
+      }
+      return;
+    }
+    this.flush();
+    // The response's `write` said false once the socket held more than its own high-water
+    // mark; the stream tolerates up to `bufferBytes` beyond what the kernel took before it waits.
+    if (this.res.writableNeedDrain && this.res.writableLength >= this.options.bufferBytes) {
+      await this.drained();
+    }
+  }
+
+  /** Hands the burst to the response as one chunk. */
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.signal.aborted || this.res.destroyed) return;
+    this.res.write(chunk);
   }
 
   /**
@@ -141,7 +176,13 @@ export class SseStream {
     this.stopHeartbeat();
     this.clientGone.removeEventListener('abort', this.onClientGone);
     this.readGate.open();
-    if (!this.signal.aborted) this.res.end();
+    if (this.signal.aborted) {
+      this.pending = [];
+      this.pendingBytes = 0;
+    } else {
+      this.flush();
+      this.res.end();
+    }
   }
 
   /** Waits for 'drain'; the client leaving ends the wait, and so does the slow-reader cut. */
@@ -177,7 +218,7 @@ export class SseStream {
       if (this.ended || this.signal.aborted) return;
       // Bytes still waiting for the client keep the connection from being idle; a keep-alive
       // would only add to a buffer the client is not emptying.
-      if (this.res.writableLength === 0) this.res.write(': keep-alive\n\n');
+      if (this.res.writableLength === 0 && this.pendingBytes === 0) this.res.write(': keep-alive\n\n');
       this.armHeartbeat();
     }, this.options.heartbeatMs);
     this.heartbeat.unref();

@@ -106,6 +106,7 @@ export async function* runPipeline(
 
   const iterator = events[Symbol.asyncIterator]();
   const idle = new IdleTimer(options.idleTimeoutMs);
+  const aborted = new AbortWatch(signal);
   // Set once the turn has ended on its own; a consumer that stops before that cancels it.
   let ended = false;
   let nextProgressAt = options.progress ? performance.now() + options.progress.everyMs : Infinity;
@@ -121,7 +122,7 @@ export async function* runPipeline(
     let first = true;
     try {
       for (;;) {
-        const next = await nextEvent(iterator, signal, idle);
+        const next = await nextEvent(iterator, signal, idle, aborted);
         if (next === 'aborted') break;
         if (next === 'idle') {
           options.abortResponder?.(new Error('responder idle timeout'));
@@ -165,6 +166,7 @@ export async function* runPipeline(
     return 'cancelled';
   } finally {
     idle.stop();
+    aborted.stop();
     if (!ended) {
       // The consumer stopped pulling: nobody reads the rest of the answer.
       options.abortResponder?.(new Error('the stream was stopped'));
@@ -314,30 +316,56 @@ class IdleTimer {
 }
 
 /**
+ * One abort listener for a whole turn, pointed at the current wait, instead of a listener added
+ * and removed per event. `wait` says what to call if the signal aborts before `clear`.
+ */
+class AbortWatch {
+  private onAbort?: () => void;
+  private readonly fire = (): void => this.onAbort?.();
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', this.fire, { once: true });
+  }
+
+  wait(onAbort: () => void): void {
+    this.onAbort = onAbort;
+  }
+
+  clear(): void {
+    this.onAbort = undefined;
+  }
+
+  stop(): void {
+    this.onAbort = undefined;
+    this.signal.removeEventListener('abort', this.fire);
+  }
+}
+
+/**
  * The responder's next event, or 'aborted' (the client left) or 'idle' (the idle timer fired),
- * whichever comes first. Every listener is removed once it settles: a Promise.race against one
+ * whichever comes first. Both watches are cleared once it settles: a Promise.race against one
  * long-lived "aborted" promise would keep a reaction per event until the stream ends.
  */
 function nextEvent<T>(
   iterator: AsyncIterator<T>,
   signal: AbortSignal,
   idle: IdleTimer,
+  aborted: AbortWatch,
 ): Promise<IteratorResult<T> | 'aborted' | 'idle'> {
   if (signal.aborted) return Promise.resolve('aborted');
   return new Promise((resolve, reject) => {
     const settle = (): void => {
       idle.clear();
-      signal.removeEventListener('abort', onAbort);
+      aborted.clear();
     };
-    const onAbort = (): void => {
+    aborted.wait(() => {
       settle();
       resolve('aborted');
-    };
+    });
     idle.wait(() => {
       settle();
       resolve('idle');
     });
-    signal.addEventListener('abort', onAbort, { once: true });
     iterator.next().then(
       (result) => {
         settle();
