@@ -7,7 +7,7 @@
  */
 import { chatkit } from 'test/support/chatkit-client';
 import { startFakeOpenAI, type FakeOpenAI } from 'test/support/fake-openai';
-import { followStream, PACED_DELTA_MS, pacedAnswers } from 'test/support/paced-stream';
+import { followStream, lastStreamedModelCall, PACED_DELTA_MS, pacedAnswers } from 'test/support/paced-stream';
 import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const WORDS = 40;
@@ -68,10 +68,7 @@ describe('CHATKIT_ON_DISCONNECT=continue', () => {
     const threadId = await startAndLeave(user);
 
     // The model's request is not aborted by the client leaving.
-    const modelCall = fake
-      .requestsTo('/v1/responses')
-      .filter((r) => r.stream)
-      .at(-1)!;
+    const modelCall = lastStreamedModelCall(fake);
     // Progress: part of the answer is stored while the rest still streams.
     let partial: any;
     for (let i = 0; i < 100 && !partial; i++) {
@@ -107,10 +104,7 @@ describe('CHATKIT_ON_DISCONNECT=continue', () => {
       params: { thread_id: threadId, input: message('thanks') },
     });
     expect(next.status).toBe(200);
-    const lastModelCall = fake
-      .requestsTo('/v1/responses')
-      .filter((r) => r.stream)
-      .at(-1)!;
+    const lastModelCall = lastStreamedModelCall(fake);
     expect(JSON.stringify(lastModelCall.body)).not.toContain('The user cancelled the stream');
   });
 
@@ -133,10 +127,7 @@ describe('CHATKIT_ON_DISCONNECT=continue', () => {
     const answer = await answerOf(user, threadId);
     expect(textOf(answer)).toMatch(/^word0/);
     expect(textOf(answer).split(' ').length).toBeLessThan(WORDS);
-    const lastModelCall = fake
-      .requestsTo('/v1/responses')
-      .filter((r) => r.stream)
-      .at(-1)!;
+    const lastModelCall = lastStreamedModelCall(fake);
     expect(JSON.stringify(lastModelCall.body)).toContain('The user cancelled the stream');
   });
 });

@@ -12,7 +12,12 @@
 import { Client } from 'pg';
 import { parseSse } from 'test/support/chatkit-client';
 import { startFakeOpenAI, type FakeOpenAI } from 'test/support/fake-openai';
-import { followStream, pacedAnswers, type FollowedStream } from 'test/support/paced-stream';
+import {
+  followStream,
+  lastStreamedModelCall,
+  pacedAnswers,
+  type FollowedStream,
+} from 'test/support/paced-stream';
 import { startReplica, type Replica } from 'test/support/replica';
 
 const LEASE_TTL_S = 5;
@@ -226,10 +231,7 @@ describe('several replicas on one PostgreSQL server and one Redis', () => {
     expect(stored[1].type).toBe('assistant_message');
     expect(textOf(stored[1]).split(' ').length).toBeLessThan(200);
     // The model is told the previous answer was cut short.
-    const lastModelCall = fake
-      .requestsTo('/v1/responses')
-      .filter((r) => r.stream)
-      .at(-1)!;
+    const lastModelCall = lastStreamedModelCall(fake);
     expect(JSON.stringify(lastModelCall.body)).toContain('The user cancelled the stream');
   });
 

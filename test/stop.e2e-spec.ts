@@ -7,7 +7,12 @@
  */
 import { chatkit } from 'test/support/chatkit-client';
 import { startFakeOpenAI, type FakeOpenAI } from 'test/support/fake-openai';
-import { followStream, pacedAnswers, type FollowedStream } from 'test/support/paced-stream';
+import {
+  followStream,
+  lastStreamedModelCall,
+  pacedAnswers,
+  type FollowedStream,
+} from 'test/support/paced-stream';
 import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const message = (text: string) => ({
@@ -65,10 +70,7 @@ describe('stopping an answer from another tab', () => {
     ]);
     expect(textOf(stored[1])).toMatch(/^word0/);
     expect(textOf(stored[1]).split(' ').length).toBeLessThan(200);
-    const lastModelCall = fake
-      .requestsTo('/v1/responses')
-      .filter((r) => r.stream)
-      .at(-1)!;
+    const lastModelCall = lastStreamedModelCall(fake);
     expect(JSON.stringify(lastModelCall.body)).toContain('The user cancelled the stream');
   }
 

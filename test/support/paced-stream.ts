@@ -6,7 +6,12 @@
  * the rest of the stream keeps being read.
  */
 import { parseSse } from 'test/support/chatkit-client';
-import { textTurn, type RecordedRequest, type ScriptedModelTurn } from 'test/support/fake-openai';
+import {
+  textTurn,
+  type FakeOpenAI,
+  type RecordedRequest,
+  type ScriptedModelTurn,
+} from 'test/support/fake-openai';
 
 export const PACED_DELTA_MS = 80;
 
@@ -22,6 +27,13 @@ export function pacedAnswers(deltaMs = PACED_DELTA_MS): (request: RecordedReques
     const words = Array.from({ length: Number(slow[1]) }, (_, i) => `word${i}`).join(' ');
     return textTurn(words, { deltaDelayMs: deltaMs });
   };
+}
+
+/** The last streamed model request the fake received: the turn's own, with its history. */
+export function lastStreamedModelCall(fake: FakeOpenAI): RecordedRequest {
+  const calls = fake.requestsTo('/v1/responses').filter((r) => r.stream);
+  if (!calls.length) throw new Error('the fake model received no streamed request');
+  return calls[calls.length - 1];
 }
 
 export interface FollowedStream {
