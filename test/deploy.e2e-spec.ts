@@ -560,10 +560,15 @@ describe('deployment files', () => {
         'npm run typecheck',
         'npm run lint:openapi',
         'npm run client:check',
+        'npm run typecheck:examples',
+        'npm run smoke -- --built',
       ]) {
         expect(runs).toContain(command);
       }
-      expect(runs).toMatch(/env -u DATABASE_URL npm test[\s\S]*DATABASE_URL=postgres:\/\/\S+ npm test/);
+      // The README's command on the embedded database, then the e2e suites on the server (as .ci/run).
+      expect(runs).toMatch(
+        /env -u DATABASE_URL npm test[\s\S]*DATABASE_URL=postgres:\/\/\S+ npm run test:e2e/,
+      );
       expect(runs).toContain('/usr/bin/chromium');
     });
 
