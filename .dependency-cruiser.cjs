@@ -2,8 +2,9 @@
  * The layering of src/, checked by `npm run lint`. Folders form layers; a folder may import its own
  * layer's peers only where a rule below allows it, and lower layers only otherwise. From the bottom:
  *
- *   config → database → common → metrics → protocol → auth → rate-limit → health
- *          → threads → attachments, rag → chatkit → agent → openapi, playground → (app.module, main)
+ *   config → database → common → metrics → telemetry → protocol → auth → rate-limit → health
+ *          → usage → threads → attachments, rag → chatkit → widgets → tools, actions → agent
+ *          → openapi, playground → (app.module, main)
  *
  * openapi (the document builder) sits on top: it may read everything it describes, and nothing
  * imports it but the app root. playground (the page) serves files and imports no feature.
@@ -16,13 +17,17 @@ const LAYERS = [
   ['database'],
   ['common'],
   ['metrics'],
+  ['telemetry'],
   ['protocol'],
   ['auth'],
   ['rate-limit'],
   ['health'],
+  ['usage'],
   ['threads'],
   ['attachments', 'rag'],
   ['chatkit'],
+  ['widgets'],
+  ['tools', 'actions'],
   ['agent'],
   ['openapi', 'playground'],
 ];
@@ -54,6 +59,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(attachments|rag)/' },
       to: { path: '^src/(attachments|rag)/', pathNot: '^src/$1/' },
+    },
+    {
+      name: 'tools-and-actions-are-independent',
+      comment: 'two features of one layer: neither may import the other',
+      severity: 'error',
+      from: { path: '^src/(tools|actions)/' },
+      to: { path: '^src/(tools|actions)/', pathNot: '^src/$1/' },
     },
     {
       name: 'no-circular',
