@@ -10,6 +10,7 @@ import { attachmentsEnvShape } from 'src/config/attachments.config';
 import { authEnvShape } from 'src/config/auth.config';
 import { chatkitEnvShape } from 'src/config/chatkit.config';
 import { databaseEnvShape } from 'src/config/database.config';
+import { extensionsEnvShape } from 'src/config/extensions.config';
 import { metricsEnvShape } from 'src/config/metrics.config';
 import { playgroundEnvShape } from 'src/config/playground.config';
 import { ragEnvShape } from 'src/config/rag.config';
@@ -25,6 +26,7 @@ const variables = [
       authEnvShape,
       chatkitEnvShape,
       databaseEnvShape,
+      extensionsEnvShape,
       metricsEnvShape,
       playgroundEnvShape,
       ragEnvShape,

@@ -8,6 +8,7 @@ import { appConfig } from 'src/config/app.config';
 import { attachmentsConfig } from 'src/config/attachments.config';
 import { authConfig } from 'src/config/auth.config';
 import { databaseConfig } from 'src/config/database.config';
+import { extensionsConfig } from 'src/config/extensions.config';
 import { metricsConfig } from 'src/config/metrics.config';
 import { playgroundConfig } from 'src/config/playground.config';
 import { rateLimitConfig } from 'src/config/rate-limit.config';
@@ -25,6 +26,7 @@ export const CONFIG_NAMESPACES = [
   attachmentsConfig,
   ragConfig,
   agentConfig,
+  extensionsConfig,
   playgroundConfig,
 ];
 
