@@ -121,7 +121,9 @@ export class AgentTools {
       parameters: definition.parameters as z.ZodObject,
       strict: true,
       execute: (args, runContext) =>
-        toolCallSpan(definition.name, () => execute(args as z.infer<P>, runContext!.context as AgentRunContext)),
+        toolCallSpan(definition.name, () =>
+          execute(args as z.infer<P>, runContext!.context as AgentRunContext),
+        ),
     }) as AgentTool;
     const fallback = BUILT_IN_DISPLAY[definition.name] ?? {};
     this.registrations++;

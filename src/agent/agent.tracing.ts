@@ -60,7 +60,11 @@ function isOutput(event: StreamEvent): boolean {
   if (event.type === 'output_text_delta') return true;
   if (event.type !== 'model') return false;
   const raw = event.event as
-    | { type?: unknown; object?: unknown; choices?: Array<{ delta?: { content?: unknown; tool_calls?: unknown } }> }
+    | {
+        type?: unknown;
+        object?: unknown;
+        choices?: Array<{ delta?: { content?: unknown; tool_calls?: unknown } }>;
+      }
     | undefined;
   if (typeof raw?.type === 'string') return raw.type.endsWith('.delta');
   const delta = raw?.object === 'chat.completion.chunk' ? raw.choices?.[0]?.delta : undefined;

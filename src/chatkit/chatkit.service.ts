@@ -336,11 +336,21 @@ export class ChatKitService {
           // The lease, the message (only if the lease was free) and the thread: one round trip.
           const message = this.buildUserMessage(threadId, request.params.input, []);
           const claim = this.lock.claim(ctx.requestId);
-          const start = await withSpan(LEASE_SPAN, { [ATTR.CHATKIT_LEASE_METHOD]: 'open_turn' }, async (span) => {
-            const opened = await this.store.openTurn(ctx, threadId, message, claim, this.responder.historyLimit);
-            span.setAttribute(ATTR.CHATKIT_LEASE_ACQUIRED, opened.leased);
-            return opened;
-          });
+          const start = await withSpan(
+            LEASE_SPAN,
+            { [ATTR.CHATKIT_LEASE_METHOD]: 'open_turn' },
+            async (span) => {
+              const opened = await this.store.openTurn(
+                ctx,
+                threadId,
+                message,
+                claim,
+                this.responder.historyLimit,
+              );
+              span.setAttribute(ATTR.CHATKIT_LEASE_ACQUIRED, opened.leased);
+              return opened;
+            },
+          );
           if (!start.leased) throw this.lock.busy(start.busyForS);
           const { thread, history } = start;
           const asked = this.responder.historyLimit ?? 0;

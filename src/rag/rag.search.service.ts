@@ -107,11 +107,18 @@ export class SearchService {
 
   /** Traced as `knowledge_base search`: the mode asked for, the one that ran and the result count. */
   private run(ctx: RequestContext, q: string, limit: number, requested: SearchMode): Promise<SearchResponse> {
-    return withSpan('knowledge_base search', { [ATTR.RAG_SEARCH_REQUESTED_MODE]: requested }, async (span) => {
-      const response = await this.searchIn(ctx, q, limit, requested);
-      span.setAttributes({ [ATTR.RAG_SEARCH_MODE]: response.mode, [ATTR.RAG_RESULT_COUNT]: response.results.length });
-      return response;
-    });
+    return withSpan(
+      'knowledge_base search',
+      { [ATTR.RAG_SEARCH_REQUESTED_MODE]: requested },
+      async (span) => {
+        const response = await this.searchIn(ctx, q, limit, requested);
+        span.setAttributes({
+          [ATTR.RAG_SEARCH_MODE]: response.mode,
+          [ATTR.RAG_RESULT_COUNT]: response.results.length,
+        });
+        return response;
+      },
+    );
   }
 
   private async searchIn(

@@ -110,9 +110,7 @@ export function spanningEvents<T>(
         ended = true;
         span.end();
       };
-      const step = async (
-        call: () => Promise<IteratorResult<T>>,
-      ): Promise<IteratorResult<T>> => {
+      const step = async (call: () => Promise<IteratorResult<T>>): Promise<IteratorResult<T>> => {
         try {
           const result = await context.with(active, call);
           if (result.done) end();

@@ -15,15 +15,15 @@ describe('tracingRequested', () => {
 
   it('follows OTEL_TRACES_EXPORTER, where none means off', () => {
     expect(tracingRequested({ OTEL_TRACES_EXPORTER: 'console' })).toBe(true);
-    expect(tracingRequested({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toBe(
-      false,
-    );
+    expect(
+      tracingRequested({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }),
+    ).toBe(false);
   });
 
   it('is off whatever else is set when OTEL_SDK_DISABLED=true', () => {
-    expect(tracingRequested({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toBe(
-      false,
-    );
+    expect(
+      tracingRequested({ OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }),
+    ).toBe(false);
   });
 });
 
@@ -31,7 +31,11 @@ describe('serviceNameOverride', () => {
   it('names the service chatkit-gateway unless the environment names it', () => {
     expect(serviceNameOverride({})).toBe('chatkit-gateway');
     expect(serviceNameOverride({ OTEL_SERVICE_NAME: 'gateway-eu' })).toBeUndefined();
-    expect(serviceNameOverride({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,service.name=gw' })).toBeUndefined();
-    expect(serviceNameOverride({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod' })).toBe('chatkit-gateway');
+    expect(
+      serviceNameOverride({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,service.name=gw' }),
+    ).toBeUndefined();
+    expect(serviceNameOverride({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod' })).toBe(
+      'chatkit-gateway',
+    );
   });
 });

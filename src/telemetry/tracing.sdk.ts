@@ -8,14 +8,14 @@
  * main.ts loads it (through tracing.bootstrap.ts) before anything else, because instrumentations
  * patch modules as they are first required. Tests start it with their own span processors.
  *
- * Instrumentation settings keep user data out of spans: incoming query strings keep their keys
- * and lose every value (search queries, signatures), SQL is recorded without parameter values, and
- * Redis commands by name only (keys name users).
+ * Instrumentation settings keep user data out of spans: query strings, incoming and outgoing, keep
+ * their keys and lose every value (search queries, signatures), SQL is recorded without parameter
+ * values, Redis commands by name only (keys name users), and no header is recorded.
  */
 import { IncomingMessage } from 'node:http';
 import { context, propagation, trace } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -48,10 +48,23 @@ export function createInstrumentations(): Instrumentation[] {
         if (query !== -1) span.setAttribute('url.query', keysOnly(req.url!.slice(query + 1)));
       },
     }),
-    new ExpressInstrumentation(),
+    // Route handlers only: a span per middleware (body parsers, the request log) on every request
+    // costs more than it tells.
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
     new PgInstrumentation({ enhancedDatabaseReporting: false }),
     new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
-    new UndiciInstrumentation(),
+    // Outgoing fetch (the model API, embeddings): a query string keeps its keys only, as above.
+    new UndiciInstrumentation({
+      startSpanHook: (request) => {
+        const query = request.path.indexOf('?');
+        if (query === -1) return {};
+        const search = keysOnly(request.path.slice(query + 1));
+        return {
+          'url.full': `${request.origin}${request.path.slice(0, query)}?${search}`,
+          'url.query': `?${search}`,
+        };
+      },
+    }),
   ];
 }
 

@@ -44,12 +44,26 @@ export function withStorageSpans(storage: AttachmentStorage): AttachmentStorage 
   if (!activeTracing()) return storage;
   const wrappers: Partial<Record<keyof AttachmentStorage, unknown>> = {
     put: (key: string, body: Readable, opts: PutObjectOptions) =>
-      traced(storage, 'put', () => storage.put(key, body, opts), (r) => r.size),
-    get: (key: string, range?: ByteRange) =>
-      traced(storage, 'get', () => storage.get(key, range), () =>
-        range ? range.end - range.start + 1 : undefined,
+      traced(
+        storage,
+        'put',
+        () => storage.put(key, body, opts),
+        (r) => r.size,
       ),
-    stat: (key: string) => traced(storage, 'stat', () => storage.stat(key), (info) => info?.size),
+    get: (key: string, range?: ByteRange) =>
+      traced(
+        storage,
+        'get',
+        () => storage.get(key, range),
+        () => (range ? range.end - range.start + 1 : undefined),
+      ),
+    stat: (key: string) =>
+      traced(
+        storage,
+        'stat',
+        () => storage.stat(key),
+        (info) => info?.size,
+      ),
     delete: (key: string) => traced(storage, 'delete', () => storage.delete(key)),
     presignUpload: (key: string, opts: PresignUploadOptions) =>
       traced(storage, 'presign_upload', () => storage.presignUpload!(key, opts)),
