@@ -5,8 +5,10 @@
  * it; an incoming `traceparent` is continued; log lines carry the ids of the request's trace.
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { SpanKind, context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import { isWrapped } from '@opentelemetry/instrumentation';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import { LOG_DESTINATION } from 'src/common/logging.module';
@@ -50,6 +52,9 @@ describe('tracing', () => {
     await app?.close();
     await fake?.close();
     await tracing?.stop();
+    // Node's http is shared with the test files that run after this one: it must be left unpatched.
+    expect(isWrapped(http.Server.prototype.emit)).toBe(false);
+    expect(isWrapped(http.request)).toBe(false);
   });
 
   /** The spans of one trace once `ready` finds what it waits for (spans end as responses finish). */

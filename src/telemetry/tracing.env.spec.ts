@@ -1,4 +1,7 @@
-import { serviceNameOverride, tracingRequested } from 'src/telemetry/tracing.env';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadTracingEnvFile, serviceNameOverride, tracingRequested } from 'src/telemetry/tracing.env';
 
 describe('tracingRequested', () => {
   it('is off with no OTEL_* settings at all', () => {
@@ -37,5 +40,33 @@ describe('serviceNameOverride', () => {
     expect(serviceNameOverride({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod' })).toBe(
       'chatkit-gateway',
     );
+  });
+});
+
+describe('loadTracingEnvFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tracing-env-'));
+  const file = join(dir, '.env');
+  writeFileSync(
+    file,
+    'OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318\nOTEL_SERVICE_NAME=from-file\nDATABASE_URL=postgres://x\n',
+  );
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes the OTEL_* variables of the file that the process does not set, and nothing else', () => {
+    const env: NodeJS.ProcessEnv = { OTEL_SERVICE_NAME: 'from-process' };
+    loadTracingEnvFile(env, file);
+    expect(env).toEqual({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
+      OTEL_SERVICE_NAME: 'from-process',
+    });
+  });
+
+  it('reads no file in tests, nor a missing one', () => {
+    const env: NodeJS.ProcessEnv = { NODE_ENV: 'test' };
+    loadTracingEnvFile(env, file);
+    expect(env).toEqual({ NODE_ENV: 'test' });
+    const other: NodeJS.ProcessEnv = {};
+    loadTracingEnvFile(other, join(dir, 'missing.env'));
+    expect(other).toEqual({});
   });
 });

@@ -14,7 +14,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import { context, propagation, trace } from '@opentelemetry/api';
-import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -26,7 +26,7 @@ import { serviceNameOverride } from 'src/telemetry/tracing.env';
 import { activeTracing, setActiveTracing, type TracingHandle } from 'src/telemetry/tracing.state';
 
 export interface StartedTracing extends TracingHandle {
-  readonly instrumentations: Instrumentation[];
+  readonly instrumentations: InstrumentationBase[];
 }
 
 /** Every query value replaced, the keys kept: `q=REDACTED&limit=REDACTED`. */
@@ -37,7 +37,7 @@ function keysOnly(search: string): string {
   return redacted.toString();
 }
 
-export function createInstrumentations(): Instrumentation[] {
+export function createInstrumentations(): InstrumentationBase[] {
   return [
     new HttpInstrumentation({
       // Probes and scrapes would be most of the traces and say nothing.

@@ -8,7 +8,7 @@
  * every test file of the process) and unregisters the global tracer, context manager and
  * propagator.
  */
-import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startTracing } from 'src/telemetry/tracing.sdk';
 
@@ -21,8 +21,13 @@ export interface TestTracing {
 
 const CORE_MODULES = new Set(['http', 'https']);
 
-/** The instrumentations' patches, applied to the modules as this file's registry loads them. */
-function patchLoadedModules(instrumentations: Instrumentation[]): void {
+/**
+ * The instrumentations' patches, applied to the modules as this file's registry loads them;
+ * returns what takes them off. (The definitions are made afresh by each `getModuleDefinitions()`,
+ * so the instrumentations' own `disable()` does not know these.)
+ */
+function patchLoadedModules(instrumentations: InstrumentationBase[]): () => void {
+  const undo: Array<() => void> = [];
   for (const instrumentation of instrumentations) {
     for (const definition of instrumentation.getModuleDefinitions()) {
       let exports: unknown;
@@ -36,10 +41,9 @@ function patchLoadedModules(instrumentations: Instrumentation[]): void {
       } catch {
         continue; // not installed (pg-native, an optional peer)
       }
-      definition.moduleVersion = version;
       if (definition.patch) {
-        definition.moduleExports = exports;
         definition.patch(exports, version);
+        undo.push(() => definition.unpatch?.(exports, version));
       }
       for (const file of definition.files) {
         let fileExports: unknown;
@@ -49,20 +53,26 @@ function patchLoadedModules(instrumentations: Instrumentation[]): void {
         } catch {
           continue;
         }
-        file.moduleExports = fileExports;
         file.patch(fileExports, version);
+        undo.push(() => file.unpatch(fileExports, version));
       }
     }
   }
+  return () => {
+    for (const step of undo.reverse()) step();
+  };
 }
 
 export function startTestTracing(): TestTracing {
   const exporter = new InMemorySpanExporter();
   const tracing = startTracing({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  patchLoadedModules(tracing.instrumentations);
+  const unpatch = patchLoadedModules(tracing.instrumentations);
   return {
     spans: () => exporter.getFinishedSpans(),
     reset: () => exporter.reset(),
-    stop: () => tracing.shutdown(),
+    stop: async () => {
+      unpatch();
+      await tracing.shutdown();
+    },
   };
 }
