@@ -51,8 +51,10 @@ export function createInstrumentations(): InstrumentationBase[] {
     // Route handlers only: a span per middleware (body parsers, the request log) on every request
     // costs more than it tells.
     new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-    new PgInstrumentation({ enhancedDatabaseReporting: false }),
-    new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
+    // Statements and commands inside a traced request only: the background ones (migrations, lease
+    // heartbeats outside requests, cleanup sweeps) would each be a trace of one span.
+    new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),
+    new IORedisInstrumentation({ dbStatementSerializer: (command) => command, requireParentSpan: true }),
     // Outgoing fetch (the model API, embeddings): a query string keeps its keys only, as above.
     new UndiciInstrumentation({
       startSpanHook: (request) => {
