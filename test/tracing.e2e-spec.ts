@@ -6,14 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { SpanKind, context } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { isWrapped } from '@opentelemetry/instrumentation';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import { LOG_DESTINATION } from 'src/common/logging.module';
 import { chatkit, userInput } from 'test/support/chatkit-client';
-import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
+import { errorTurn, FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
 import { LogCapture } from 'test/support/log-capture';
 import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 import { startTestTracing, type TestTracing } from 'test/support/tracing';
@@ -247,6 +247,45 @@ describe('tracing', () => {
     const lines = await log.forRequest(res.headers.get('x-request-id')!);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ trace_id: traceId, span_id: idOf(server), trace_flags: '01' });
+  });
+
+  it('marks a failed model call by its kind only, and logs the failure with the ids of its span', async () => {
+    const user = uniqueUser('failing');
+    const message = `Please quote quokka${RUN} back to me`;
+    const upstream = `upstream says nothing about secret${RUN}`;
+    fake.enqueue(errorTurn(400, { message: upstream }));
+    tracing.reset();
+    const turn = await chatkit(app, user, { type: 'threads.create', params: { input: userInput(message) } });
+    expect(turn.status).toBe(200);
+    expect(turn.events.some((e) => e.type === 'error')).toBe(true);
+
+    const spans = await traceOf(
+      () => named(tracing.spans(), 'chatkit threads.create')[0]?.spanContext().traceId,
+      (all) => all.some((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === '/chatkit'),
+    );
+    const [request] = named(spans, 'chatkit threads.create');
+    const [run] = named(spans, 'agent run');
+    const [model] = named(spans, 'chat gpt-test');
+    expect(parentOf(run)).toBe(idOf(request));
+    expect(parentOf(model)).toBe(idOf(run));
+    for (const span of [model, run]) {
+      expect(span.status.code).toBe(SpanStatusCode.ERROR);
+      expect(span.attributes['error.type']).toEqual(expect.any(String));
+    }
+    expect(request.attributes['chatkit.outcome']).toBe('failed');
+    const recorded = JSON.stringify(
+      spans.map((s) => ({ attributes: s.attributes, events: s.events, status: s.status })),
+    );
+    for (const secret of [RUN, 'quokka', 'upstream']) expect(recorded).not.toContain(secret);
+
+    // The agent's warning was written inside the agent run's span; the request's line carries the
+    // server span.
+    const lines = await log.forRequest(turn.headers.get('x-request-id')!);
+    const warning = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Agent run failed'));
+    expect(warning).toMatchObject({ trace_id: run.spanContext().traceId, span_id: idOf(run) });
+    const server = spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === '/chatkit')!;
+    const completion = lines.find((l) => l.res?.statusCode === 200);
+    expect(completion).toMatchObject({ trace_id: server.spanContext().traceId, span_id: idOf(server) });
   });
 
   it('traces attachment storage by operation and size, never by file name or signature', async () => {
