@@ -5,6 +5,7 @@
  * it; an incoming `traceparent` is continued; log lines carry the ids of the request's trace.
  */
 import { randomBytes } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
@@ -55,6 +56,7 @@ describe('tracing', () => {
     // Node's http is shared with the test files that run after this one: it must be left unpatched.
     expect(isWrapped(http.Server.prototype.emit)).toBe(false);
     expect(isWrapped(http.request)).toBe(false);
+    expect(diagnosticsChannel.hasSubscribers('undici:request:create')).toBe(false);
   });
 
   /** The spans of one trace once `ready` finds what it waits for (spans end as responses finish). */
@@ -101,7 +103,7 @@ describe('tracing', () => {
     fake.enqueue(
       toolCallTurn(
         KNOWLEDGE_BASE_TOOL,
-        { query: `quokka${RUN} leave` },
+        { query: `quokka${RUN}` },
         { usage: { inputTokens: 210, outputTokens: 12 } },
       ),
       textTurn(answer, {
