@@ -28,6 +28,7 @@ import { RagModule } from 'src/rag/rag.module';
 import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
+import { TelemetryModule } from 'src/telemetry/telemetry.module';
 
 @Module({
   imports: [
@@ -43,6 +44,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     CommonModule,
     LoggingModule,
     MetricsModule,
+    TelemetryModule,
     DatabaseModule,
     AuthModule,
     RateLimitModule,

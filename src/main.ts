@@ -1,4 +1,6 @@
 /** Bootstrap only: validate the environment, build the app, listen. */
+// First: tracing, when configured, must patch http, express, pg and ioredis before they load.
+import 'src/telemetry/tracing.bootstrap';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';

@@ -13,6 +13,7 @@ import { tool } from '@openai/agents';
 import type { FunctionTool } from '@openai/agents';
 import { z } from 'zod';
 import { AgentMetrics } from 'src/agent/agent.metrics';
+import { toolCallSpan } from 'src/agent/agent.tracing';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
@@ -119,7 +120,10 @@ export class AgentTools {
       description: definition.description,
       parameters: definition.parameters as z.ZodObject,
       strict: true,
-      execute: (args, runContext) => execute(args as z.infer<P>, runContext!.context as AgentRunContext),
+      execute: (args, runContext) =>
+        toolCallSpan(definition.name, () =>
+          execute(args as z.infer<P>, runContext!.context as AgentRunContext),
+        ),
     }) as AgentTool;
     const fallback = BUILT_IN_DISPLAY[definition.name] ?? {};
     this.registrations++;

@@ -12,6 +12,7 @@
 import { Module, type OnModuleInit, type Provider } from '@nestjs/common';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { AgentService } from 'src/agent/agent.service';
+import { withRunSpans } from 'src/agent/agent.tracing';
 import { AgentTools } from 'src/agent/agent-tools.registry';
 import { AGENT_RUNNER, OPENAI_CLIENT, modelProviders } from 'src/agent/model-provider';
 import { OfflineResponder } from 'src/agent/offline.responder';
@@ -20,13 +21,20 @@ import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { RESPONDER, TRANSCRIBER, type Responder, type Transcriber } from 'src/chatkit/chatkit.ports';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 import { RagModule } from 'src/rag/rag.module';
+import { activeTracing } from 'src/telemetry/tracing.state';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 
-/** The one binding of RESPONDER: the agent when a model is configured, else the offline responder. */
+/** The agent's name in traces: the one AgentService gives the SDK's Agent. */
+const AGENT_NAME = 'Assistant';
+
+/**
+ * The one binding of RESPONDER: the agent when a model is configured (in an `agent run` span per
+ * answer with tracing on), else the offline responder.
+ */
 const responderProvider: Provider = {
   provide: RESPONDER,
   useFactory: (config: AgentConfig, agent: AgentService, offline: OfflineResponder): Responder =>
-    config.modelConfigured ? agent : offline,
+    config.modelConfigured ? (activeTracing() ? withRunSpans(agent, AGENT_NAME) : agent) : offline,
   inject: [agentConfig.KEY, AgentService, OfflineResponder],
 };
 

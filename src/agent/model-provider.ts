@@ -5,13 +5,17 @@
  * started, so a retried request can never duplicate text the user already saw. Its `fetch` reads a
  * streamed answer only while the turn's client keeps up (gated-fetch.ts).
  *
- * Nothing here may send traces or other data anywhere unless AGENT_TRACING asks for it.
+ * Nothing here may send traces or other data anywhere unless AGENT_TRACING asks for it. The SDK's
+ * own traces are never bridged into OpenTelemetry: with OpenTelemetry tracing on, the provider is
+ * wrapped instead, and each model call gets a span of ours (agent.tracing.ts).
  */
 import type { Provider } from '@nestjs/common';
 import OpenAI from 'openai';
 import { OpenAIProvider, Runner, setTraceProcessors, setTracingDisabled } from '@openai/agents';
+import { withModelSpans } from 'src/agent/agent.tracing';
 import { gatedFetch } from 'src/agent/gated-fetch';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
+import { activeTracing } from 'src/telemetry/tracing.state';
 
 /** DI token: the `openai` client (also usable for embeddings by other modules). */
 export const OPENAI_CLIENT = Symbol('OPENAI_CLIENT');
@@ -41,8 +45,9 @@ export function createAgentRunner(client: OpenAI, config: AgentConfig): Runner {
     setTraceProcessors([]);
     setTracingDisabled(true);
   }
+  const provider = new OpenAIProvider({ openAIClient: client, useResponses: config.api === 'responses' });
   return new Runner({
-    modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: config.api === 'responses' }),
+    modelProvider: activeTracing() ? withModelSpans(provider, config.model) : provider,
     tracingDisabled: !config.tracing,
     traceIncludeSensitiveData: false,
     workflowName: 'chatkit-gateway',

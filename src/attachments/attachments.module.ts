@@ -25,6 +25,7 @@ import { ATTACHMENT_STORAGE, type AttachmentStorage } from 'src/attachments/stor
 import { FilesystemAttachmentStorage } from 'src/attachments/storage/filesystem.storage';
 import { PostgresAttachmentStorage } from 'src/attachments/storage/postgres.storage';
 import { S3AttachmentStorage } from 'src/attachments/storage/s3.storage';
+import { withStorageSpans } from 'src/attachments/storage/traced.storage';
 import { attachmentsConfig, type AttachmentsConfig } from 'src/config/attachments.config';
 
 export function createAttachmentStorage(
@@ -56,7 +57,8 @@ export function createAttachmentStorage(
     {
       provide: ATTACHMENT_STORAGE,
       inject: [attachmentsConfig.KEY, getDataSourceToken()],
-      useFactory: createAttachmentStorage,
+      useFactory: (config: AttachmentsConfig, dataSource: DataSource) =>
+        withStorageSpans(createAttachmentStorage(config, dataSource)),
     },
     AttachmentStore,
     AttachmentUrls,

@@ -20,6 +20,7 @@
  * however the request ends.
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { context, trace } from '@opentelemetry/api';
 import {
   isStreamingRequest,
   type ChatKitRequest,
@@ -50,13 +51,14 @@ import { RunStops, type WatchedRun } from 'src/chatkit/run-stops';
 import { SlowReaderError } from 'src/chatkit/sse.stream';
 import { StreamSlots, type StreamSlot } from 'src/chatkit/stream-slots';
 import { ThreadChanges, applyThreadChange, runPipeline } from 'src/chatkit/stream.pipeline';
-import { ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
+import { LEASE_SPAN, ThreadRunLock, type RunLease } from 'src/chatkit/thread-run.lock';
 import { TurnWrites } from 'src/chatkit/turn-writes';
 import { ActiveWork } from 'src/common/active-work';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { newId } from 'src/common/ids';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import { ATTR, markFailed, spanningEvents, tracer, withSpan } from 'src/telemetry/tracer';
 import { ThreadStore, type PageQuery, type TurnWriteSet } from 'src/threads/thread.store';
 
 /** What a request answers: one JSON document, or the events of an SSE stream. */
@@ -99,8 +101,35 @@ export class ChatKitService {
    * is gone (see clientGoneSignal) or was cut as too slow a reader; the stream then ends as if
    * the user pressed stop. The events must be iterated to their end or stopped with `return()`:
    * either way the run lease and the stream slot are given back once.
+   *
+   * Traced as one span, `chatkit <type>`, which for a streaming request lasts until its stream ends
+   * and holds everything the stream does (the lease, the agent run).
    */
   async handle(ctx: RequestContext, request: ChatKitRequest, signal: AbortSignal): Promise<ChatKitResult> {
+    const span = tracer.startSpan(`chatkit ${request.type}`, {
+      attributes: { [ATTR.CHATKIT_REQUEST_TYPE]: request.type },
+    });
+    const parent = context.active();
+    let result: ChatKitResult;
+    try {
+      result = await context.with(trace.setSpan(parent, span), () => this.handleInSpan(ctx, request, signal));
+    } catch (err) {
+      markFailed(span, err);
+      span.end();
+      throw err;
+    }
+    if (result.type === 'json') {
+      span.end();
+      return result;
+    }
+    return { type: 'stream', events: spanningEvents(span, result.events, parent) };
+  }
+
+  private async handleInSpan(
+    ctx: RequestContext,
+    request: ChatKitRequest,
+    signal: AbortSignal,
+  ): Promise<ChatKitResult> {
     ctx.metadata = request.metadata ?? {};
     if (!isStreamingRequest(request)) {
       try {
@@ -276,7 +305,9 @@ export class ChatKitService {
         if (attachments.length === 0) {
           // The thread, its first message and its lease: one statement, one round trip.
           const claim = this.lock.claim(ctx.requestId);
-          await this.store.createTurn(ctx, thread, message, claim);
+          await withSpan(LEASE_SPAN, { [ATTR.CHATKIT_LEASE_METHOD]: 'create_turn' }, () =>
+            this.store.createTurn(ctx, thread, message, claim),
+          );
           lease = this.lock.held(thread.id, claim);
         } else {
           await this.store.transaction(async (m) => {
@@ -305,7 +336,21 @@ export class ChatKitService {
           // The lease, the message (only if the lease was free) and the thread: one round trip.
           const message = this.buildUserMessage(threadId, request.params.input, []);
           const claim = this.lock.claim(ctx.requestId);
-          const start = await this.store.openTurn(ctx, threadId, message, claim, this.responder.historyLimit);
+          const start = await withSpan(
+            LEASE_SPAN,
+            { [ATTR.CHATKIT_LEASE_METHOD]: 'open_turn' },
+            async (span) => {
+              const opened = await this.store.openTurn(
+                ctx,
+                threadId,
+                message,
+                claim,
+                this.responder.historyLimit,
+              );
+              span.setAttribute(ATTR.CHATKIT_LEASE_ACQUIRED, opened.leased);
+              return opened;
+            },
+          );
           if (!start.leased) throw this.lock.busy(start.busyForS);
           const { thread, history } = start;
           const asked = this.responder.historyLimit ?? 0;
@@ -515,6 +560,8 @@ export class ChatKitService {
       this.metrics.activeStreams.dec();
       this.metrics.streamDuration.observe({ type }, seconds());
       this.metrics.requests.inc({ type, outcome });
+      // The request's span (this runs in it, see handle).
+      trace.getActiveSpan()?.setAttribute(ATTR.CHATKIT_OUTCOME, outcome);
       finished();
     }
   }

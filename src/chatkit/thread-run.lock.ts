@@ -17,7 +17,11 @@ import { Repository } from 'typeorm';
 import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import { ATTR, withSpan } from 'src/telemetry/tracer';
 import type { LeaseClaim } from 'src/threads/thread.store';
+
+/** The span of taking a thread's run lease, whichever statement takes it. */
+export const LEASE_SPAN = 'chatkit run lease';
 
 export interface RunLease {
   /** Gives the lease back (deletes its row); retried in the background if that fails. */
@@ -48,7 +52,15 @@ export class ThreadRunLock implements OnApplicationShutdown {
   ) {}
 
   /** Takes the thread's lease or throws 409 thread_busy. */
-  async acquire(threadId: string, requestId: string): Promise<RunLease> {
+  acquire(threadId: string, requestId: string): Promise<RunLease> {
+    return withSpan(LEASE_SPAN, { [ATTR.CHATKIT_LEASE_METHOD]: 'acquire' }, async (span) => {
+      const lease = await this.take(threadId, requestId);
+      span.setAttribute(ATTR.CHATKIT_LEASE_ACQUIRED, true);
+      return lease;
+    });
+  }
+
+  private async take(threadId: string, requestId: string): Promise<RunLease> {
     const claim = this.claim(requestId);
     // Written out: taking a lease is one atomic upsert that succeeds only over an expired one.
     const rows: unknown[] = await this.runs.query(

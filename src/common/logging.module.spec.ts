@@ -2,12 +2,14 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import { PinoLogger } from 'nestjs-pino';
 import { pino } from 'pino';
 import {
   AppLogger,
   createRequestLogger,
   resolveLogFormat,
+  traceFields,
   type RequestLogger,
 } from 'src/common/logging.module';
 
@@ -139,5 +141,25 @@ describe('AppLogger', () => {
       [20, 'InstanceLoader'],
       [30, 'Database'],
     ]);
+  });
+});
+
+describe('traceFields', () => {
+  it('gives the ids of a span in the W3C spelling', () => {
+    const span = trace.wrapSpanContext({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 1,
+    });
+    expect(traceFields(span)).toEqual({
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      span_id: '00f067aa0ba902b7',
+      trace_flags: '01',
+    });
+  });
+
+  it('adds nothing without a span (tracing off) or with an invalid one', () => {
+    expect(traceFields()).toEqual({});
+    expect(traceFields(trace.wrapSpanContext(INVALID_SPAN_CONTEXT))).toEqual({});
   });
 });

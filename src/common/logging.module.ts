@@ -16,12 +16,18 @@
  * nestjs-pino's PinoLogger reads the logger of the request from its AsyncLocalStorage, which this
  * middleware fills. Nest's own start-up chatter (module and route mapping) is logged at `debug`.
  *
+ * With tracing on, every line written while a span is active carries `trace_id` and `span_id`
+ * (and `trace_flags`), and a request's completion line those of the span the request arrived in,
+ * so a trace and its log lines find each other. With tracing off no span is ever active and lines
+ * are unchanged.
+ *
  * Lines are JSON, except in development on a terminal, where pino-pretty makes them readable
  * (LOG_FORMAT overrides; tests and CI always get JSON).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Module } from '@nestjs/common';
+import { isSpanContextValid, trace, type Span } from '@opentelemetry/api';
 import { Logger, PARAMS_PROVIDER_TOKEN, PinoLogger, type Params } from 'nestjs-pino';
 import { storage, type Store } from 'nestjs-pino/storage';
 import { pino, type DestinationStream, type Logger as PinoInstance } from 'pino';
@@ -101,6 +107,18 @@ class RequestLogStore implements Store {
   }
 }
 
+/** The trace fields of a log line: those of `span`, none without a (valid) one. */
+export function traceFields(span: Span | undefined = trace.getActiveSpan()): Record<string, string> {
+  if (!span) return {};
+  const ids = span.spanContext();
+  if (!isSpanContextValid(ids)) return {};
+  return {
+    trace_id: ids.traceId,
+    span_id: ids.spanId,
+    trace_flags: `0${ids.traceFlags.toString(16)}`.slice(-2),
+  };
+}
+
 function levelOf(status: number, err: Error | undefined): 'error' | 'warn' | 'info' {
   return err || status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
 }
@@ -110,6 +128,9 @@ export function createRequestLogger(root: PinoInstance): RequestLogger {
     const id = requestIdFor(req, res);
     (req as IncomingMessage & { id: string }).id = id;
     const started = Date.now();
+    // The span the request arrived in (the server span, with tracing on): by the time the response
+    // finishes, the active one may be a span of the work the request did.
+    const span = trace.getActiveSpan();
     let logged = UNLOGGED.test(req.url ?? '');
     const complete = (failure?: Error): void => {
       if (logged) return;
@@ -128,6 +149,7 @@ export function createRequestLogger(root: PinoInstance): RequestLogger {
         userId: r.context?.userId,
         orgId: r.context?.orgId,
         route,
+        ...traceFields(span),
       };
       const message = err
         ? `${req.method} ${route} ${status}`
@@ -194,6 +216,8 @@ function destinationFor(app: AppConfig, auth: AuthConfig): DestinationStream {
           pino(
             {
               level: config.logLevel,
+              // A fresh object each time: pino merges the line's own fields into it.
+              mixin: () => traceFields(),
               // Last line of defence for the app's own log calls; request lines carry none of these.
               redact: {
                 paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],

@@ -11,6 +11,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import type { RequestContext } from 'src/common/request-context';
 import { ragConfig, type RagConfig } from 'src/config/rag.config';
+import { ATTR, withSpan } from 'src/telemetry/tracer';
 import { RagCapabilitiesProbe } from 'src/rag/rag.capabilities';
 import { EmbeddingError, EmbeddingsClient } from 'src/rag/rag.embeddings';
 import { RagMetrics, type SearchMode } from 'src/rag/rag.metrics';
@@ -104,7 +105,23 @@ export class SearchService {
     return (await this.run(context, q, limit, 'hybrid')).results;
   }
 
-  private async run(
+  /** Traced as `knowledge_base search`: the mode asked for, the one that ran and the result count. */
+  private run(ctx: RequestContext, q: string, limit: number, requested: SearchMode): Promise<SearchResponse> {
+    return withSpan(
+      'knowledge_base search',
+      { [ATTR.RAG_SEARCH_REQUESTED_MODE]: requested },
+      async (span) => {
+        const response = await this.searchIn(ctx, q, limit, requested);
+        span.setAttributes({
+          [ATTR.RAG_SEARCH_MODE]: response.mode,
+          [ATTR.RAG_RESULT_COUNT]: response.results.length,
+        });
+        return response;
+      },
+    );
+  }
+
+  private async searchIn(
     ctx: RequestContext,
     q: string,
     limit: number,
