@@ -2,8 +2,9 @@
  * Two projects: unit specs beside the code, e2e specs on the real AppModule in test/. The
  * multi-replica suite needs a PostgreSQL server (several processes cannot share the embedded
  * database's one connection), so it is registered when DATABASE_URL names one, as in CI's second
- * pass; test/support/global-setup.ts says so when it is not. test/start-dev.e2e-spec.ts compiles
- * and starts the app on its own embedded database, so it runs in the embedded pass only.
+ * pass; test/support/global-setup.ts says so when it is not. test/start-dev.e2e-spec.ts and
+ * test/tracing-export.e2e-spec.ts start the app on its own embedded database, so they run in the
+ * embedded pass only.
  */
 const shared = {
   preset: 'ts-jest',
@@ -13,8 +14,10 @@ const shared = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
 };
 const needsServer = process.env.DATABASE_URL ? [] : ['<rootDir>/test/replicas.e2e-spec.ts'];
-// Starts its own app on the embedded database whatever the suite uses: once per CI run is enough.
-const embeddedPassOnly = process.env.DATABASE_URL ? ['<rootDir>/test/start-dev.e2e-spec.ts'] : [];
+// These start their own app on the embedded database whatever the suite uses: once per CI run is enough.
+const embeddedPassOnly = process.env.DATABASE_URL
+  ? ['<rootDir>/test/start-dev.e2e-spec.ts', '<rootDir>/test/tracing-export.e2e-spec.ts']
+  : [];
 module.exports = {
   testTimeout: 60000,
   projects: [
