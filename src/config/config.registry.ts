@@ -13,6 +13,7 @@ import { playgroundConfig } from 'src/config/playground.config';
 import { rateLimitConfig } from 'src/config/rate-limit.config';
 import { ragConfig } from 'src/config/rag.config';
 import { chatkitConfig } from 'src/config/chatkit.config';
+import { usageConfig } from 'src/config/usage.config';
 import { ConfigValidationError } from 'src/config/env.schema';
 
 export const CONFIG_NAMESPACES = [
@@ -25,6 +26,7 @@ export const CONFIG_NAMESPACES = [
   attachmentsConfig,
   ragConfig,
   agentConfig,
+  usageConfig,
   playgroundConfig,
 ];
 
