@@ -28,6 +28,7 @@ import { RagModule } from 'src/rag/rag.module';
 import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
+import { UsageModule } from 'src/usage/usage.module';
 
 @Module({
   imports: [
@@ -48,6 +49,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     RateLimitModule,
     HealthModule,
     RagModule,
+    UsageModule,
     ChatKitModule.register({ imports: [AgentModule] }),
     PlaygroundModule,
   ],

@@ -183,7 +183,9 @@ describe('mapAgentStream with scripted SDK events', () => {
     expect(events.at(-1)).toMatchObject({
       item: { id: 'message_1', content: [{ text: 'Hi', annotations: [annotation] }] },
     });
-    expect(usage).toEqual([{ inputTokens: 1, outputTokens: 2, totalTokens: 3 }]);
+    expect(usage).toEqual([
+      { inputTokens: 1, outputTokens: 2, totalTokens: 3, cachedInputTokens: 0, reasoningTokens: 0 },
+    ]);
   });
 
   it('builds the message in one place: each event says what the message is once it is applied', async () => {

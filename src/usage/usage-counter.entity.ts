@@ -12,10 +12,20 @@ export class UsageCounterEntity {
   @PrimaryColumn({ type: 'varchar', length: 8, primaryKeyConstraintName: 'usage_counters_pkey' })
   scope!: string;
 
-  @PrimaryColumn({ name: 'org_id', type: 'varchar', length: 255, primaryKeyConstraintName: 'usage_counters_pkey' })
+  @PrimaryColumn({
+    name: 'org_id',
+    type: 'varchar',
+    length: 255,
+    primaryKeyConstraintName: 'usage_counters_pkey',
+  })
   orgId!: string;
 
-  @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 255, primaryKeyConstraintName: 'usage_counters_pkey' })
+  @PrimaryColumn({
+    name: 'user_id',
+    type: 'varchar',
+    length: 255,
+    primaryKeyConstraintName: 'usage_counters_pkey',
+  })
   userId!: string;
 
   @PrimaryColumn({ type: 'varchar', length: 8, primaryKeyConstraintName: 'usage_counters_pkey' })
