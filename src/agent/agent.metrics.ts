@@ -111,8 +111,7 @@ export class AgentMetrics {
     if (usage.cachedInputTokens > 0)
       this.tokens.inc({ model, direction: 'cached_input' }, usage.cachedInputTokens);
     if (usage.outputTokens > 0) this.tokens.inc({ model, direction: 'output' }, usage.outputTokens);
-    if (usage.reasoningTokens > 0)
-      this.tokens.inc({ model, direction: 'reasoning' }, usage.reasoningTokens);
+    if (usage.reasoningTokens > 0) this.tokens.inc({ model, direction: 'reasoning' }, usage.reasoningTokens);
   }
 
   toolCall(tool: string, outcome: ToolOutcome): void {

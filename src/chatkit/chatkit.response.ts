@@ -40,6 +40,5 @@ export async function sendResult(
   else if (sse) {
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     await sse.write(result.events);
-  }
-  else throw new Error('a stream answered a request that was not sent as one');
+  } else throw new Error('a stream answered a request that was not sent as one');
 }

@@ -9,7 +9,9 @@ import { EmbeddedPostgres } from 'src/database/embedded-postgres';
 export default async function globalSetup(): Promise<void> {
   if (process.env.DATABASE_URL) {
     process.stdout.write(`\ne2e: using PostgreSQL from DATABASE_URL\n`);
-    process.stdout.write('e2e: test/start-dev.e2e-spec.ts runs in the embedded pass only (it uses no server)\n');
+    process.stdout.write(
+      'e2e: test/start-dev.e2e-spec.ts runs in the embedded pass only (it uses no server)\n',
+    );
     return;
   }
   process.stdout.write(
