@@ -205,6 +205,14 @@ function keyOf(b: Budget): CounterKey {
   return { scope: b.scope, org_id: b.org_id, user_id: b.user_id, period: b.period, starts: b.starts };
 }
 
+/** The budget headers a turn's response (or its 429) carries; browsers must be allowed to read them. */
+export const QUOTA_HEADERS = [
+  'X-Quota-Budget',
+  'X-Quota-Limit-Tokens',
+  'X-Quota-Remaining-Tokens',
+  'X-Quota-Reset',
+] as const;
+
 /** The headers of a turn's response: what is left of the tightest budget, and when it resets. */
 export function quotaHeaders(budget: Budget, remaining: number): Record<string, string> {
   return {
