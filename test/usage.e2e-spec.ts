@@ -267,6 +267,42 @@ describe('token usage', () => {
   });
 });
 
+describe('token usage over Chat Completions', () => {
+  let fake: FakeOpenAI;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    fake = await FakeOpenAI.start();
+    app = await startApp({ ...MODEL_ENV, OPENAI_API: 'chat_completions', OPENAI_BASE_URL: fake.baseURL });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await fake?.close();
+  });
+
+  it('stores cached input and reasoning tokens from the chat API too, the title call included', async () => {
+    const user = uniqueUser('chat-usage');
+    fake.enqueue(
+      answer(),
+      textTurn('Refunds', { usage: { inputTokens: 30, cachedTokens: 10, outputTokens: 10 } }),
+    );
+    await createThread(app, user);
+    const { json } = await usage(app, user);
+    expect(
+      json.days.map((r: any) => [
+        r.model,
+        r.input_tokens,
+        r.cached_input_tokens,
+        r.output_tokens,
+        r.reasoning_tokens,
+      ]),
+    ).toEqual([
+      ['gpt-test', 100, 40, 20, 5],
+      ['gpt-title', 30, 10, 10, 0],
+    ]);
+  });
+});
+
 describe('token budgets', () => {
   let trips: RoundTrips;
   let fake: FakeOpenAI;
