@@ -13,7 +13,9 @@ const shared = {
   moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
 };
-const needsServer = process.env.DATABASE_URL ? [] : ['<rootDir>/test/replicas.e2e-spec.ts'];
+const needsServer = process.env.DATABASE_URL
+  ? []
+  : ['<rootDir>/test/replicas.e2e-spec.ts', '<rootDir>/test/usage-replicas.e2e-spec.ts'];
 // These start their own app on the embedded database whatever the suite uses: once per CI run is enough.
 const embeddedPassOnly = process.env.DATABASE_URL
   ? ['<rootDir>/test/start-dev.e2e-spec.ts', '<rootDir>/test/tracing-export.e2e-spec.ts']

@@ -29,6 +29,7 @@ import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
 import { TelemetryModule } from 'src/telemetry/telemetry.module';
+import { UsageModule } from 'src/usage/usage.module';
 
 @Module({
   imports: [
@@ -50,6 +51,7 @@ import { TelemetryModule } from 'src/telemetry/telemetry.module';
     RateLimitModule,
     HealthModule,
     RagModule,
+    UsageModule,
     ChatKitModule.register({ imports: [AgentModule] }),
     PlaygroundModule,
   ],

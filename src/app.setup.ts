@@ -13,6 +13,7 @@ import { weakEtag } from 'src/common/etag';
 import { AppLogger, REQUEST_LOGGER, type RequestLogger } from 'src/common/logging.module';
 import { HttpMetricsMiddleware } from 'src/metrics/http-metrics.middleware';
 import { buildOpenApiDocument } from 'src/openapi/openapi.document';
+import { QUOTA_HEADERS } from 'src/usage/quota.service';
 
 export function configureApp(app: NestExpressApplication): AppConfig {
   const config = app.get<AppConfig>(appConfig.KEY);
@@ -38,6 +39,7 @@ export function configureApp(app: NestExpressApplication): AppConfig {
         'X-RateLimit-Limit',
         'X-RateLimit-Remaining',
         'X-RateLimit-Reset',
+        ...QUOTA_HEADERS,
       ],
     });
   }

@@ -22,6 +22,8 @@ const TABLES = [
   'thread_items',
   'thread_runs',
   'threads',
+  'token_usage',
+  'usage_counters',
 ];
 
 /** Migrates the empty database at `url` and returns what the entities would still change. */

@@ -3,14 +3,15 @@
  * Every round trip is a wait on the database and a write on its socket, and on the embedded
  * database every one of them queues behind all other requests on its single connection, so the
  * count is part of what a turn costs. The pg driver is wrapped in this process (the app runs in
- * it): every `Client.query` call is one round trip, whatever its text holds.
+ * it, test/support/round-trips.ts): every `Client.query` call is one round trip, whatever its text
+ * holds.
  *
  * Runs on the embedded database by default and on a server with DATABASE_URL.
  */
 import { KnowledgeBaseStartup } from 'src/rag/rag.startup';
-import { Client } from 'pg';
 import { chatkit, userInput } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn } from 'test/support/fake-openai';
+import { RoundTrips } from 'test/support/round-trips';
 import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
 /** Round trips allowed for one `threads.add_user_message` turn: open (with the history) + finish. */
@@ -18,49 +19,7 @@ const ADD_MESSAGE_MAX_ROUND_TRIPS = 2;
 /** The same for `threads.create`, whose first answer also names the thread. */
 const CREATE_MAX_ROUND_TRIPS = 2;
 
-type Query = (...args: unknown[]) => unknown;
-
-/**
- * Records the text of every query sent while `recording` is on. Installed before the app starts:
- * the app's client class binds `query` when a connection is made.
- */
-class RoundTrips {
-  private recording = false;
-  private texts: string[] = [];
-  private readonly original: Query;
-
-  constructor() {
-    const original = Client.prototype.query as Query;
-    this.original = original;
-    const record = (text: string): void => {
-      if (this.recording) this.texts.push(text);
-    };
-    Client.prototype.query = function (this: Client, ...args: unknown[]) {
-      record(queryText(args[0]));
-      return original.apply(this, args);
-    } as typeof Client.prototype.query;
-  }
-
-  async during(work: () => Promise<void>): Promise<string[]> {
-    this.texts = [];
-    this.recording = true;
-    try {
-      await work();
-    } finally {
-      this.recording = false;
-    }
-    return this.texts;
-  }
-
-  restore(): void {
-    Client.prototype.query = this.original as typeof Client.prototype.query;
-  }
-}
-
-function queryText(arg: unknown): string {
-  const text = typeof arg === 'string' ? arg : ((arg as { text?: string } | null)?.text ?? String(arg));
-  return text.replace(/\s+/g, ' ').trim().slice(0, 160);
-}
+const short = (text: string): string => text.slice(0, 160);
 
 describe('database round trips of one agent turn', () => {
   let trips: RoundTrips;
@@ -123,7 +82,7 @@ describe('database round trips of one agent turn', () => {
     // Reported with every run: the numbers this test guards.
     console.log(
       `round trips per turn: threads.create ${createTrips.length}, threads.add_user_message ${addTrips.length}\n` +
-        `create:\n  ${createTrips.join('\n  ')}\nadd_user_message:\n  ${addTrips.join('\n  ')}`,
+        `create:\n  ${createTrips.map(short).join('\n  ')}\nadd_user_message:\n  ${addTrips.map(short).join('\n  ')}`,
     );
 
     // What the two turns stored is all there once the streams ended: both questions, both

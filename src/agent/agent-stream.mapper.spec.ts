@@ -14,6 +14,7 @@ import {
   convertAnnotation,
   describeToolArguments,
   mapAgentStream,
+  tokenDetail,
   type AgentRunStream,
   type StreamMapperOptions,
 } from 'src/agent/agent-stream.mapper';
@@ -183,7 +184,9 @@ describe('mapAgentStream with scripted SDK events', () => {
     expect(events.at(-1)).toMatchObject({
       item: { id: 'message_1', content: [{ text: 'Hi', annotations: [annotation] }] },
     });
-    expect(usage).toEqual([{ inputTokens: 1, outputTokens: 2, totalTokens: 3 }]);
+    expect(usage).toEqual([
+      { inputTokens: 1, outputTokens: 2, totalTokens: 3, cachedInputTokens: 0, reasoningTokens: 0 },
+    ]);
   });
 
   it('builds the message in one place: each event says what the message is once it is applied', async () => {
@@ -351,5 +354,15 @@ describe('thread titles', () => {
       'one two three four five six seven eight…',
     );
     expect(fallbackTitle('')).toBe('New conversation');
+  });
+});
+
+describe('tokenDetail', () => {
+  it('reads a count from one response’s details, or sums it over merged ones', () => {
+    expect(tokenDetail({ cached_tokens: 40 }, 'cached_tokens')).toBe(40);
+    expect(tokenDetail([{ reasoning_tokens: 5 }, { reasoning_tokens: 7 }, {}], 'reasoning_tokens')).toBe(12);
+    // A server that does not break the tokens down: none of that kind.
+    expect(tokenDetail(undefined, 'cached_tokens')).toBe(0);
+    expect(tokenDetail({ cached_tokens: 'many' }, 'cached_tokens')).toBe(0);
   });
 });

@@ -43,6 +43,24 @@ export interface RunUsage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  /** The part of inputTokens served from the prompt cache (0 when the server does not say). */
+  cachedInputTokens: number;
+  /** The part of outputTokens spent on reasoning (0 when the server does not say). */
+  reasoningTokens: number;
+}
+
+/**
+ * One count from the SDK's token details: a record per response (`cached_tokens`,
+ * `reasoning_tokens`), or a list of them when the SDK merged several responses' details.
+ */
+export function tokenDetail(details: unknown, key: string): number {
+  const list = Array.isArray(details) ? (details as unknown[]) : [details];
+  let sum = 0;
+  for (const entry of list) {
+    const value = entry && typeof entry === 'object' ? (entry as Record<string, unknown>)[key] : undefined;
+    if (typeof value === 'number' && Number.isFinite(value)) sum += value;
+  }
+  return sum;
 }
 
 export interface StreamMapperOptions {
@@ -196,6 +214,8 @@ class StreamMapper {
           inputTokens: usage.inputTokens,
           outputTokens: usage.outputTokens,
           totalTokens: usage.totalTokens,
+          cachedInputTokens: tokenDetail(usage.inputTokensDetails, 'cached_tokens'),
+          reasoningTokens: tokenDetail(usage.outputTokensDetails, 'reasoning_tokens'),
         });
         out.push(...this.closeChatMessage());
       }

@@ -14,6 +14,7 @@ import {
 } from '@openai/agents';
 import type { Counter, Histogram } from 'prom-client';
 import { MetricsService } from 'src/metrics/metrics.service';
+import type { ModelCallUsage } from 'src/usage/usage.types';
 
 export type RunOutcome = 'completed' | 'client_tool' | 'cancelled' | 'error';
 export type ToolOutcome = 'ok' | 'error' | 'client';
@@ -78,9 +79,11 @@ export class AgentMetrics {
       ['model'],
       [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30],
     );
+    // `direction` keeps its name (dashboards and alerts use it); cached_input is part of input
+    // and reasoning part of output, so input + output is still the total.
     this.tokens = metrics.counter(
       'agent_tokens_total',
-      'Model tokens by model and direction (input/output)',
+      'Model tokens by model and kind (direction: input, cached_input, output, reasoning; cached_input is part of input, reasoning part of output)',
       ['model', 'direction'],
     );
     this.toolCalls = metrics.counter('agent_tool_calls_total', 'Tool calls by tool name and outcome', [
@@ -102,9 +105,13 @@ export class AgentMetrics {
     this.firstToken.observe({ model }, seconds);
   }
 
-  usage(model: string, inputTokens: number, outputTokens: number): void {
-    if (inputTokens > 0) this.tokens.inc({ model, direction: 'input' }, inputTokens);
-    if (outputTokens > 0) this.tokens.inc({ model, direction: 'output' }, outputTokens);
+  usage(usage: ModelCallUsage): void {
+    const { model } = usage;
+    if (usage.inputTokens > 0) this.tokens.inc({ model, direction: 'input' }, usage.inputTokens);
+    if (usage.cachedInputTokens > 0)
+      this.tokens.inc({ model, direction: 'cached_input' }, usage.cachedInputTokens);
+    if (usage.outputTokens > 0) this.tokens.inc({ model, direction: 'output' }, usage.outputTokens);
+    if (usage.reasoningTokens > 0) this.tokens.inc({ model, direction: 'reasoning' }, usage.reasoningTokens);
   }
 
   toolCall(tool: string, outcome: ToolOutcome): void {

@@ -146,6 +146,7 @@ function context(): ResponderContext {
     updateThread: () => undefined,
     generateId: (kind) => `${kind}_${++ids}`,
     now: () => '2026-01-01T00:00:00.000Z',
+    recordUsage: () => undefined,
   };
 }
 

@@ -22,6 +22,7 @@ import { applyThreadChange } from 'src/chatkit/stream.pipeline';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import { AppException } from 'src/common/app.exception';
 import type { AgentConfig } from 'src/config/agent.config';
+import type { ModelCallUsage } from 'src/usage/usage.types';
 import { MetricsService } from 'src/metrics/metrics.service';
 import {
   FakeOpenAI,
@@ -108,6 +109,8 @@ class Conversation {
     metadata: {},
   };
   readonly context: ResponderContext;
+  /** Every model call's tokens, as the pipeline would store them. */
+  readonly usage: ModelCallUsage[] = [];
   private ids = 0;
   private tick = 0;
 
@@ -123,6 +126,7 @@ class Conversation {
       now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, ++this.tick)).toISOString(),
       // Applied at once, as the pipeline would after the next event.
       updateThread: (change) => void applyThreadChange(this.thread, change),
+      recordUsage: (usage) => void this.usage.push(usage),
     };
   }
 
@@ -331,6 +335,13 @@ describe.each([
       output_tokens: 10,
       total_tokens: 60,
     });
+    // And each call is handed to the turn, to be stored with it.
+    expect(
+      conversation.usage.map((u) => [u.inputTokens, u.cachedInputTokens, u.outputTokens, u.reasoningTokens]),
+    ).toEqual([
+      [10, 0, 4, 0],
+      [40, 0, 6, 0],
+    ]);
   });
 
   it('ends the turn at a client tool call with a pending item and no second model call', async () => {

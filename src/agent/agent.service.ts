@@ -4,7 +4,8 @@
  * input, runs it through the Agents SDK with streaming and maps the run to ChatKit events. After
  * the first answer of an untitled thread it names the thread; it keeps cumulative token counts in
  * the thread's private metadata (both through `context.updateThread`, never by writing to the
- * thread it is shown); it also transcribes dictated audio.
+ * thread it is shown); it also transcribes dictated audio. Every model call's tokens, the title
+ * call's included, go to `context.recordUsage`, which stores them with the turn (token_usage).
  *
  * It must stop as soon as `signal` aborts (the SDK then tears down the model request), and it
  * never retries a model call itself: the client retries only before the first byte, so nothing
@@ -37,6 +38,7 @@ import type {
 import type { Responder, ResponderContext, ThreadView } from 'src/chatkit/chatkit.ports';
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
+import type { ModelCallUsage } from 'src/usage/usage.types';
 
 /** Cumulative token counts kept in `thread.metadata.usage` (never sent to the client). */
 export interface ThreadUsage {
@@ -190,7 +192,13 @@ export class AgentService implements Responder {
           usage.input_tokens += u.inputTokens;
           usage.output_tokens += u.outputTokens;
           usage.total_tokens += u.totalTokens;
-          this.metrics.usage(model, u.inputTokens, u.outputTokens);
+          this.spent(context, {
+            model,
+            inputTokens: u.inputTokens,
+            cachedInputTokens: u.cachedInputTokens,
+            outputTokens: u.outputTokens,
+            reasoningTokens: u.reasoningTokens,
+          });
         },
       });
       if (summary.clientToolCall) this.metrics.toolCall(summary.clientToolCall.name, 'client');
@@ -198,7 +206,9 @@ export class AgentService implements Responder {
       addUsage();
       if (summary.outcome === 'completed' && input !== null && !thread.title) {
         context.updateThread({
-          title: await this.generateTitle(userMessageText(input), summary.answer, signal),
+          title: await this.generateTitle(userMessageText(input), summary.answer, signal, (call) =>
+            this.spent(context, call),
+          ),
         });
       }
     } catch (error) {
@@ -215,6 +225,12 @@ export class AgentService implements Responder {
     } finally {
       this.metrics.run(model, outcome, seconds());
     }
+  }
+
+  /** One model call's tokens: counted in the metrics and handed to the turn to store. */
+  private spent(context: ResponderContext, call: ModelCallUsage): void {
+    this.metrics.usage(call);
+    context.recordUsage(call);
   }
 
   /** Speech to text for `input.transcribe`; 501 unless AGENT_TRANSCRIBE_MODEL is set. */
@@ -236,9 +252,15 @@ export class AgentService implements Responder {
 
   /**
    * A short title from one small model call (no agent run: nothing to loop over, no tools); the
-   * question's first words whenever that fails. It goes to the API the agent uses.
+   * question's first words whenever that fails. It goes to the API the agent uses; what the call
+   * spent goes to `record` (model: AGENT_TITLE_MODEL).
    */
-  async generateTitle(question: string, answer: string, signal?: AbortSignal): Promise<string> {
+  async generateTitle(
+    question: string,
+    answer: string,
+    signal?: AbortSignal,
+    record?: (usage: ModelCallUsage) => void,
+  ): Promise<string> {
     try {
       const prompt = `Question: ${question.slice(0, 2000)}\n\nAnswer: ${answer.slice(0, 1000)}`;
       const options = { signal, timeout: TITLE_TIMEOUT_MS };
@@ -255,6 +277,14 @@ export class AgentService implements Responder {
           options,
         );
         text = response.output_text;
+        if (response.usage)
+          record?.({
+            model: this.config.titleModel,
+            inputTokens: response.usage.input_tokens,
+            cachedInputTokens: response.usage.input_tokens_details?.cached_tokens ?? 0,
+            outputTokens: response.usage.output_tokens,
+            reasoningTokens: response.usage.output_tokens_details?.reasoning_tokens ?? 0,
+          });
       } else {
         const completion = await this.client.chat.completions.create(
           {
@@ -269,6 +299,14 @@ export class AgentService implements Responder {
           options,
         );
         text = completion.choices[0]?.message.content ?? '';
+        if (completion.usage)
+          record?.({
+            model: this.config.titleModel,
+            inputTokens: completion.usage.prompt_tokens,
+            cachedInputTokens: completion.usage.prompt_tokens_details?.cached_tokens ?? 0,
+            outputTokens: completion.usage.completion_tokens,
+            reasoningTokens: completion.usage.completion_tokens_details?.reasoning_tokens ?? 0,
+          });
       }
       const title = cleanTitle(text);
       if (title) return title;

@@ -26,6 +26,7 @@ function context(history: UserMessageItem[] = []): ResponderContext {
     generateId: (kind) => `${kind}_${++ids}`,
     now: () => '2026-01-01T00:00:00.000Z',
     updateThread: () => undefined,
+    recordUsage: () => undefined,
   };
 }
 

@@ -33,7 +33,7 @@ export class ChatKitController {
     400: 'The body does not match the protocol; the message names the field (`validation_failed`)',
     404: 'Thread, item or attachment not found, or not yours (`not_found`)',
     409: 'A response is already streaming on this thread (`thread_busy`)',
-    429: 'Too many requests (`rate_limited`), or CHATKIT_MAX_STREAMS_PER_USER streams already open (`too_many_streams`)',
+    429: 'Too many requests (`rate_limited`), CHATKIT_MAX_STREAMS_PER_USER streams already open (`too_many_streams`), or a token budget used up (`quota_exceeded`, with Retry-After and X-Quota-Reset)',
     501: 'input.transcribe without a configured transcription model (`not_implemented`)',
   })
   async handle(

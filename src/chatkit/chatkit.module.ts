@@ -19,6 +19,7 @@ import { ThreadRunEntity } from 'src/chatkit/thread-run.entity';
 import { ThreadRunLock } from 'src/chatkit/thread-run.lock';
 import { DeprecatedThreadsController, ThreadsController } from 'src/chatkit/threads.controller';
 import { ThreadsModule } from 'src/threads/threads.module';
+import { UsageModule } from 'src/usage/usage.module';
 
 @Module({})
 export class ChatKitModule {
@@ -30,6 +31,7 @@ export class ChatKitModule {
         TypeOrmModule.forFeature([ThreadRunEntity]),
         ThreadsModule,
         AttachmentsModule,
+        UsageModule,
         ...options.imports,
       ],
       controllers: [ChatKitController, ThreadsController, DeprecatedThreadsController],

@@ -22,6 +22,7 @@ import type {
   UserMessageItem,
 } from 'src/protocol/chatkit.schemas';
 import type { RequestContext } from 'src/common/request-context';
+import type { ModelCallUsage } from 'src/usage/usage.types';
 
 export type { IdKind } from 'src/common/ids';
 import type { IdKind } from 'src/common/ids';
@@ -56,6 +57,12 @@ export interface ResponderContext {
    * the turn ends), so the thread view reflects it from then on.
    */
   updateThread(change: ThreadChange): void;
+  /**
+   * Records what one model call spent (every call: answers, tool rounds, the title). In a
+   * streamed turn it is stored with the turn's last write, in the same statement, and settles the
+   * turn's token budget; a responder calls it once per model response, as the response ends.
+   */
+  recordUsage(usage: ModelCallUsage): void;
 }
 
 export interface Responder {

@@ -37,6 +37,8 @@ export async function sendResult(
   result: ChatKitResult,
 ): Promise<void> {
   if (result.type === 'json') sendJson(res, result.value);
-  else if (sse) await sse.write(result.events);
-  else throw new Error('a stream answered a request that was not sent as one');
+  else if (sse) {
+    for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+    await sse.write(result.events);
+  } else throw new Error('a stream answered a request that was not sent as one');
 }

@@ -27,6 +27,7 @@ import {
   type UserMessageItem,
 } from 'src/protocol/chatkit.schemas';
 import type { ThreadStore, TurnWriteSet } from 'src/threads/thread.store';
+import type { QuotaService } from 'src/usage/quota.service';
 
 /** Threads and items in memory, with the store methods the protocol uses for these requests. */
 class MemoryStore {
@@ -127,6 +128,8 @@ function setup(script: Script) {
     responder,
     config,
     {} as AttachmentLinksService,
+    // No token budgets: every turn is admitted without a statement.
+    { admit: () => Promise.resolve(undefined) } as unknown as QuotaService,
   );
   const create = ChatKitRequestSchema.parse({
     type: 'threads.create',

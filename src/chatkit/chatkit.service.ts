@@ -10,7 +10,13 @@
  * The user's message is stored before the responder runs, in the same statement as the run
  * lease (and the new thread), or in one transaction with its attachment links: it survives any
  * failure of the response. What the turn produces is stored when it ends, with the lease's
- * release, in one statement (turn-writes.ts): a plain turn costs three round trips.
+ * release, in one statement (turn-writes.ts): a plain turn costs three round trips. The tokens
+ * its model calls spent are stored in that same statement.
+ *
+ * With token budgets configured (USAGE_QUOTA_*), a streaming request is first admitted against
+ * them (QuotaService, one statement): over budget, it is refused with `429 quota_exceeded` and
+ * Retry-After before its message is stored or any SSE byte is written; admitted, its response
+ * carries the remaining budget in X-Quota-* headers. Without budgets there is no such statement.
  *
  * The client is watched from the moment the request reaches the controller (the `signal` it
  * passes): one that leaves at any point — while its message is stored, before the first SSE
@@ -60,10 +66,17 @@ import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
 import { ATTR, markFailed, spanningEvents, tracer, withSpan } from 'src/telemetry/tracer';
 import { ThreadStore, type PageQuery, type TurnWriteSet } from 'src/threads/thread.store';
+import { QuotaService, type Admission } from 'src/usage/quota.service';
 
 /** What a request answers: one JSON document, or the events of an SSE stream. */
 export type ChatKitResult =
-  { type: 'json'; value: unknown } | { type: 'stream'; events: AsyncIterable<ThreadStreamEvent> };
+  | { type: 'json'; value: unknown }
+  | {
+      type: 'stream';
+      events: AsyncIterable<ThreadStreamEvent>;
+      /** Response headers to send before the first event (the remaining token budget). */
+      headers?: Record<string, string>;
+    };
 
 /** A streaming request that passed every check: what to send first, then what to run. */
 interface PreparedStream {
@@ -93,6 +106,7 @@ export class ChatKitService {
     @Inject(RESPONDER) private readonly responder: Responder,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
     private readonly attachments: AttachmentLinksService,
+    private readonly quota: QuotaService,
     @Optional() @Inject(TRANSCRIBER) private readonly transcriber?: Transcriber,
   ) {}
 
@@ -122,7 +136,7 @@ export class ChatKitService {
       span.end();
       return result;
     }
-    return { type: 'stream', events: spanningEvents(span, result.events, parent) };
+    return { ...result, events: spanningEvents(span, result.events, parent) };
   }
 
   private async handleInSpan(
@@ -142,15 +156,23 @@ export class ChatKitService {
       }
     }
     let slot: StreamSlot | undefined;
+    let admission: Admission | undefined;
     let prepared: PreparedStream;
     try {
       slot = this.slots.take(ctx);
+      admission = await this.quota.admit(ctx);
       prepared = await this.prepare(ctx, request);
     } catch (err) {
       slot?.release();
+      // A turn admitted but refused by a later check gives its budget hold back.
+      if (admission)
+        await this.quota
+          .release(admission.holds)
+          .catch((e: Error) => this.logger.warn(`could not give back a token budget hold: ${e.message}`));
       this.metrics.requests.inc({ type: request.type, outcome: outcomeOf(err) });
       throw err;
     }
+    const holds = admission?.holds;
     const taken = slot;
     const writes = new TurnWrites();
     const { thread, lease } = prepared;
@@ -171,7 +193,9 @@ export class ChatKitService {
       (released ??= lease
         .releaseWith(async (owner) => {
           await saved;
-          await this.store.finishTurn(ctx, thread.id, writes.take(), owner);
+          const set = writes.take();
+          if (holds) set.quota = { holds, spent: writes.spent };
+          await this.store.finishTurn(ctx, thread.id, set, owner);
         })
         .finally(() => taken.release()));
     return {
@@ -180,6 +204,7 @@ export class ChatKitService {
         this.stream(ctx, request.type, prepared, writes, signal, release, saveProgress),
         release,
       ),
+      headers: admission?.headers,
     };
   }
 
@@ -591,6 +616,16 @@ export class ChatKitService {
         : (item) => this.store.upsertItem(ctx, thread.id, item),
       generateId: (kind) => newId(kind),
       now: () => new Date().toISOString(),
+      recordUsage: writes
+        ? (usage) => writes.recordUsage(usage)
+        : (usage) => {
+            // Outside a stream (a sync custom action) there is no final write to ride on.
+            const own = new TurnWrites();
+            own.recordUsage(usage);
+            void this.store
+              .finishTurn(ctx, thread.id, own.take(), null)
+              .catch((e: Error) => this.logger.warn(`could not store token usage: ${e.message}`));
+          },
     };
   }
 

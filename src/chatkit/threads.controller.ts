@@ -75,7 +75,7 @@ const NOT_FOUND = { 404: 'No such thread, or not yours (`not_found`)' };
 const STREAM_ERRORS = {
   404: 'The thread or an attachment is not found, or not yours (`not_found`)',
   409: 'A response is already streaming on this thread (`thread_busy`)',
-  429: 'Too many requests (`rate_limited`), or too many streams open (`too_many_streams`)',
+  429: 'Too many requests (`rate_limited`), too many streams open (`too_many_streams`), or a token budget used up (`quota_exceeded`)',
 };
 const StopResultSchema = z
   .object({

@@ -23,7 +23,7 @@ export interface ErrorBody {
   code: string;
   message: string;
   requestId: string;
-  /** Only for health checks: which dependency failed. */
+  /** Health checks: which dependency failed; `quota_exceeded`: the budget and when it resets. */
   details?: unknown;
 }
 
@@ -98,7 +98,9 @@ export function toErrorBody(
   });
 
   if (exception instanceof AppException) {
-    return make(exception.status, exception.code, exception.message, exception.headers);
+    const made = make(exception.status, exception.code, exception.message, exception.headers);
+    if (exception.details !== undefined) (made.body as ErrorBody).details = exception.details;
+    return made;
   }
   if (exception instanceof ZodError) {
     return make(400, ErrorCode.ValidationFailed, formatZodError(exception));

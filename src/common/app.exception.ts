@@ -24,6 +24,7 @@ export enum ErrorCode {
   ThreadBusy = 'thread_busy',
   RateLimited = 'rate_limited',
   TooManyStreams = 'too_many_streams',
+  QuotaExceeded = 'quota_exceeded',
   NotImplemented = 'not_implemented',
   ServiceUnavailable = 'service_unavailable',
   DatabaseUnavailable = 'database_unavailable',
@@ -52,6 +53,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ThreadBusy]: 409,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.TooManyStreams]: 429,
+  [ErrorCode.QuotaExceeded]: 429,
   [ErrorCode.NotImplemented]: 501,
   [ErrorCode.DatabaseUnavailable]: 503,
   [ErrorCode.RateLimitUnavailable]: 503,
@@ -74,6 +76,8 @@ export function codeForStatus(status: number): string {
 
 export class AppException extends Error {
   readonly status: number;
+  /** Machine-readable facts the body carries as `details` (which budget, when it resets). */
+  details?: unknown;
 
   constructor(
     readonly code: ErrorCode | string,

@@ -15,6 +15,7 @@ import { metricsEnvShape } from 'src/config/metrics.config';
 import { playgroundEnvShape } from 'src/config/playground.config';
 import { ragEnvShape } from 'src/config/rag.config';
 import { rateLimitEnvShape } from 'src/config/rate-limit.config';
+import { usageEnvShape } from 'src/config/usage.config';
 
 const ROOT = join(__dirname, '..', '..');
 const variables = [
@@ -31,6 +32,7 @@ const variables = [
       playgroundEnvShape,
       ragEnvShape,
       rateLimitEnvShape,
+      usageEnvShape,
     ].flatMap((shape) => Object.keys(shape)),
   ),
 ].sort();

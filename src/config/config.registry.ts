@@ -14,6 +14,7 @@ import { playgroundConfig } from 'src/config/playground.config';
 import { rateLimitConfig } from 'src/config/rate-limit.config';
 import { ragConfig } from 'src/config/rag.config';
 import { chatkitConfig } from 'src/config/chatkit.config';
+import { usageConfig } from 'src/config/usage.config';
 import { ConfigValidationError } from 'src/config/env.schema';
 
 export const CONFIG_NAMESPACES = [
@@ -27,6 +28,7 @@ export const CONFIG_NAMESPACES = [
   ragConfig,
   agentConfig,
   extensionsConfig,
+  usageConfig,
   playgroundConfig,
 ];
 

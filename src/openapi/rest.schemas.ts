@@ -29,7 +29,12 @@ export const ErrorResponseSchema = z
     code: z.enum(ERROR_CODES).describe('Stable, machine-readable; switch on this, not on the message'),
     message: z.string().describe('For people; names the offending field for validation errors'),
     requestId: z.string().describe('Also in the X-Request-ID header and in the server log'),
-    details: z.unknown().optional().describe('Only on /health/ready: which dependency failed'),
+    details: z
+      .unknown()
+      .optional()
+      .describe(
+        'On /health/ready: which dependency failed; on `quota_exceeded`: `{budget, limit_tokens, resets_at, retry_after_s}`',
+      ),
   })
   .meta({
     id: ERROR_RESPONSE_SCHEMA,

@@ -39,6 +39,8 @@ import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
 import { FeedbackEntity } from 'src/threads/feedback.entity';
 import { ThreadItemEntity } from 'src/threads/thread-item.entity';
 import { ThreadEntity } from 'src/threads/thread.entity';
+import { settlementParts, usageInsertPart } from 'src/usage/usage.sql';
+import type { ModelUsageRow, QuotaSettlement } from 'src/usage/usage.types';
 
 export interface PageQuery {
   limit?: number | null;
@@ -87,11 +89,17 @@ export type TurnStart =
   | { thread: ThreadMetadata; leased: true; history?: ThreadItem[] }
   | { thread: ThreadMetadata; leased: false; busyForS: number };
 
-/** What a turn writes when it ends: items to upsert or delete, and the thread when it changed. */
+/**
+ * What a turn writes when it ends: items to upsert or delete, the thread when it changed, the
+ * tokens its model calls spent (per model), and, for a turn admitted against token budgets, the
+ * settlement of its hold (only with the final write).
+ */
 export interface TurnWriteSet {
   upserts: ThreadItem[];
   deletes: string[];
   thread: ThreadMetadata | null;
+  usage?: ModelUsageRow[];
+  quota?: QuotaSettlement;
 }
 
 @Injectable()
@@ -465,7 +473,9 @@ export class ThreadStore {
    * Closes a turn in one statement: upserts and deletes its items, saves the thread when it
    * changed, and gives back the run lease of `leaseOwner` (when given). A replaced item keeps its
    * position, as with upsertItem. Nothing is written into a thread that is not the caller's (or
-   * no longer exists), and the lease goes either way.
+   * no longer exists), and the lease goes either way. The turn's token usage and the settlement of
+   * its budget hold go in the same statement, as the usage module writes them (usage.sql.ts):
+   * they are stored even when the thread is gone, since the tokens were spent.
    */
   async finishTurn(
     ctx: RequestContext,
@@ -504,6 +514,12 @@ export class ThreadStore {
                 metadata = ${param(JSON.stringify(c.metadata))}::jsonb, updated_at = now()
           WHERE id = $1 AND user_id = $2 AND org_id = $3)`);
     }
+    if (writes.usage?.length) {
+      parts.push(
+        usageInsertPart(param, { userId: ctx.userId, orgId: ctx.orgId ?? '', threadId }, writes.usage),
+      );
+    }
+    if (writes.quota) parts.push(...settlementParts(param, writes.quota));
     if (leaseOwner !== null) {
       parts.push(
         `released AS (DELETE FROM thread_runs WHERE thread_id = $1 AND owner = ${param(leaseOwner)})`,

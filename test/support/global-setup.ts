@@ -9,11 +9,13 @@ import { EmbeddedPostgres } from 'src/database/embedded-postgres';
 export default async function globalSetup(): Promise<void> {
   if (process.env.DATABASE_URL) {
     process.stdout.write(`\ne2e: using PostgreSQL from DATABASE_URL\n`);
-    process.stdout.write('e2e: test/start-dev.e2e-spec.ts runs in the embedded pass only (it uses no server)\n');
+    process.stdout.write(
+      'e2e: test/start-dev.e2e-spec.ts runs in the embedded pass only (it uses no server)\n',
+    );
     return;
   }
   process.stdout.write(
-    'e2e: test/replicas.e2e-spec.ts is not registered: it needs a PostgreSQL server (set DATABASE_URL)\n',
+    'e2e: test/replicas.e2e-spec.ts and test/usage-replicas.e2e-spec.ts are not registered: they need a PostgreSQL server (set DATABASE_URL)\n',
   );
   const embedded = new EmbeddedPostgres({ dataDir: 'memory://' });
   process.env.DATABASE_URL = await embedded.start();
