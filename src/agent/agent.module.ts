@@ -9,7 +9,7 @@
  * responder's search and the `search_knowledge_base` tool, registered here). Nothing below may
  * import this module; the app passes it to ChatKitModule.register.
  */
-import { Module, type OnModuleInit, type Provider } from '@nestjs/common';
+import { Inject, Module, type OnModuleInit, type Provider } from '@nestjs/common';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { AgentService } from 'src/agent/agent.service';
 import { AgentTools } from 'src/agent/agent-tools.registry';
@@ -20,7 +20,10 @@ import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { RESPONDER, TRANSCRIBER, type Responder, type Transcriber } from 'src/chatkit/chatkit.ports';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 import { RagModule } from 'src/rag/rag.module';
+import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
+import { KNOWLEDGE_SOURCES_WIDGET } from 'src/widgets/knowledge-sources.widget';
+import { WidgetsModule } from 'src/widgets/widgets.module';
 
 /** The one binding of RESPONDER: the agent when a model is configured, else the offline responder. */
 const responderProvider: Provider = {
@@ -41,7 +44,7 @@ const transcriberProvider: Provider = {
 };
 
 @Module({
-  imports: [AttachmentsModule, RagModule],
+  imports: [AttachmentsModule, RagModule, WidgetsModule],
   providers: [
     ...modelProviders,
     AgentMetrics,
@@ -57,6 +60,7 @@ export class AgentModule implements OnModuleInit {
   constructor(
     private readonly tools: AgentTools,
     private readonly knowledge: KnowledgeSearchTool,
+    @Inject(ragConfig.KEY) private readonly rag: RagConfig,
   ) {}
 
   /** Registered at start-up, before any request, so the built-in instructions can mention it. */
@@ -69,6 +73,8 @@ export class AgentModule implements OnModuleInit {
       execute: (args, context) => knowledge.execute(args.query, context),
       // The answer's [n] markers become ChatKit annotations pointing at the cited passages.
       annotate: (text, outputs) => knowledge.annotate(text, outputs),
+      // RAG_SOURCES_WIDGET: the passages' sources also shown as a card under the answer.
+      widget: this.rag.sourcesWidget ? KNOWLEDGE_SOURCES_WIDGET : undefined,
     });
   }
 }
