@@ -10,6 +10,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ActionsModule } from 'src/actions/actions.module';
 import { AgentModule } from 'src/agent/agent.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
@@ -48,7 +49,7 @@ import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
     RateLimitModule,
     HealthModule,
     RagModule,
-    ChatKitModule.register({ imports: [AgentModule] }),
+    ChatKitModule.register({ imports: [AgentModule, ActionsModule] }),
     PlaygroundModule,
   ],
   providers: [
