@@ -60,14 +60,16 @@ export function actionWebhooksFrom(
   section.forEach((raw, index) => {
     const type = (raw as { type?: unknown } | null)?.type;
     const entry = `${where}[${index}]${typeof type === 'string' ? ` (${type})` : ''}`;
+    if (typeof type === 'string') {
+      if (seen.has(type)) problems.push(`${entry}: the action type "${type}" is listed twice`);
+      seen.add(type);
+    }
     const parsed = ActionEntrySchema.safeParse(raw);
     if (!parsed.success) {
       problems.push(`${entry}: ${formatZodError(parsed.error, raw)}`);
       return;
     }
     const value = parsed.data;
-    if (seen.has(value.type)) problems.push(`${entry}: the action type "${value.type}" is listed twice`);
-    seen.add(value.type);
     const secret = env[value.secret_env];
     if (!secret) problems.push(`${entry}: secret_env: ${value.secret_env} is not set`);
     else if (secret.length < MIN_SECRET_CHARS)
