@@ -26,7 +26,8 @@ import type {
 } from 'src/protocol/chatkit.schemas';
 import type { ActionWebhookConfig } from 'src/actions/actions.config';
 import type { WidgetTreeRoot } from 'src/widgets/widget.schema';
-import { renderChecked, type WidgetTemplates } from 'src/widgets/widget-templates.service';
+import type { WidgetTemplates } from 'src/widgets/widget-templates.service';
+import { asWidget, widgetProblems } from 'src/widgets/widget.template';
 
 /** The largest answer read; a bigger one is a failed call. */
 export const MAX_ANSWER_BYTES = 256 * 1024;
@@ -209,9 +210,13 @@ export class ActionWebhook implements ActionHandler {
     const template = typeof replace.template === 'string' && !('type' in replace);
     if (template && !this.widgets.has(replace.template as string))
       throw this.failure(`replace_widget: no widget template named "${String(replace.template)}"`);
-    const rendered = template
-      ? this.widgets.render(replace.template as string, replace.data)
-      : renderChecked(replace, {});
+    if (!template) {
+      // A tree the endpoint wrote is taken as it is: no placeholders are filled in it.
+      const problem = widgetProblems(replace);
+      if (problem) throw this.failure(`replace_widget: ${problem}`);
+      return asWidget(replace);
+    }
+    const rendered = this.widgets.render(replace.template as string, replace.data);
     if (!rendered.widget)
       throw this.failure(`replace_widget: ${rendered.problem ?? 'the template made no widget'}`);
     return rendered.widget;
