@@ -226,13 +226,16 @@ describe('action webhooks', () => {
     const user = uniqueUser();
     const card = await orderCard(user);
     const widget = { type: 'Card', children: [{ type: 'Text', value: 'Refund requested' }] };
-    answers['/refund'] = { json: { replace_widget: widget, start_turn: true } };
+    // start_turn has no stream to answer in here: ignored (no model turn is scripted).
+    answers['/refund'] = {
+      json: { replace_widget: widget, add_message: 'Refund on its way.', start_turn: true },
+    };
     const res = await chatkit(app, user, {
       type: 'threads.sync_custom_action',
       params: {
         thread_id: card.thread_id,
         item_id: card.id,
-        action: { ...refundAction(card), streaming: undefined },
+        action: refundAction(card),
       },
     });
     expect(res.status).toBe(200);
@@ -243,6 +246,11 @@ describe('action webhooks', () => {
       params: { thread_id: card.thread_id, order: 'asc' },
     });
     expect(items.json.data.find((i: any) => i.id === card.id).widget).toEqual(widget);
+    // The added message is stored, shown when the thread is next loaded.
+    expect(items.json.data.at(-1)).toMatchObject({
+      type: 'assistant_message',
+      content: [{ type: 'output_text', text: 'Refund on its way.' }],
+    });
   });
 
   it('an endpoint that does not answer in time: an error event the user can read, or 504', async () => {
