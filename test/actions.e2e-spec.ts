@@ -310,6 +310,15 @@ describe('action webhooks', () => {
       params: { thread_id: card.thread_id, order: 'asc' },
     });
     expect(items.json.data.find((i: any) => i.id === card.id).widget).toEqual(card.widget);
+
+    // Counted by action type and outcome, the bad widget as a bad answer.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /chatkit_action_webhook_calls_total\{type="order\.broken",outcome="bad_answer"\} 4\b/,
+    );
+    expect(metrics).toMatch(
+      /chatkit_action_webhook_calls_total\{type="order\.broken",outcome="http_error"\} 1\b/,
+    );
   });
 
   it('an action type nobody configured is still a 400 naming the known ones', async () => {

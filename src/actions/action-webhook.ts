@@ -25,6 +25,7 @@ import type {
   WidgetItem,
 } from 'src/protocol/chatkit.schemas';
 import type { ActionWebhookConfig } from 'src/actions/actions.config';
+import type { ActionsMetrics, WebhookOutcome } from 'src/actions/actions.metrics';
 import type { WidgetTreeRoot } from 'src/widgets/widget.schema';
 import type { WidgetTemplates } from 'src/widgets/widget-templates.service';
 import { asWidget, widgetProblems } from 'src/widgets/widget.template';
@@ -62,9 +63,13 @@ type Answer = z.infer<typeof AnswerSchema>;
 class WebhookFailure extends Error {
   constructor(
     readonly reason: string,
-    readonly timedOut = false,
+    readonly outcome: Exclude<WebhookOutcome, 'ok'>,
   ) {
     super(reason);
+  }
+
+  get timedOut(): boolean {
+    return this.outcome === 'timeout';
   }
 }
 
@@ -75,6 +80,7 @@ export class ActionWebhook implements ActionHandler {
   constructor(
     private readonly config: ActionWebhookConfig,
     private readonly widgets: WidgetTemplates,
+    private readonly metrics: ActionsMetrics,
   ) {
     this.type = config.type;
   }
@@ -89,8 +95,7 @@ export class ActionWebhook implements ActionHandler {
     let answer: Answer;
     let widget: WidgetTreeRoot | null;
     try {
-      answer = await this.call(thread, action, sender, context, false, signal);
-      widget = this.widgetOf(answer);
+      ({ answer, widget } = await this.call(thread, action, sender, context, false, signal));
     } catch (error) {
       if (!(error instanceof WebhookFailure)) throw error;
       throw new CustomStreamError(
@@ -121,10 +126,7 @@ export class ActionWebhook implements ActionHandler {
     let answer: Answer;
     let widget: WidgetTreeRoot | null;
     try {
-      answer = await this.call(thread, action, sender, context, true);
-      widget = this.widgetOf(answer);
-      if (widget && !sender)
-        throw this.failure('replace_widget needs the widget that sent the action (item_id)');
+      ({ answer, widget } = await this.call(thread, action, sender, context, true));
     } catch (error) {
       if (!(error instanceof WebhookFailure)) throw error;
       throw error.timedOut
@@ -151,6 +153,30 @@ export class ActionWebhook implements ActionHandler {
   // ------------------------------------------------------------------------------ the call
 
   private async call(
+    thread: ThreadMetadata,
+    action: Action,
+    sender: WidgetItem | null,
+    context: ResponderContext,
+    sync: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ answer: Answer; widget: WidgetTreeRoot | null }> {
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    try {
+      const answer = await this.send(thread, action, sender, context, sync, signal);
+      const widget = this.widgetOf(answer);
+      // A sync answer can only update the widget the client sent the action from.
+      if (widget && sync && !sender)
+        throw this.failure('replace_widget needs the widget that sent the action (item_id)', 'bad_answer');
+      this.metrics.call(this.type, 'ok', seconds());
+      return { answer, widget };
+    } catch (error) {
+      if (error instanceof WebhookFailure) this.metrics.call(this.type, error.outcome, seconds());
+      throw error;
+    }
+  }
+
+  private async send(
     thread: ThreadMetadata,
     action: Action,
     sender: WidgetItem | null,
@@ -185,21 +211,23 @@ export class ActionWebhook implements ActionHandler {
       text = await readCapped(response, MAX_ANSWER_BYTES);
     } catch (error) {
       if (signal?.aborted) throw error;
-      if (deadline.aborted) throw this.failure(`no answer within ${this.config.timeoutMs} ms`, true);
-      if (error instanceof WebhookFailure) throw this.failure(error.reason);
+      if (deadline.aborted) throw this.failure(`no answer within ${this.config.timeoutMs} ms`, 'timeout');
+      if (error instanceof WebhookFailure) throw this.failure(error.reason, error.outcome);
       throw this.failure(
         `the request failed (${(error as { cause?: { code?: string } }).cause?.code ?? 'network error'})`,
+        'unreachable',
       );
     }
-    if (!response.ok) throw this.failure(`it answered HTTP ${response.status}`);
+    if (!response.ok) throw this.failure(`it answered HTTP ${response.status}`, 'http_error');
     let json: unknown;
     try {
       json = text.trim() ? JSON.parse(text) : {};
     } catch {
-      throw this.failure('the answer is not JSON');
+      throw this.failure('the answer is not JSON', 'bad_answer');
     }
     const parsed = AnswerSchema.safeParse(json);
-    if (!parsed.success) throw this.failure(`the answer is not valid: ${formatZodError(parsed.error, json)}`);
+    if (!parsed.success)
+      throw this.failure(`the answer is not valid: ${formatZodError(parsed.error, json)}`, 'bad_answer');
     return parsed.data;
   }
 
@@ -209,22 +237,28 @@ export class ActionWebhook implements ActionHandler {
     if (!replace) return null;
     const template = typeof replace.template === 'string' && !('type' in replace);
     if (template && !this.widgets.has(replace.template as string))
-      throw this.failure(`replace_widget: no widget template named "${String(replace.template)}"`);
+      throw this.failure(
+        `replace_widget: no widget template named "${String(replace.template)}"`,
+        'bad_answer',
+      );
     if (!template) {
       // A tree the endpoint wrote is taken as it is: no placeholders are filled in it.
       const problem = widgetProblems(replace);
-      if (problem) throw this.failure(`replace_widget: ${problem}`);
+      if (problem) throw this.failure(`replace_widget: ${problem}`, 'bad_answer');
       return asWidget(replace);
     }
     const rendered = this.widgets.render(replace.template as string, replace.data);
     if (!rendered.widget)
-      throw this.failure(`replace_widget: ${rendered.problem ?? 'the template made no widget'}`);
+      throw this.failure(
+        `replace_widget: ${rendered.problem ?? 'the template made no widget'}`,
+        'bad_answer',
+      );
     return rendered.widget;
   }
 
-  private failure(reason: string, timedOut = false): WebhookFailure {
+  private failure(reason: string, outcome: WebhookFailure['outcome']): WebhookFailure {
     this.logger.warn(`action "${this.type}": ${reason}`);
-    return new WebhookFailure(reason, timedOut);
+    return new WebhookFailure(reason, outcome);
   }
 
   // ------------------------------------------------------------------------------ items
@@ -265,7 +299,7 @@ async function readCapped(response: Response, max: number): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > max) {
     await response.body?.cancel();
-    throw new WebhookFailure(`the answer is larger than ${max} bytes`);
+    throw new WebhookFailure(`the answer is larger than ${max} bytes`, 'bad_answer');
   }
   if (!response.body) return '';
   const chunks: Uint8Array[] = [];
@@ -277,7 +311,7 @@ async function readCapped(response: Response, max: number): Promise<string> {
     size += value.byteLength;
     if (size > max) {
       await reader.cancel();
-      throw new WebhookFailure(`the answer is larger than ${max} bytes`);
+      throw new WebhookFailure(`the answer is larger than ${max} bytes`, 'bad_answer');
     }
     chunks.push(value);
   }

@@ -7,6 +7,7 @@
 import { Module } from '@nestjs/common';
 import { ActionWebhook } from 'src/actions/action-webhook';
 import { actionWebhooksFrom } from 'src/actions/actions.config';
+import { ActionsMetrics } from 'src/actions/actions.metrics';
 import type { ActionHandler } from 'src/chatkit/chatkit.actions';
 import { ACTION_HANDLERS } from 'src/chatkit/chatkit.ports';
 import { extensionsConfig, type ExtensionsConfig } from 'src/config/extensions.config';
@@ -16,11 +17,16 @@ import { WidgetsModule } from 'src/widgets/widgets.module';
 @Module({
   imports: [WidgetsModule],
   providers: [
+    ActionsMetrics,
     {
       provide: ACTION_HANDLERS,
-      useFactory: (config: ExtensionsConfig, widgets: WidgetTemplates): ActionHandler[] =>
-        actionWebhooksFrom(config).map((webhook) => new ActionWebhook(webhook, widgets)),
-      inject: [extensionsConfig.KEY, WidgetTemplates],
+      useFactory: (
+        config: ExtensionsConfig,
+        widgets: WidgetTemplates,
+        metrics: ActionsMetrics,
+      ): ActionHandler[] =>
+        actionWebhooksFrom(config).map((webhook) => new ActionWebhook(webhook, widgets, metrics)),
+      inject: [extensionsConfig.KEY, WidgetTemplates, ActionsMetrics],
     },
   ],
   exports: [ACTION_HANDLERS],
