@@ -30,6 +30,12 @@ import type { WidgetTreeRoot } from 'src/widgets/widget.schema';
 import type { WidgetTemplates } from 'src/widgets/widget-templates.service';
 import { asWidget, widgetProblems } from 'src/widgets/widget.template';
 
+/** The codes of a failed sync action's error body (the streamed action gets an error event). */
+export enum ActionErrorCode {
+  WebhookFailed = 'action_webhook_failed',
+  WebhookTimeout = 'action_webhook_timeout',
+}
+
 /** The largest answer read; a bigger one is a failed call. */
 export const MAX_ANSWER_BYTES = 256 * 1024;
 const MAX_TEXT_CHARS = 16_000;
@@ -131,12 +137,12 @@ export class ActionWebhook implements ActionHandler {
       if (!(error instanceof WebhookFailure)) throw error;
       throw error.timedOut
         ? new AppException(
-            'action_webhook_timeout',
+            ActionErrorCode.WebhookTimeout,
             `the endpoint for action "${this.type}" did not answer within ${this.config.timeoutMs} ms`,
             504,
           )
         : new AppException(
-            'action_webhook_failed',
+            ActionErrorCode.WebhookFailed,
             `the endpoint for action "${this.type}" failed: ${error.reason}`,
             502,
           );
