@@ -10,6 +10,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ActionsModule } from 'src/actions/actions.module';
 import { AgentModule } from 'src/agent/agent.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
@@ -52,7 +53,7 @@ import { UsageModule } from 'src/usage/usage.module';
     HealthModule,
     RagModule,
     UsageModule,
-    ChatKitModule.register({ imports: [AgentModule] }),
+    ChatKitModule.register({ imports: [AgentModule, ActionsModule] }),
     PlaygroundModule,
   ],
   providers: [

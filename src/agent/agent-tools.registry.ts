@@ -18,6 +18,7 @@ import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
 import type { RequestContext } from 'src/common/request-context';
+import { WidgetTemplates } from 'src/widgets/widget-templates.service';
 
 /** What a tool sees of the turn it runs in (`runContext.context` in SDK terms). */
 export interface AgentRunContext {
@@ -54,6 +55,12 @@ export interface ServerToolDefinition<P extends z.ZodObject> {
    * search results), as ChatKit annotations. `outputs` are this tool's results in this turn.
    */
   annotate?(text: string, outputs: unknown[]): Annotation[];
+  /**
+   * A widget template (WidgetTemplates) to show the tool's result with: after each successful
+   * call its output fills the template and the widget is streamed and stored as a widget item;
+   * the model still gets the output. Unknown names are refused at registration.
+   */
+  widget?: string;
 }
 
 /** A JSON Schema object, for client tools described by front-end teams rather than in zod. */
@@ -94,7 +101,10 @@ export class AgentTools {
   private readonly client = new Map<string, AgentTool>();
   private registrations = 0;
 
-  constructor(private readonly metrics: AgentMetrics) {}
+  constructor(
+    private readonly metrics: AgentMetrics,
+    private readonly widgets: WidgetTemplates,
+  ) {}
 
   /** Changes whenever a tool is registered: what was built from the tool list is stale then. */
   get version(): number {
@@ -103,11 +113,17 @@ export class AgentTools {
 
   register<P extends z.ZodObject>(definition: ServerToolDefinition<P>): void {
     this.assertNewName(definition.name);
+    const widget = definition.widget;
+    if (widget !== undefined && !this.widgets.has(widget))
+      throw new Error(
+        `Tool "${definition.name}" names the widget template "${widget}", which does not exist (known: ${this.widgets.names.join(', ')})`,
+      );
     const metrics = this.metrics;
     const execute = async (args: z.infer<P>, context: AgentRunContext): Promise<unknown> => {
       try {
         const result = await definition.execute(args, context);
         metrics.toolCall(definition.name, 'ok');
+        if (widget !== undefined) this.showWidget(definition.name, widget, result, context);
         return result;
       } catch (error) {
         metrics.toolCall(definition.name, 'error');
@@ -201,6 +217,29 @@ export class AgentTools {
       }
     }
     return annotations;
+  }
+
+  /**
+   * Streams the tool's result as a widget item (stored with the turn like any item). A result the
+   * template cannot make a valid widget of is only logged, by template and path, never by value:
+   * the model has the output anyway.
+   */
+  private showWidget(tool: string, template: string, result: unknown, context: AgentRunContext): void {
+    const rendered = this.widgets.render(template, result);
+    if (!rendered.widget) {
+      if (rendered.problem) this.logger.warn(`${tool}: widget "${template}" not shown: ${rendered.problem}`);
+      return;
+    }
+    context.emit({
+      type: 'thread.item.done',
+      item: {
+        type: 'widget',
+        id: context.responder.generateId('message'),
+        thread_id: context.thread.id,
+        created_at: context.responder.now(),
+        widget: rendered.widget,
+      },
+    });
   }
 
   private assertNewName(name: string): void {

@@ -29,6 +29,8 @@ import { SearchService } from 'src/rag/rag.search.service';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 import { FakeOpenAI, textTurn, toolCallTurn, transcriptionTurn } from 'test/support/fake-openai';
 import { appConfig } from 'src/config/app.config';
+import { extensionsConfig } from 'src/config/extensions.config';
+import { ragConfig } from 'src/config/rag.config';
 
 const ENV_KEYS = [
   'OPENAI_API_KEY',
@@ -112,7 +114,7 @@ async function compile(env: Record<string, string>): Promise<TestingModule> {
       ConfigModule.forRoot({
         isGlobal: true,
         ignoreEnvFile: true,
-        load: [agentConfig, metricsConfig, appConfig],
+        load: [agentConfig, metricsConfig, appConfig, ragConfig, extensionsConfig],
       }),
       MetricsModule,
       AgentModule,

@@ -9,7 +9,7 @@
  * responder's search and the `search_knowledge_base` tool, registered here). Nothing below may
  * import this module; the app passes it to ChatKitModule.register.
  */
-import { Module, type OnModuleInit, type Provider } from '@nestjs/common';
+import { Inject, Module, type OnModuleInit, type Provider } from '@nestjs/common';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { AgentService } from 'src/agent/agent.service';
 import { withRunSpans } from 'src/agent/agent.tracing';
@@ -21,8 +21,11 @@ import { AttachmentsModule } from 'src/attachments/attachments.module';
 import { RESPONDER, TRANSCRIBER, type Responder, type Transcriber } from 'src/chatkit/chatkit.ports';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 import { RagModule } from 'src/rag/rag.module';
+import { ragConfig, type RagConfig } from 'src/config/rag.config';
 import { activeTracing } from 'src/telemetry/tracing.state';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
+import { KNOWLEDGE_SOURCES_WIDGET } from 'src/widgets/knowledge-sources.widget';
+import { WidgetsModule } from 'src/widgets/widgets.module';
 
 /** The agent's name in traces: the one AgentService gives the SDK's Agent. */
 const AGENT_NAME = 'Assistant';
@@ -49,7 +52,7 @@ const transcriberProvider: Provider = {
 };
 
 @Module({
-  imports: [AttachmentsModule, RagModule],
+  imports: [AttachmentsModule, RagModule, WidgetsModule],
   providers: [
     ...modelProviders,
     AgentMetrics,
@@ -65,6 +68,7 @@ export class AgentModule implements OnModuleInit {
   constructor(
     private readonly tools: AgentTools,
     private readonly knowledge: KnowledgeSearchTool,
+    @Inject(ragConfig.KEY) private readonly rag: RagConfig,
   ) {}
 
   /** Registered at start-up, before any request, so the built-in instructions can mention it. */
@@ -77,6 +81,8 @@ export class AgentModule implements OnModuleInit {
       execute: (args, context) => knowledge.execute(args.query, context),
       // The answer's [n] markers become ChatKit annotations pointing at the cited passages.
       annotate: (text, outputs) => knowledge.annotate(text, outputs),
+      // RAG_SOURCES_WIDGET: the passages' sources also shown as a card under the answer.
+      widget: this.rag.sourcesWidget ? KNOWLEDGE_SOURCES_WIDGET : undefined,
     });
   }
 }

@@ -7,6 +7,7 @@ import { setTraceProcessors, setTracingDisabled } from '@openai/agents';
 import { z } from 'zod';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
+import { WidgetTemplates } from 'src/widgets/widget-templates.service';
 import { AgentService } from 'src/agent/agent.service';
 import { NO_ATTACHMENTS } from 'src/agent/history.converter';
 import { createAgentRunner, createOpenAIClient } from 'src/agent/model-provider';
@@ -84,7 +85,10 @@ function setup(overrides: Partial<AgentConfig> = {}): Setup {
   const config = testConfig(overrides);
   const metrics = new MetricsService({ enabled: true, prefix: 'test_' });
   const agentMetrics = new AgentMetrics(metrics);
-  const tools = new AgentTools(agentMetrics);
+  const tools = new AgentTools(
+    agentMetrics,
+    new WidgetTemplates({ toolsFile: {}, widgetsDir: undefined, toolsFilePath: undefined }),
+  );
   const client = createOpenAIClient(config);
   const service = new AgentService(
     config,

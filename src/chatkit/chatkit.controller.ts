@@ -35,6 +35,8 @@ export class ChatKitController {
     409: 'A response is already streaming on this thread (`thread_busy`)',
     429: 'Too many requests (`rate_limited`), CHATKIT_MAX_STREAMS_PER_USER streams already open (`too_many_streams`), or a token budget used up (`quota_exceeded`, with Retry-After and X-Quota-Reset)',
     501: 'input.transcribe without a configured transcription model (`not_implemented`)',
+    502: 'threads.sync_custom_action answered by an action webhook that failed or answered nonsense (`action_webhook_failed`)',
+    504: 'threads.sync_custom_action answered by an action webhook that did not answer in time (`action_webhook_timeout`)',
   })
   async handle(
     @CurrentUser() ctx: RequestContext,

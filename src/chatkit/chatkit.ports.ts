@@ -12,6 +12,8 @@
  *
  * A responder must stop promptly when `signal` aborts (the client left) and must never write
  * events for another thread.
+ *
+ * Action handlers: widget actions answered by a higher layer (the configured action webhooks).
  */
 import type {
   ThreadItem,
@@ -88,6 +90,12 @@ export interface Responder {
 
 /** DI token for the active responder (the agent, or a scripted one in tests). */
 export const RESPONDER = Symbol('RESPONDER');
+
+/**
+ * DI token for a list of ActionHandler (chatkit.actions) a module of ChatKitModule.register's
+ * `imports` provides; they are registered with the built-in ones at start-up. Optional.
+ */
+export const ACTION_HANDLERS = Symbol('ACTION_HANDLERS');
 
 /** Speech to text for `input.transcribe`. */
 export interface Transcriber {

@@ -479,9 +479,15 @@ export class ChatKitService {
         const handler = this.actions.get(request.params.action.type);
         if (!handler?.action) throw unknownAction(request.params.action.type, this.actions.types);
         const action = request.params.action;
+        const respond = this.responder;
         return this.withLease(ctx, thread, async () => ({
           preamble: [],
-          events: (rc, signal) => handler.action!(thread, action, sender, rc, signal),
+          events: async function* (rc, signal) {
+            const followUp = yield* handler.action!(thread, action, sender, rc, signal);
+            // An action may start the agent's answer after its own events (an action webhook's
+            // `start_turn`), in this stream, as after a client tool's output.
+            if (followUp?.respond && !signal.aborted) yield* respond.respond(thread, null, rc, signal);
+          },
         }));
       }
     }
@@ -609,6 +615,10 @@ export class ChatKitService {
         const items = ahead;
         ahead = undefined;
         if (items && limit <= items.covers) return Promise.resolve(items.items.slice(-Math.max(1, limit)));
+        // A call after this turn's own items (a responder run after an action's events) sees
+        // them too, though they are stored only when the turn ends.
+        if (writes?.pending)
+          return this.store.recentItems(ctx, thread.id, limit).then((read) => writes.overlay(read, limit));
         return this.store.recentItems(ctx, thread.id, limit);
       },
       saveItem: writes

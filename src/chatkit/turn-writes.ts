@@ -59,6 +59,27 @@ export class TurnWrites {
     return this.spentTotal;
   }
 
+  /** Whether anything is held. */
+  get pending(): boolean {
+    return this.items.size > 0;
+  }
+
+  /**
+   * `stored` (the newest items, oldest first) as they will be once the held writes are stored:
+   * held items replace their stored copies, new ones follow, deleted ones are gone; the newest
+   * `limit`.
+   */
+  overlay(stored: ThreadItem[], limit: number): ThreadItem[] {
+    const out: ThreadItem[] = [];
+    for (const item of stored) {
+      if (!this.items.has(item.id)) out.push(item);
+      else if (this.items.get(item.id)) out.push(this.items.get(item.id)!);
+    }
+    const seen = new Set(stored.map((item) => item.id));
+    for (const [id, item] of this.items) if (item && !seen.has(id)) out.push(item);
+    return out.slice(-Math.max(1, limit));
+  }
+
   /** Everything held so far, and a clean slate. */
   take(): TurnWriteSet {
     const upserts: ThreadItem[] = [];

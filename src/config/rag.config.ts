@@ -38,6 +38,7 @@ export const ragEnvShape = {
   RAG_MAX_QUERY_CHARS: envInt(1_000, { min: 10, max: 100_000 }),
   RAG_MAX_UPLOAD_MB: envInt(20, { min: 1, max: 1_024 }),
   RAG_TOOL_RESULTS: envInt(5, { min: 1, max: 20 }),
+  RAG_SOURCES_WIDGET: envBoolean(false),
   RAG_FULLTEXT_ROW_BUDGET: envInt(5_000, { min: 10, max: 100_000_000 }),
   RAG_FULLTEXT_SCAN_CAP: envInt(20_000, { min: 100, max: 100_000_000 }),
   RAG_VECTOR_MIN_SIMILARITY: envNumber(0, { min: -1, max: 1 }),
@@ -85,6 +86,8 @@ export const ragConfig = registerAs('rag', () => {
     maxQueryChars: env.RAG_MAX_QUERY_CHARS,
     maxUploadBytes: env.RAG_MAX_UPLOAD_MB * 1024 * 1024,
     toolResults: env.RAG_TOOL_RESULTS,
+    /** The search's sources also shown as a widget (the built-in knowledge_base_sources template). */
+    sourcesWidget: env.RAG_SOURCES_WIDGET,
     /** Estimated chunks the selecting words of a full-text query may match (rarest words first). */
     fulltextRowBudget: env.RAG_FULLTEXT_ROW_BUDGET,
     /** Most chunks one full-text selection ranks, whatever the estimates said. */

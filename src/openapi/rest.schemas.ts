@@ -5,6 +5,7 @@
  * Nothing here validates input or shapes output.
  */
 import { z } from 'zod';
+import { ActionErrorCode } from 'src/actions/action-webhook';
 import type { PurgeReport } from 'src/attachments/attachments.cleanup';
 import { AttachmentErrorCode } from 'src/attachments/attachment.exception';
 import { ErrorCode } from 'src/common/app.exception';
@@ -21,6 +22,7 @@ export const ERROR_CODES = [
   ...Object.values(ErrorCode),
   ...Object.values(AttachmentErrorCode),
   ...Object.values(RagErrorCode),
+  ...Object.values(ActionErrorCode),
 ] as [string, ...string[]];
 
 export const ErrorResponseSchema = z
