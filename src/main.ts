@@ -10,16 +10,15 @@ import { validateAllConfig } from 'src/config/config.registry';
 import { ConfigValidationError } from 'src/config/env.schema';
 
 async function bootstrap(): Promise<void> {
-  try {
-    validateAllConfig();
-  } catch (err) {
-    if (err instanceof ConfigValidationError) {
-      process.stderr.write(`${err.message}\nSee docs/configuration.md for every setting.\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bufferLogs: true });
+  validateAllConfig();
+  // A failure while the modules start (a bad widget template, say) rejects here, reported once
+  // below, instead of Nest logging it with its stack and exiting. Nest's own start-up lines are
+  // buffered until configureApp hands it the app's logger.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
+    bufferLogs: true,
+    abortOnError: false,
+    logger: false,
+  });
   const config = configureApp(app);
   try {
     await app.listen(config.port, config.host);
@@ -50,6 +49,12 @@ function listenFailure(err: unknown, host: string, port: number): string {
 }
 
 bootstrap().catch((err: unknown) => {
+  // A bad setting, or a file a setting names (the tools file, a widget template): what is wrong
+  // and where, without a stack trace.
+  if (err instanceof ConfigValidationError) {
+    process.stderr.write(`${err.message}\nSee docs/configuration.md for every setting.\n`);
+    process.exit(1);
+  }
   process.stderr.write(
     `ChatKit Gateway failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );

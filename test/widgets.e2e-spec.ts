@@ -213,5 +213,8 @@ describe('a widget template that is not a widget', () => {
     expect(stderr).toContain(join(dir, 'status_card.json'));
     expect(stderr).toContain('children[0].children[0].label: required');
     expect(stderr).toContain('children[0].children[0]: unknown key(s) text');
+    // Reported as a setting's problem, not as a crash.
+    expect(stderr).toContain('See docs/configuration.md');
+    expect(stderr).not.toMatch(/^\s+at /m);
   }, 90_000);
 });
