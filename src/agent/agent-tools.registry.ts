@@ -10,7 +10,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { tool } from '@openai/agents';
-import type { FunctionTool } from '@openai/agents';
+import type { FunctionTool, MCPServer } from '@openai/agents';
 import { z } from 'zod';
 import { AgentMetrics } from 'src/agent/agent.metrics';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
@@ -53,6 +53,23 @@ export interface ServerToolDefinition<P extends z.ZodObject> {
    * search results), as ChatKit annotations. `outputs` are this tool's results in this turn.
    */
   annotate?(text: string, outputs: unknown[]): Annotation[];
+  /** A widget template (AGENT_WIDGETS_DIR) that shows this tool's result in the chat. */
+  widget?: string;
+}
+
+/**
+ * A server tool described by configuration rather than code: JSON Schema parameters (checked by
+ * the model API, not strictly), and a message for the model when a call fails.
+ */
+export interface JsonSchemaToolDefinition {
+  name: string;
+  description: string;
+  parameters: JsonSchemaObject;
+  execute(args: Record<string, unknown>, context: AgentRunContext, signal?: AbortSignal): Promise<unknown>;
+  display?: Partial<ToolDisplay>;
+  widget?: string;
+  /** What the model reads when `execute` throws (the SDK's own message says nothing useful). */
+  describeError(error: unknown): string;
 }
 
 /** A JSON Schema object, for client tools described by front-end teams rather than in zod. */
@@ -91,6 +108,8 @@ export class AgentTools {
   >();
   private readonly logger = new Logger(AgentTools.name);
   private readonly client = new Map<string, AgentTool>();
+  private readonly displays = new Map<string, ToolDisplay>();
+  private readonly mcp: MCPServer[] = [];
   private registrations = 0;
 
   constructor(private readonly metrics: AgentMetrics) {}
@@ -121,17 +140,61 @@ export class AgentTools {
       strict: true,
       execute: (args, runContext) => execute(args as z.infer<P>, runContext!.context as AgentRunContext),
     }) as AgentTool;
-    const fallback = BUILT_IN_DISPLAY[definition.name] ?? {};
     this.registrations++;
     this.server.set(definition.name, {
       tool: built,
-      display: {
-        progress: definition.display?.progress ?? fallback.progress ?? `Using ${definition.name}…`,
-        title: definition.display?.title ?? fallback.title ?? `Used ${definition.name}`,
-        icon: definition.display?.icon ?? fallback.icon ?? 'bolt',
-      },
+      display: this.displayFor(definition.name, definition.display),
       annotate: definition.annotate?.bind(definition),
     });
+  }
+
+  registerJsonSchemaTool(definition: JsonSchemaToolDefinition): void {
+    this.assertNewName(definition.name);
+    const metrics = this.metrics;
+    const built = tool({
+      name: definition.name,
+      description: definition.description,
+      parameters: { required: [], additionalProperties: false, ...definition.parameters } as any,
+      strict: false,
+      execute: async (args, runContext, details) => {
+        try {
+          const result = await definition.execute(
+            args as Record<string, unknown>,
+            runContext!.context as AgentRunContext,
+            details?.signal,
+          );
+          metrics.toolCall(definition.name, 'ok');
+          return result;
+        } catch (error) {
+          metrics.toolCall(definition.name, 'error');
+          throw error;
+        }
+      },
+      errorFunction: (_context, error) => definition.describeError(error),
+    }) as AgentTool;
+    this.registrations++;
+    this.server.set(definition.name, { tool: built, display: this.displayFor(definition.name, definition.display) });
+  }
+
+  /**
+   * MCP servers whose tools the agent offers: the SDK lists and calls them itself during a run
+   * (each server decides which tools it shows and turns its failures into messages for the model).
+   */
+  addMcpServer(server: MCPServer): void {
+    this.registrations++;
+    this.mcp.push(server);
+  }
+
+  get mcpServers(): MCPServer[] {
+    return [...this.mcp];
+  }
+
+  /**
+   * How calls of a tool that is not registered here look in the chat: tools an MCP server lists
+   * reach the agent through the SDK's MCP support, but their calls are shown like any other.
+   */
+  setDisplay(name: string, display: Partial<ToolDisplay>): void {
+    this.displays.set(name, this.displayFor(name, display));
   }
 
   registerClientTool(definition: ClientToolDefinition): void {
@@ -172,13 +235,16 @@ export class AgentTools {
 
   /** How a call of `name` is shown; unknown names get a generic line. */
   display(name: string): ToolDisplay {
-    return (
-      this.server.get(name)?.display ?? {
-        progress: `Using ${name}…`,
-        title: `Used ${name}`,
-        icon: 'bolt',
-      }
-    );
+    return this.server.get(name)?.display ?? this.displays.get(name) ?? this.displayFor(name, undefined);
+  }
+
+  private displayFor(name: string, display: Partial<ToolDisplay> | undefined): ToolDisplay {
+    const fallback = BUILT_IN_DISPLAY[name] ?? {};
+    return {
+      progress: display?.progress ?? fallback.progress ?? `Using ${name}…`,
+      title: display?.title ?? fallback.title ?? `Used ${name}`,
+      icon: display?.icon ?? fallback.icon ?? 'bolt',
+    };
   }
 
   /** What every tool with an `annotate` hook finds in `text` from its own outputs of this turn. */

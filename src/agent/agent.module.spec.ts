@@ -23,6 +23,7 @@ import {
 } from 'src/chatkit/chatkit.ports';
 import { agentConfig } from 'src/config/agent.config';
 import { metricsConfig } from 'src/config/metrics.config';
+import { extensionsConfig } from 'src/config/extensions.config';
 import { MetricsModule } from 'src/metrics/metrics.module';
 import { RagModule } from 'src/rag/rag.module';
 import { SearchService } from 'src/rag/rag.search.service';
@@ -112,7 +113,7 @@ async function compile(env: Record<string, string>): Promise<TestingModule> {
       ConfigModule.forRoot({
         isGlobal: true,
         ignoreEnvFile: true,
-        load: [agentConfig, metricsConfig, appConfig],
+        load: [agentConfig, metricsConfig, appConfig, extensionsConfig],
       }),
       MetricsModule,
       AgentModule,

@@ -21,6 +21,9 @@ import { RESPONDER, TRANSCRIBER, type Responder, type Transcriber } from 'src/ch
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 import { RagModule } from 'src/rag/rag.module';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
+import { ToolCallError } from 'src/tools/http-tool';
+import { ToolsModule } from 'src/tools/tools.module';
+import { ConfiguredTools } from 'src/tools/tools.service';
 
 /** The one binding of RESPONDER: the agent when a model is configured, else the offline responder. */
 const responderProvider: Provider = {
@@ -41,7 +44,7 @@ const transcriberProvider: Provider = {
 };
 
 @Module({
-  imports: [AttachmentsModule, RagModule],
+  imports: [AttachmentsModule, RagModule, ToolsModule],
   providers: [
     ...modelProviders,
     AgentMetrics,
@@ -57,6 +60,7 @@ export class AgentModule implements OnModuleInit {
   constructor(
     private readonly tools: AgentTools,
     private readonly knowledge: KnowledgeSearchTool,
+    private readonly configured: ConfiguredTools,
   ) {}
 
   /** Registered at start-up, before any request, so the built-in instructions can mention it. */
@@ -70,5 +74,23 @@ export class AgentModule implements OnModuleInit {
       // The answer's [n] markers become ChatKit annotations pointing at the cited passages.
       annotate: (text, outputs) => knowledge.annotate(text, outputs),
     });
+    this.registerConfiguredTools();
+  }
+
+  /** The tools file's HTTP tools and MCP servers (validated by ToolsModule at boot). */
+  private registerConfiguredTools(): void {
+    for (const http of this.configured.httpTools)
+      this.tools.registerJsonSchemaTool({
+        ...http,
+        execute: (args, context, signal) => http.execute(args, { userId: context.request.userId }, signal),
+        describeError: (error) =>
+          error instanceof ToolCallError
+            ? error.message
+            : `The ${http.name} tool failed unexpectedly; it may work if tried again later.`,
+      });
+    for (const server of this.configured.mcpServers) {
+      this.tools.addMcpServer(server);
+      for (const [name, display] of Object.entries(server.displays)) this.tools.setDisplay(name, display);
+    }
   }
 }

@@ -1,0 +1,126 @@
+/**
+ * HTTP tools from the tools file: a name, a description and JSON Schema parameters the model
+ * fills in, turned into one outbound call. `{param}` placeholders in the URL take URL-encoded
+ * arguments; the other arguments go in the query string (GET, DELETE) or as a JSON body.
+ *
+ * What the model gets back is the status and the body (truncated at `max_response_bytes`, with a
+ * note). A failure without a response (refused destination, timeout, unreachable server) throws
+ * a ToolCallError whose message is written for the model; it never breaks the stream. Headers
+ * (the secrets) are never part of what the model sees.
+ */
+import { outboundRequest, OutboundHttpError } from 'src/tools/outbound-http';
+import type { HttpToolEntry } from 'src/tools/tools.schema';
+
+/** A tool failure whose message is meant for the model (no secrets, no stack). */
+export class ToolCallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolCallError';
+  }
+}
+
+/** Who a call is made for; forwarded only when the entry says so. */
+export interface ToolCaller {
+  userId: string;
+}
+
+export interface HttpToolDefinition {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments, as written in the tools file. */
+  parameters: { type: 'object'; properties: Record<string, unknown>; [key: string]: unknown };
+  display?: { progress?: string; title?: string; icon?: string };
+  widget?: string;
+  execute(args: Record<string, unknown>, caller: ToolCaller, signal?: AbortSignal): Promise<string>;
+}
+
+const PLACEHOLDER = /\{([a-zA-Z0-9_]+)\}/g;
+
+const asText = (value: unknown): string =>
+  typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+
+/** The request an entry makes for some arguments (exported for the unit spec). */
+export function buildHttpRequest(
+  entry: Pick<HttpToolEntry, 'name' | 'method' | 'url'>,
+  args: Record<string, unknown>,
+): { url: string; body?: string } {
+  const used = new Set<string>();
+  const url = entry.url.replace(PLACEHOLDER, (_, key: string) => {
+    const value = args[key];
+    if (value === undefined || value === null || value === '')
+      throw new ToolCallError(`Missing the "${key}" argument, which the ${entry.name} tool needs.`);
+    used.add(key);
+    return encodeURIComponent(asText(value));
+  });
+  const rest = Object.fromEntries(
+    Object.entries(args).filter(([key, value]) => !used.has(key) && value !== undefined && value !== null),
+  );
+  if (entry.method === 'GET' || entry.method === 'DELETE') {
+    const target = new URL(url);
+    for (const [key, value] of Object.entries(rest)) target.searchParams.append(key, asText(value));
+    return { url: target.toString() };
+  }
+  return { url, body: JSON.stringify(rest) };
+}
+
+/** What the model reads: the status line and the body, pretty JSON when it is JSON. */
+export function describeHttpResult(
+  status: number,
+  contentType: string | undefined,
+  body: Buffer,
+  truncated: boolean,
+  limit: number,
+): string {
+  let text = body.toString('utf8');
+  if (!truncated && /\bjson\b/i.test(contentType ?? '')) {
+    try {
+      text = JSON.stringify(JSON.parse(text));
+    } catch {
+      // Not the JSON it claims to be: pass it on as text.
+    }
+  }
+  const ok = status >= 200 && status < 300;
+  const head = ok ? `HTTP ${status}` : `HTTP ${status} (the call failed)`;
+  const note = truncated ? `\n[The response was longer than ${limit} bytes and was cut off here.]` : '';
+  return `${head}\n${text}${note}`;
+}
+
+export function httpToolDefinition(entry: HttpToolEntry): HttpToolDefinition {
+  return {
+    name: entry.name,
+    description: entry.description,
+    parameters: entry.parameters,
+    display: entry.display,
+    widget: entry.widget,
+    async execute(args, caller, signal) {
+      const { url, body } = buildHttpRequest(entry, args);
+      try {
+        const response = await outboundRequest({
+          url,
+          method: entry.method,
+          body,
+          headers: {
+            accept: 'application/json, text/plain;q=0.9, */*;q=0.5',
+            ...entry.headers,
+            ...(entry.forward_user ? { [entry.forward_user.header]: caller.userId } : {}),
+          },
+          timeoutMs: entry.timeout_ms,
+          maxResponseBytes: entry.max_response_bytes,
+          allowPrivateNetwork: entry.allow_private_network,
+          signal,
+        });
+        return describeHttpResult(
+          response.status,
+          response.contentType,
+          response.body,
+          response.truncated,
+          entry.max_response_bytes,
+        );
+      } catch (error) {
+        if (error instanceof OutboundHttpError)
+          throw new ToolCallError(`The ${entry.name} call failed: ${error.message}`);
+        throw error;
+      }
+    },
+  };
+}

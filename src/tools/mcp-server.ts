@@ -1,0 +1,221 @@
+/**
+ * One MCP server from the tools file, as the Agents SDK sees it (an `MCPServer` passed to the
+ * agent's `mcpServers`). The SDK's own client (MCPServerStreamableHttp / MCPServerStdio) does the
+ * talking; this wrapper adds what a long-running gateway needs around it:
+ *
+ * - a server that is down never fails a turn: its tools are simply missing (the last known list
+ *   while it is away), and the connection is retried at most every RECONNECT_MS, on demand;
+ * - the tool list is cached here for `tools_cache_seconds` and refetched after that (the SDK's
+ *   own cache would keep an empty list from a server that was down forever);
+ * - the allow/deny lists become the SDK's static tool filter;
+ * - a failed call becomes a readable message for the model (the SDK's errorFunction);
+ * - with `forward_user`, each call carries the id of the user it is made for in a header. The
+ *   connection is shared by all users, so the id cannot sit in fixed headers: it travels with
+ *   the call (through the SDK's per-call metadata hook, then an AsyncLocalStorage scope around
+ *   the call) to the transport's fetch, which adds the header to that request only.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Logger } from '@nestjs/common';
+import { MCPServerStdio, MCPServerStreamableHttp } from '@openai/agents';
+import type {
+  CallToolResultContent,
+  MCPCallToolOptions,
+  MCPServer,
+  MCPToolErrorFunction,
+  MCPToolMetaResolver,
+} from '@openai/agents';
+import type { McpServerEntry, ToolDisplayEntry } from 'src/tools/tools.schema';
+
+/** How soon a server that could not be reached is tried again. */
+export const RECONNECT_MS = 15_000;
+
+/** The part of the run context this feature reads: who the turn is for. */
+interface CallerContext {
+  request?: { userId?: unknown };
+}
+
+/** Carries the user id from the SDK's metadata hook to `callTool` without it reaching the server. */
+const CALLER = Symbol('caller');
+const forwardedUser = new AsyncLocalStorage<string>();
+
+type Clock = () => number;
+type MCPTool = Awaited<ReturnType<MCPServer['listTools']>>[number];
+
+/** Builds the SDK client for an entry; a new one for every connection attempt. */
+export function sdkServerFor(entry: McpServerEntry): MCPServer {
+  const common = {
+    name: entry.name,
+    cacheToolsList: false,
+    timeout: entry.timeout_ms,
+    clientSessionTimeoutSeconds: Math.max(1, Math.ceil(entry.timeout_ms / 1000)),
+  };
+  if (entry.transport === 'stdio')
+    return new MCPServerStdio({
+      ...common,
+      command: entry.command,
+      args: entry.args,
+      env: entry.env,
+      cwd: entry.cwd,
+    });
+  const header = entry.forward_user?.header;
+  return new MCPServerStreamableHttp({
+    ...common,
+    url: entry.url,
+    requestInit: { headers: { ...entry.headers } },
+    fetch: header
+      ? (input: string | URL | Request, init?: RequestInit) => {
+          const user = forwardedUser.getStore();
+          if (user === undefined) return fetch(input, init);
+          const headers = new Headers(init?.headers);
+          headers.set(header, user);
+          return fetch(input, { ...init, headers });
+        }
+      : undefined,
+  });
+}
+
+export class ConfiguredMcpServer implements MCPServer {
+  /** Cached here instead, see the file comment. */
+  readonly cacheToolsList = false;
+  readonly toolFilter: MCPServer['toolFilter'];
+  readonly errorFunction: MCPToolErrorFunction;
+  readonly toolMetaResolver?: MCPToolMetaResolver;
+  private readonly logger: Logger;
+  private inner: MCPServer | undefined;
+  private connecting: Promise<boolean> | undefined;
+  private lastAttempt = Number.NEGATIVE_INFINITY;
+  private tools: MCPTool[] | undefined;
+  private fetchedAt = Number.NEGATIVE_INFINITY;
+  private closed = false;
+
+  constructor(
+    readonly entry: McpServerEntry,
+    private readonly create: (entry: McpServerEntry) => MCPServer = sdkServerFor,
+    private readonly now: Clock = Date.now,
+  ) {
+    this.logger = new Logger(`McpServer:${entry.name}`);
+    this.toolFilter =
+      entry.allow_tools || entry.deny_tools
+        ? { allowedToolNames: entry.allow_tools, blockedToolNames: entry.deny_tools }
+        : undefined;
+    this.errorFunction = ({ error }) =>
+      `The ${entry.name} tool server could not run this tool: ${reason(error)}`;
+    if (entry.transport === 'streamable_http' && entry.forward_user)
+      this.toolMetaResolver = ({ runContext }) => {
+        const userId = (runContext.context as CallerContext | undefined)?.request?.userId;
+        return typeof userId === 'string' ? { [CALLER]: userId } : null;
+      };
+  }
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  /** Tool name → how its calls look in the chat, from the entry's `display`. */
+  get displays(): Record<string, ToolDisplayEntry> {
+    return this.entry.display ?? {};
+  }
+
+  get connected(): boolean {
+    return this.inner !== undefined;
+  }
+
+  /** Connects, or says why not in the log; never throws (a missing server must not stop the boot). */
+  async connect(): Promise<void> {
+    await this.ensureConnected(true);
+  }
+
+  async listTools(): Promise<MCPTool[]> {
+    const fresh = this.now() - this.fetchedAt < this.entry.tools_cache_seconds * 1000;
+    if (this.tools && fresh) return this.tools;
+    const inner = await this.ensureConnected();
+    if (!inner) return this.tools ?? [];
+    try {
+      this.tools = await inner.listTools();
+      this.fetchedAt = this.now();
+    } catch (error) {
+      this.logger.warn(`Listing tools failed, reconnecting on next use: ${reason(error)}`);
+      await this.drop(inner);
+    }
+    return this.tools ?? [];
+  }
+
+  async callTool(
+    toolName: string,
+    args: Record<string, unknown> | null,
+    meta?: Record<string, unknown> | null,
+    options?: MCPCallToolOptions,
+  ): Promise<CallToolResultContent> {
+    const inner = await this.ensureConnected();
+    if (!inner) throw new Error('the server is unavailable right now');
+    const user = meta?.[CALLER as unknown as string] as string | undefined;
+    const rest = meta ? { ...meta } : undefined;
+    if (rest) delete rest[CALLER as unknown as string];
+    const forwarded = rest && Object.keys(rest).length > 0 ? rest : undefined;
+    const call = (): Promise<CallToolResultContent> => inner.callTool(toolName, args, forwarded, options);
+    try {
+      return await (user !== undefined ? forwardedUser.run(user, call) : call());
+    } catch (error) {
+      // Perhaps a timeout, perhaps a dead session: the next tool listing finds out.
+      this.fetchedAt = Number.NEGATIVE_INFINITY;
+      throw error;
+    }
+  }
+
+  async invalidateToolsCache(): Promise<void> {
+    this.fetchedAt = Number.NEGATIVE_INFINITY;
+    await this.inner?.invalidateToolsCache();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.connecting;
+    const inner = this.inner;
+    this.inner = undefined;
+    await inner?.close().catch(() => undefined);
+  }
+
+  /** The connected client, connecting first when allowed; undefined while the server is away. */
+  private async ensureConnected(force = false): Promise<MCPServer | undefined> {
+    if (this.inner) return this.inner;
+    if (this.closed) return undefined;
+    if (!this.connecting) {
+      if (!force && this.now() - this.lastAttempt < RECONNECT_MS) return undefined;
+      this.lastAttempt = this.now();
+      this.connecting = this.attempt().finally(() => (this.connecting = undefined));
+    }
+    await this.connecting;
+    return this.inner;
+  }
+
+  private async attempt(): Promise<boolean> {
+    const candidate = this.create(this.entry);
+    try {
+      await candidate.connect();
+      if (this.closed) {
+        await candidate.close().catch(() => undefined);
+        return false;
+      }
+      this.inner = candidate;
+      this.fetchedAt = Number.NEGATIVE_INFINITY;
+      this.logger.log('Connected');
+      return true;
+    } catch (error) {
+      this.logger.warn(
+        `Cannot connect (its tools are left out; retrying in ${RECONNECT_MS / 1000} s at the earliest): ${reason(error)}`,
+      );
+      await candidate.close().catch(() => undefined);
+      return false;
+    }
+  }
+
+  private async drop(inner: MCPServer): Promise<void> {
+    if (this.inner === inner) this.inner = undefined;
+    this.lastAttempt = Number.NEGATIVE_INFINITY;
+    await inner.close().catch(() => undefined);
+  }
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
