@@ -154,7 +154,8 @@ export class ConfiguredMcpServer implements MCPServer {
     const forwarded = rest && Object.keys(rest).length > 0 ? rest : undefined;
     const call = (): Promise<CallToolResultContent> => inner.callTool(toolName, args, forwarded, options);
     try {
-      return await (user !== undefined ? forwardedUser.run(user, call) : call());
+      const result = await (user !== undefined ? forwardedUser.run(user, call) : call());
+      return result.isError ? failure(toolName, result) : result;
     } catch (error) {
       // Perhaps a timeout, perhaps a dead session: the next tool listing finds out.
       this.fetchedAt = Number.NEGATIVE_INFINITY;
@@ -214,6 +215,19 @@ export class ConfiguredMcpServer implements MCPServer {
     this.lastAttempt = Number.NEGATIVE_INFINITY;
     await inner.close().catch(() => undefined);
   }
+}
+
+/**
+ * A result the server marked as an error, as one text part that says so: the SDK hands the
+ * content to the model as it is, and a bare message could pass for a successful answer.
+ */
+function failure(toolName: string, result: CallToolResultContent): CallToolResultContent {
+  const text = result
+    .map((part) => (part.type === 'text' && typeof part.text === 'string' ? part.text : `[${part.type}]`))
+    .join('\n');
+  return Object.assign([{ type: 'text', text: `The tool ${toolName} failed: ${text || 'no details given'}` }], {
+    isError: true,
+  });
 }
 
 function reason(error: unknown): string {
