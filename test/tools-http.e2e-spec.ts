@@ -46,7 +46,14 @@ async function startApi(hits: Hit[]): Promise<{ port: number; close(): Promise<v
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ method: req.method, path, status: 'shipped', received: body ? JSON.parse(body) : null }));
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          path,
+          status: 'shipped',
+          received: body ? JSON.parse(body) : null,
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -107,7 +114,14 @@ describe('HTTP tools from the tools file', () => {
             url: `${base}/orders/{order_id}/notes`,
             ...loopback,
           },
-          { name: 'slow_call', description: 'Slow', method: 'GET', url: `${base}/slow`, timeout_ms: 300, ...loopback },
+          {
+            name: 'slow_call',
+            description: 'Slow',
+            method: 'GET',
+            url: `${base}/slow`,
+            timeout_ms: 300,
+            ...loopback,
+          },
           {
             name: 'big_call',
             description: 'Big',
@@ -170,7 +184,11 @@ describe('HTTP tools from the tools file', () => {
   /** Runs one turn in which the model calls `name`; returns the stream and what the model read back. */
   async function callTool(user: string, name: string, args: Record<string, unknown>) {
     const before = fake.requests.length;
-    fake.enqueue(toolCallTurn(name, args, { callId: `call_${name}` }), textTurn('Done.'), textTurn('A title'));
+    fake.enqueue(
+      toolCallTurn(name, args, { callId: `call_${name}` }),
+      textTurn('Done.'),
+      textTurn('A title'),
+    );
     const res = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('Please') } });
     expect(res.status).toBe(200);
     // Whatever the tool did, the turn ends with the model's answer and no error event.
@@ -223,7 +241,10 @@ describe('HTTP tools from the tools file', () => {
   });
 
   it('sends the other arguments of a POST as a JSON body', async () => {
-    const { output } = await callTool(uniqueUser(), 'add_note', { order_id: 'B-2', note: 'leave at the door' });
+    const { output } = await callTool(uniqueUser(), 'add_note', {
+      order_id: 'B-2',
+      note: 'leave at the door',
+    });
     expect(hits[0]).toMatchObject({ method: 'POST', url: '/orders/B-2/notes' });
     expect(hits[0].headers['content-type']).toBe('application/json');
     expect(JSON.parse(hits[0].body)).toEqual({ note: 'leave at the door' });

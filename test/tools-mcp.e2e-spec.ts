@@ -87,7 +87,11 @@ describe('MCP servers from the tools file', () => {
             deny_tools: ['secret_admin'],
             timeout_ms: 5000,
             display: {
-              lookup_order: { progress: 'Looking up the order…', title: 'Looked up an order', icon: 'search' },
+              lookup_order: {
+                progress: 'Looking up the order…',
+                title: 'Looked up an order',
+                icon: 'search',
+              },
             },
           },
           {

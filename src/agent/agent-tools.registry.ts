@@ -173,7 +173,10 @@ export class AgentTools {
       errorFunction: (_context, error) => definition.describeError(error),
     }) as AgentTool;
     this.registrations++;
-    this.server.set(definition.name, { tool: built, display: this.displayFor(definition.name, definition.display) });
+    this.server.set(definition.name, {
+      tool: built,
+      display: this.displayFor(definition.name, definition.display),
+    });
   }
 
   /**

@@ -225,9 +225,12 @@ function failure(toolName: string, result: CallToolResultContent): CallToolResul
   const text = result
     .map((part) => (part.type === 'text' && typeof part.text === 'string' ? part.text : `[${part.type}]`))
     .join('\n');
-  return Object.assign([{ type: 'text', text: `The tool ${toolName} failed: ${text || 'no details given'}` }], {
-    isError: true,
-  });
+  return Object.assign(
+    [{ type: 'text', text: `The tool ${toolName} failed: ${text || 'no details given'}` }],
+    {
+      isError: true,
+    },
+  );
 }
 
 function reason(error: unknown): string {

@@ -74,7 +74,6 @@ for (const [network, prefix] of [
 for (const [network, prefix] of [
   ['::', 128],
   ['::1', 128],
-  ['::ffff:0:0', 96], // IPv4-mapped: could name any of the above
   ['64:ff9b::', 96], // NAT64: likewise
   ['2001:db8::', 32],
   ['fc00::', 7], // unique local
@@ -82,6 +81,8 @@ for (const [network, prefix] of [
   ['ff00::', 8], // multicast
 ] as const)
   PRIVATE.addSubnet(network, prefix, 'ipv6');
+// IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) need no rule of their own: BlockList checks them
+// against the IPv4 rules (a ::ffff:0:0/96 rule would match every IPv4 address).
 
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
@@ -134,12 +135,7 @@ export function outboundRequest(req: OutboundRequest): Promise<OutboundResponse>
         return reject(new OutboundHttpError('timeout', `No complete response within ${req.timeoutMs} ms.`));
       if (signal.aborted) return reject(new OutboundHttpError('aborted', 'The call was cancelled.'));
       const code = (error as NodeJS.ErrnoException | undefined)?.code;
-      reject(
-        new OutboundHttpError(
-          'network',
-          `The server could not be reached${code ? ` (${code})` : ''}.`,
-        ),
-      );
+      reject(new OutboundHttpError('network', `The server could not be reached${code ? ` (${code})` : ''}.`));
     };
     const request = send(
       url,

@@ -75,7 +75,9 @@ const mcpStdioServer = z
     transport: z.literal('stdio'),
     command: z.string().min(1),
     args: z.array(z.string()).default([]),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name'), z.string()).optional(),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name'), z.string())
+      .optional(),
     cwd: z.string().min(1).optional(),
   })
   .strict();
@@ -173,7 +175,10 @@ function resolveRecord(
 }
 
 function issuePath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
 }
 
 /**
@@ -236,7 +241,9 @@ export function parseToolsConfig(
     const missing = new Set<string>();
     tool.headers = resolveRecord(tool.headers, env, missing);
     if (missing.size)
-      problems.push(`${where('http_tools', index, tool)}: environment variable ${[...missing].join(', ')} is not set`);
+      problems.push(
+        `${where('http_tools', index, tool)}: environment variable ${[...missing].join(', ')} is not set`,
+      );
   });
   mcpServers.forEach((server, index) => {
     for (const hidden of server.allow_tools ?? [])

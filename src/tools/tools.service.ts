@@ -5,7 +5,13 @@
  *
  * The file is validated when this service is built, so a bad entry stops the boot.
  */
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { extensionsConfig, type ExtensionsConfig } from 'src/config/extensions.config';
 import { httpToolDefinition, type HttpToolDefinition } from 'src/tools/http-tool';
 import { ConfiguredMcpServer } from 'src/tools/mcp-server';
@@ -28,7 +34,9 @@ export class ConfiguredTools implements OnApplicationBootstrap, OnApplicationShu
   /** Not awaited: a slow or missing server must not hold up the boot; a turn waits for it instead. */
   onApplicationBootstrap(): void {
     if (this.mcpServers.length || this.httpTools.length)
-      this.logger.log(`${this.mcpServers.length} MCP server(s), ${this.httpTools.length} HTTP tool(s) configured`);
+      this.logger.log(
+        `${this.mcpServers.length} MCP server(s), ${this.httpTools.length} HTTP tool(s) configured`,
+      );
     for (const server of this.mcpServers) void server.connect();
   }
 

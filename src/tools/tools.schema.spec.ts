@@ -1,0 +1,116 @@
+import { ConfigValidationError } from 'src/config/env.schema';
+import { parseToolsConfig } from 'src/tools/tools.schema';
+
+const FILE = '/etc/gateway/tools.yaml';
+
+function problemsOf(file: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseToolsConfig(file, FILE, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    return (error as ConfigValidationError).problems;
+  }
+  throw new Error('expected the tools file to be refused');
+}
+
+const httpTool = {
+  name: 'get_order',
+  description: 'Look up an order',
+  parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] },
+  method: 'GET',
+  url: 'https://api.example.com/orders/{order_id}',
+};
+
+describe('parseToolsConfig', () => {
+  it('accepts both kinds of MCP server and an HTTP tool, with defaults and secrets from the environment', () => {
+    const config = parseToolsConfig(
+      {
+        mcp_servers: [
+          {
+            name: 'orders',
+            transport: 'streamable_http',
+            url: 'https://mcp.example.com/mcp',
+            headers: { Authorization: 'Bearer ${env:ORDERS_TOKEN}' },
+            deny_tools: ['delete_order'],
+          },
+          { name: 'files', transport: 'stdio', command: 'node', env: { TOKEN: '${env:FILES_TOKEN}' } },
+        ],
+        http_tools: [{ ...httpTool, headers: { 'X-Api-Key': '${env:API_KEY}' }, widget: 'order_card' }],
+        actions: [{ belongs: 'to another feature' }],
+      },
+      FILE,
+      { ORDERS_TOKEN: 'o-1', FILES_TOKEN: 'f-1', API_KEY: 'k-1' },
+    );
+    expect(config.mcpServers[0]).toMatchObject({
+      headers: { Authorization: 'Bearer o-1' },
+      timeout_ms: 30_000,
+      tools_cache_seconds: 300,
+      require_approval: false,
+    });
+    expect(config.mcpServers[0]).not.toHaveProperty('forward_user');
+    expect(config.mcpServers[1]).toMatchObject({ env: { TOKEN: 'f-1' }, args: [] });
+    expect(config.httpTools[0]).toMatchObject({
+      headers: { 'X-Api-Key': 'k-1' },
+      timeout_ms: 10_000,
+      max_response_bytes: 65_536,
+      allow_private_network: false,
+      widget: 'order_card',
+    });
+  });
+
+  it('is empty without the sections', () => {
+    expect(parseToolsConfig({}, FILE, {})).toEqual({ mcpServers: [], httpTools: [] });
+  });
+
+  it('names the file, the section, the entry and the field of every problem', () => {
+    expect(
+      problemsOf({
+        mcp_servers: [
+          { name: 'orders', transport: 'websocket', url: 'wss://x' },
+          { name: 'files', transport: 'stdio', command: 'node', timeout_ms: 5 },
+        ],
+        http_tools: [
+          { ...httpTool, url: 'https://api.example.com/{id}' },
+          { ...httpTool, method: 'TRACE' },
+        ],
+      }),
+    ).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "orders" transport: transport must be "streamable_http" or "stdio"`,
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers[1] "files" timeout_ms: Too small: expected number to be >=100`,
+      `AGENT_TOOLS_FILE (${FILE}): http_tools[0] "get_order" url: placeholder {id} is not one of the parameters (order_id)`,
+      expect.stringMatching(
+        /^AGENT_TOOLS_FILE \(\/etc\/gateway\/tools.yaml\): http_tools\[1\] "get_order" method: /,
+      ),
+    ]);
+  });
+
+  it('refuses unknown fields, duplicate names, missing secrets and a section that is not a list', () => {
+    expect(problemsOf({ http_tools: [{ ...httpTool, secret: 'x' }] })).toEqual([
+      expect.stringContaining('http_tools[0] "get_order": Unrecognized key: "secret"'),
+    ]);
+    expect(problemsOf({ http_tools: [httpTool, httpTool] })).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): http_tools[1] "get_order": the name is used twice`,
+    ]);
+    expect(
+      problemsOf({ http_tools: [{ ...httpTool, headers: { Authorization: 'Bearer ${env:NOPE}' } }] }),
+    ).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): http_tools[0] "get_order": environment variable NOPE is not set`,
+    ]);
+    expect(problemsOf({ mcp_servers: { name: 'x' } })).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers must be a list`,
+    ]);
+    expect(
+      problemsOf({
+        mcp_servers: [
+          { name: 'a', transport: 'stdio', command: 'node', allow_tools: ['x'], deny_tools: ['x'] },
+        ],
+      }),
+    ).toEqual([`AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "a": "x" is both allowed and denied`]);
+  });
+
+  it('refuses require_approval for now instead of ignoring it', () => {
+    expect(problemsOf({ http_tools: [{ ...httpTool, require_approval: true }] })).toEqual([
+      expect.stringMatching(/http_tools\[0\] "get_order" require_approval: is not supported yet/),
+    ]);
+  });
+});
