@@ -43,8 +43,20 @@ type MCPTool = Awaited<ReturnType<MCPServer['listTools']>>[number];
 
 /** Builds the SDK client for an entry; a new one for every connection attempt. */
 export function sdkServerFor(entry: McpServerEntry): MCPServer {
+  // The client's own messages go to the debug log: the wrapper below reports what matters (once,
+  // without the client's extra arguments, which may hold tool data).
+  const nest = new Logger(`McpClient:${entry.name}`);
+  const logger = {
+    namespace: `mcp:${entry.name}`,
+    debug: (message: string) => nest.debug(message),
+    warn: (message: string) => nest.debug(message),
+    error: (message: string) => nest.debug(message),
+    dontLogModelData: true,
+    dontLogToolData: true,
+  };
   const common = {
     name: entry.name,
+    logger,
     cacheToolsList: false,
     timeout: entry.timeout_ms,
     clientSessionTimeoutSeconds: Math.max(1, Math.ceil(entry.timeout_ms / 1000)),
