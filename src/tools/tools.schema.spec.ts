@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { ConfigValidationError } from 'src/config/env.schema';
+import { loadToolsFile } from 'src/config/extensions.config';
 import { parseToolsConfig } from 'src/tools/tools.schema';
 
 const FILE = '/etc/gateway/tools.yaml';
@@ -111,6 +113,21 @@ describe('parseToolsConfig', () => {
   it('refuses require_approval for now instead of ignoring it', () => {
     expect(problemsOf({ http_tools: [{ ...httpTool, require_approval: true }] })).toEqual([
       expect.stringMatching(/http_tools\[0\] "get_order" require_approval: is not supported yet/),
+    ]);
+  });
+});
+
+describe('examples/tools/tools.yaml', () => {
+  it('is a valid tools file', () => {
+    const path = join(__dirname, '..', '..', 'examples', 'tools', 'tools.yaml');
+    const config = parseToolsConfig(loadToolsFile(path), path, {
+      ORDERS_MCP_TOKEN: 'o',
+      INVENTORY_TOKEN: 'i',
+      SHOP_API_TOKEN: 's',
+    });
+    expect(config.mcpServers.map((s) => s.name)).toEqual(['orders', 'inventory']);
+    expect(config.httpTools).toEqual([
+      expect.objectContaining({ name: 'get_order_status', widget: 'order_card' }),
     ]);
   });
 });
