@@ -46,7 +46,7 @@ describe('ConfiguredMcpServer', () => {
 
   it('starts without a server that is down, offers no tools, and reconnects later', async () => {
     const state = { up: false, lists: 0, created: 0, calls: [] };
-    const server = new ConfiguredMcpServer(ENTRY, fakeClients(state), clock);
+    const server = new ConfiguredMcpServer(ENTRY, { create: fakeClients(state), now: clock });
     await expect(server.connect()).resolves.toBeUndefined();
     expect(server.connected).toBe(false);
     await expect(server.listTools()).resolves.toEqual([]);
@@ -60,7 +60,7 @@ describe('ConfiguredMcpServer', () => {
 
   it('caches the tool list for tools_cache_seconds', async () => {
     const state = { up: true, lists: 0, created: 0, calls: [] };
-    const server = new ConfiguredMcpServer(ENTRY, fakeClients(state), clock);
+    const server = new ConfiguredMcpServer(ENTRY, { create: fakeClients(state), now: clock });
     await server.connect();
     await server.listTools();
     await server.listTools();
@@ -75,8 +75,13 @@ describe('ConfiguredMcpServer', () => {
 
   it('turns the deny list into the SDK filter and an error result into a failure the model reads as one', async () => {
     const state = { up: true, lists: 0, created: 0, calls: [] };
-    const server = new ConfiguredMcpServer(ENTRY, fakeClients(state), clock);
-    expect(server.toolFilter).toEqual({ allowedToolNames: undefined, blockedToolNames: ['secret_admin'] });
+    const server = new ConfiguredMcpServer(ENTRY, { create: fakeClients(state), now: clock });
+    const filter = server.toolFilter as (context: any, tool: any) => Promise<boolean>;
+    const agent = { tools: [{ type: 'function', name: 'get_order' }] };
+    await expect(filter({ agent }, { name: 'lookup_order' })).resolves.toBe(true);
+    await expect(filter({ agent }, { name: 'secret_admin' })).resolves.toBe(false);
+    // Named like one of the agent's own tools: the agent's wins.
+    await expect(filter({ agent }, { name: 'get_order' })).resolves.toBe(false);
     const result = await server.callTool('explode', {});
     expect([...result]).toEqual([{ type: 'text', text: 'The tool explode failed: database down' }]);
     expect(result.isError).toBe(true);
@@ -84,12 +89,11 @@ describe('ConfiguredMcpServer', () => {
 
   it('forwards the user only when configured, and never as MCP metadata', async () => {
     const state = { up: true, lists: 0, created: 0, calls: [] as any[] };
-    const plain = new ConfiguredMcpServer(ENTRY, fakeClients(state), clock);
+    const plain = new ConfiguredMcpServer(ENTRY, { create: fakeClients(state), now: clock });
     expect(plain.toolMetaResolver).toBeUndefined();
     const forwarding = new ConfiguredMcpServer(
       { ...ENTRY, forward_user: { header: 'X-User-Id' } },
-      fakeClients(state),
-      clock,
+      { create: fakeClients(state), now: clock },
     );
     const meta = await forwarding.toolMetaResolver!({
       runContext: { context: { request: { userId: 'u-1' } } } as any,
@@ -101,12 +105,25 @@ describe('ConfiguredMcpServer', () => {
     expect(state.calls).toEqual([{ name: 'lookup_order', args: {}, meta: undefined }]);
   });
 
-  it('says why a call failed, in words for the model', () => {
-    const server = new ConfiguredMcpServer(
-      ENTRY,
-      fakeClients({ up: true, lists: 0, created: 0, calls: [] }),
-      clock,
+  it('leaves out a tool another server already offers under the same name', async () => {
+    const claims = new Map<string, string>();
+    const state = { up: true, lists: 0, created: 0, calls: [] };
+    const first = new ConfiguredMcpServer(ENTRY, { claims, create: fakeClients(state), now: clock });
+    const second = new ConfiguredMcpServer(
+      { ...ENTRY, name: 'orders-copy' },
+      { claims, create: fakeClients(state), now: clock },
     );
+    await expect(first.listTools()).resolves.toHaveLength(1);
+    await expect(second.listTools()).resolves.toEqual([]);
+    now += 60_000;
+    await expect(first.listTools()).resolves.toHaveLength(1);
+  });
+
+  it('says why a call failed, in words for the model', () => {
+    const server = new ConfiguredMcpServer(ENTRY, {
+      create: fakeClients({ up: true, lists: 0, created: 0, calls: [] }),
+      now: clock,
+    });
     expect(server.errorFunction({ context: {} as any, error: new Error('timed out') })).toBe(
       'The orders tool server could not run this tool: timed out',
     );

@@ -39,6 +39,9 @@ const CALLER = Symbol('caller');
 const forwardedUser = new AsyncLocalStorage<string>();
 
 type Clock = () => number;
+
+/** Tool name → the MCP server that offers it: the first to list it; shared by all servers. */
+export type ToolNameClaims = Map<string, string>;
 type MCPTool = Awaited<ReturnType<MCPServer['listTools']>>[number];
 
 /** Builds the SDK client for an entry; a new one for every connection attempt. */
@@ -100,16 +103,30 @@ export class ConfiguredMcpServer implements MCPServer {
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private closed = false;
 
+  private readonly create: (entry: McpServerEntry) => MCPServer;
+  private readonly now: Clock;
+  private readonly claims: ToolNameClaims;
+  private readonly clashes = new Set<string>();
+
   constructor(
     readonly entry: McpServerEntry,
-    private readonly create: (entry: McpServerEntry) => MCPServer = sdkServerFor,
-    private readonly now: Clock = Date.now,
+    options: { claims?: ToolNameClaims; create?: (entry: McpServerEntry) => MCPServer; now?: Clock } = {},
   ) {
+    this.create = options.create ?? sdkServerFor;
+    this.now = options.now ?? Date.now;
+    this.claims = options.claims ?? new Map();
     this.logger = new Logger(`McpServer:${entry.name}`);
-    this.toolFilter =
-      entry.allow_tools || entry.deny_tools
-        ? { allowedToolNames: entry.allow_tools, blockedToolNames: entry.deny_tools }
-        : undefined;
+    // The allow/deny lists, and no tool named like one of the agent's own: the model API refuses
+    // two tools of one name, and the gateway's tool wins.
+    this.toolFilter = ({ agent }, tool) => {
+      if (entry.allow_tools && !entry.allow_tools.includes(tool.name)) return Promise.resolve(false);
+      if (entry.deny_tools?.includes(tool.name)) return Promise.resolve(false);
+      if (agent.tools.some((own) => 'name' in own && own.name === tool.name)) {
+        this.clash(tool.name, 'a tool of the gateway');
+        return Promise.resolve(false);
+      }
+      return Promise.resolve(true);
+    };
     this.errorFunction = ({ error }) =>
       `The ${entry.name} tool server could not run this tool: ${reason(error)}`;
     if (entry.transport === 'streamable_http' && entry.forward_user)
@@ -143,7 +160,15 @@ export class ConfiguredMcpServer implements MCPServer {
     const inner = await this.ensureConnected();
     if (!inner) return this.tools ?? [];
     try {
-      this.tools = await inner.listTools();
+      this.tools = (await inner.listTools()).filter((tool) => {
+        const owner = this.claims.get(tool.name);
+        if (owner !== undefined && owner !== this.name) {
+          this.clash(tool.name, `the tool of the MCP server "${owner}"`);
+          return false;
+        }
+        this.claims.set(tool.name, this.name);
+        return true;
+      });
       this.fetchedAt = this.now();
     } catch (error) {
       this.logger.warn(`Listing tools failed, reconnecting on next use: ${reason(error)}`);
@@ -186,6 +211,12 @@ export class ConfiguredMcpServer implements MCPServer {
     const inner = this.inner;
     this.inner = undefined;
     await inner?.close().catch(() => undefined);
+  }
+
+  private clash(toolName: string, other: string): void {
+    if (this.clashes.has(toolName)) return;
+    this.clashes.add(toolName);
+    this.logger.warn(`Tool "${toolName}" is left out: its name is taken by ${other}`);
   }
 
   /** The connected client, connecting first when allowed; undefined while the server is away. */

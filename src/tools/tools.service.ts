@@ -27,7 +27,8 @@ export class ConfiguredTools implements OnApplicationBootstrap, OnApplicationShu
     const parsed = config.toolsFilePath
       ? parseToolsConfig(config.toolsFile, config.toolsFilePath)
       : { mcpServers: [], httpTools: [] };
-    this.mcpServers = parsed.mcpServers.map((entry) => new ConfiguredMcpServer(entry));
+    const claims = new Map<string, string>();
+    this.mcpServers = parsed.mcpServers.map((entry) => new ConfiguredMcpServer(entry, { claims }));
     this.httpTools = parsed.httpTools.map(httpToolDefinition);
   }
 
