@@ -8,6 +8,7 @@ const ENTRY: McpServerEntry = {
   url: 'http://mcp.example/mcp',
   timeout_ms: 1000,
   tools_cache_seconds: 60,
+  max_response_bytes: 65_536,
   require_approval: false,
   deny_tools: ['secret_admin'],
 };
@@ -29,11 +30,14 @@ function fakeClients(state: { up: boolean; lists: number; created: number; calls
       },
       callTool: (name: string, args: unknown, meta: unknown) => {
         state.calls.push({ name, args, meta });
-        return Promise.resolve(
-          name === 'explode'
-            ? Object.assign([{ type: 'text', text: 'database down' }], { isError: true })
-            : [{ type: 'text', text: 'ok' }],
-        );
+        if (name === 'explode')
+          return Promise.resolve(Object.assign([{ type: 'text', text: 'database down' }], { isError: true }));
+        if (name === 'dump')
+          return Promise.resolve([
+            { type: 'text', text: 'y'.repeat(500) },
+            { type: 'image', data: 'A'.repeat(5000), mimeType: 'image/png' },
+          ]);
+        return Promise.resolve([{ type: 'text', text: 'ok' }]);
       },
       invalidateToolsCache: () => Promise.resolve(),
     }) as unknown as MCPServer;
@@ -85,6 +89,20 @@ describe('ConfiguredMcpServer', () => {
     const result = await server.callTool('explode', {});
     expect([...result]).toEqual([{ type: 'text', text: 'The tool explode failed: database down' }]);
     expect(result.isError).toBe(true);
+  });
+
+  it('cuts a result larger than max_response_bytes to its text, with a note', async () => {
+    const state = { up: true, lists: 0, created: 0, calls: [] };
+    const server = new ConfiguredMcpServer(
+      { ...ENTRY, max_response_bytes: 100 },
+      { create: fakeClients(state), now: clock },
+    );
+    expect([...(await server.callTool('lookup_order', {}))]).toEqual([{ type: 'text', text: 'ok' }]);
+    const [part, ...rest] = await server.callTool('dump', {});
+    expect(rest).toEqual([]);
+    expect(part.text).toBe(
+      `${'y'.repeat(100)}\n[The result was longer than 100 bytes and was cut off here.]`,
+    );
   });
 
   it('forwards the user only when configured, and never as MCP metadata', async () => {

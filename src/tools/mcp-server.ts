@@ -192,7 +192,7 @@ export class ConfiguredMcpServer implements MCPServer {
     const call = (): Promise<CallToolResultContent> => inner.callTool(toolName, args, forwarded, options);
     try {
       const result = await (user !== undefined ? forwardedUser.run(user, call) : call());
-      return result.isError ? failure(toolName, result) : result;
+      return capped(result.isError ? failure(toolName, result) : result, this.entry.max_response_bytes);
     } catch (error) {
       // Perhaps a timeout, perhaps a dead session: the next tool listing finds out.
       this.fetchedAt = Number.NEGATIVE_INFINITY;
@@ -260,19 +260,42 @@ export class ConfiguredMcpServer implements MCPServer {
   }
 }
 
+const textOf = (result: CallToolResultContent): string =>
+  result
+    .map((part) =>
+      part.type === 'text' && typeof part.text === 'string' ? part.text : `[${part.type} left out]`,
+    )
+    .join('\n');
+
 /**
  * A result the server marked as an error, as one text part that says so: the SDK hands the
  * content to the model as it is, and a bare message could pass for a successful answer.
  */
 function failure(toolName: string, result: CallToolResultContent): CallToolResultContent {
-  const text = result
-    .map((part) => (part.type === 'text' && typeof part.text === 'string' ? part.text : `[${part.type}]`))
-    .join('\n');
+  const text = textOf(result);
   return Object.assign(
     [{ type: 'text', text: `The tool ${toolName} failed: ${text || 'no details given'}` }],
     {
       isError: true,
     },
+  );
+}
+
+/** A result larger than the limit, as its text cut at the limit, so one call cannot flood the model. */
+function capped(result: CallToolResultContent, maxBytes: number): CallToolResultContent {
+  if (Buffer.byteLength(JSON.stringify(result)) <= maxBytes) return result;
+  const text = Buffer.from(textOf(result))
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+  return Object.assign(
+    [
+      {
+        type: 'text',
+        text: `${text}\n[The result was longer than ${maxBytes} bytes and was cut off here.]`,
+      },
+    ],
+    { isError: result.isError },
   );
 }
 

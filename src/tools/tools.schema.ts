@@ -51,6 +51,13 @@ const mcpCommon = {
   /** These tools of the server never reach the model. */
   deny_tools: toolNames.optional(),
   timeout_ms: z.number().int().min(100).max(600_000).default(30_000),
+  /** A larger result reaches the model as text cut at this size, with a note. */
+  max_response_bytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * 1024 * 1024)
+    .default(64 * 1024),
   /** How long the server's tool list is reused before it is asked again. */
   tools_cache_seconds: z.number().int().min(0).max(86_400).default(300),
   require_approval: approval,
