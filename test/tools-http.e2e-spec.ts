@@ -83,6 +83,33 @@ describe('HTTP tools from the tools file', () => {
     dir = mkdtempSync(join(tmpdir(), 'tools-http-'));
     const file = join(dir, 'tools.yaml');
     writeFileSync(
+      join(dir, 'shop.openapi.yaml'),
+      stringify({
+        openapi: '3.0.3',
+        info: { title: 'Shop', version: '1' },
+        servers: [{ url: base }],
+        paths: {
+          '/orders/{order_id}/notes': {
+            post: {
+              operationId: 'addNote',
+              summary: 'Add a note to an order',
+              parameters: [
+                { name: 'order_id', in: 'path', required: true, schema: { type: 'string' } },
+                { name: 'notify', in: 'query', schema: { type: 'boolean' } },
+              ],
+              requestBody: {
+                content: {
+                  'application/json': {
+                    schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+                  },
+                },
+              },
+            },
+          },
+        },
+      }),
+    );
+    writeFileSync(
       file,
       stringify({
         http_tools: [
@@ -112,6 +139,11 @@ describe('HTTP tools from the tools file', () => {
             },
             method: 'post',
             url: `${base}/orders/{order_id}/notes`,
+            ...loopback,
+          },
+          {
+            name: 'add_note_api',
+            openapi: { spec: 'shop.openapi.yaml', operation_id: 'addNote' },
             ...loopback,
           },
           {
@@ -249,6 +281,26 @@ describe('HTTP tools from the tools file', () => {
     expect(hits[0].headers['content-type']).toBe('application/json');
     expect(JSON.parse(hits[0].body)).toEqual({ note: 'leave at the door' });
     expect(output).toContain('"received":{"note":"leave at the door"}');
+  });
+
+  it('calls an OpenAPI operation: path, query and JSON body as the document describes them', async () => {
+    fake.enqueue(textTurn('Hello.'), textTurn('A title'));
+    await chatkit(app, uniqueUser(), { type: 'threads.create', params: { input: userInput('Hi') } });
+    expect(
+      ((fake.requests[0].body as any).tools as any[]).find((t) => t.name === 'add_note_api'),
+    ).toMatchObject({
+      description: 'Add a note to an order',
+      parameters: { properties: { order_id: {}, notify: {}, text: {} }, required: ['order_id', 'text'] },
+    });
+    hits.length = 0;
+    const { output } = await callTool(uniqueUser(), 'add_note_api', {
+      order_id: 'C-3',
+      notify: true,
+      text: 'hi',
+    });
+    expect(hits[0]).toMatchObject({ method: 'POST', url: '/orders/C-3/notes?notify=true' });
+    expect(JSON.parse(hits[0].body)).toEqual({ text: 'hi' });
+    expect(output).toContain('HTTP 200');
   });
 
   it('refuses a private address unless the entry allows it, by address or by name', async () => {

@@ -19,6 +19,15 @@ describe('buildHttpRequest', () => {
     ).toEqual({ url: 'https://api.example.com/a/7', body: '{"note":"hi"}' });
   });
 
+  it('puts the arguments named in `query` in the query string whatever the method', () => {
+    expect(
+      buildHttpRequest(
+        { name: 't', method: 'POST', url: 'https://api.example.com/a/{id}', query: ['notify'] },
+        { id: 7, notify: true, text: 'hi' },
+      ),
+    ).toEqual({ url: 'https://api.example.com/a/7?notify=true', body: '{"text":"hi"}' });
+  });
+
   it('refuses a missing placeholder argument in words for the model', () => {
     expect(() => buildHttpRequest({ name: 't', method: 'GET', url: 'https://x.example/{id}' }, {})).toThrow(
       new ToolCallError('Missing the "id" argument, which the t tool needs.'),

@@ -1,7 +1,8 @@
 /**
  * HTTP tools from the tools file: a name, a description and JSON Schema parameters the model
- * fills in, turned into one outbound call. `{param}` placeholders in the URL take URL-encoded
- * arguments; the other arguments go in the query string (GET, DELETE) or as a JSON body.
+ * fills in (or an OpenAPI operation), turned into one outbound call. `{param}` placeholders in
+ * the URL take URL-encoded arguments; the other arguments go in the query string (GET, DELETE,
+ * and those the entry lists in `query`) or as a JSON body.
  *
  * What the model gets back is the status and the body (truncated at `max_response_bytes`, with a
  * note). A failure without a response (refused destination, timeout, unreachable server) throws
@@ -41,7 +42,7 @@ const asText = (value: unknown): string =>
 
 /** The request an entry makes for some arguments (exported for the unit spec). */
 export function buildHttpRequest(
-  entry: Pick<HttpToolEntry, 'name' | 'method' | 'url'>,
+  entry: Pick<HttpToolEntry, 'name' | 'method' | 'url' | 'query'>,
   args: Record<string, unknown>,
 ): { url: string; body?: string } {
   const used = new Set<string>();
@@ -52,15 +53,16 @@ export function buildHttpRequest(
     used.add(key);
     return encodeURIComponent(asText(value));
   });
-  const rest = Object.fromEntries(
-    Object.entries(args).filter(([key, value]) => !used.has(key) && value !== undefined && value !== null),
+  const rest = Object.entries(args).filter(
+    ([key, value]) => !used.has(key) && value !== undefined && value !== null,
   );
-  if (entry.method === 'GET' || entry.method === 'DELETE') {
-    const target = new URL(url);
-    for (const [key, value] of Object.entries(rest)) target.searchParams.append(key, asText(value));
-    return { url: target.toString() };
-  }
-  return { url, body: JSON.stringify(rest) };
+  const inQuery = entry.method === 'GET' || entry.method === 'DELETE';
+  const target = new URL(url);
+  for (const [key, value] of rest)
+    if (inQuery || entry.query?.includes(key)) target.searchParams.append(key, asText(value));
+  if (inQuery) return { url: target.toString() };
+  const body = Object.fromEntries(rest.filter(([key]) => !entry.query?.includes(key)));
+  return { url: target.toString(), body: JSON.stringify(body) };
 }
 
 /** What the model reads: the status line and the body, pretty JSON when it is JSON. */

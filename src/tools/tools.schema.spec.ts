@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { ConfigValidationError } from 'src/config/env.schema';
 import { loadToolsFile } from 'src/config/extensions.config';
 import { parseToolsConfig } from 'src/tools/tools.schema';
@@ -79,10 +82,10 @@ describe('parseToolsConfig', () => {
     ).toEqual([
       `AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "orders" transport: transport must be "streamable_http" or "stdio"`,
       `AGENT_TOOLS_FILE (${FILE}): mcp_servers[1] "files" timeout_ms: Too small: expected number to be >=100`,
-      `AGENT_TOOLS_FILE (${FILE}): http_tools[0] "get_order" url: placeholder {id} is not one of the parameters (order_id)`,
       expect.stringMatching(
         /^AGENT_TOOLS_FILE \(\/etc\/gateway\/tools.yaml\): http_tools\[1\] "get_order" method: /,
       ),
+      `AGENT_TOOLS_FILE (${FILE}): http_tools[0] "get_order" url: placeholder {id} is not one of the parameters (order_id)`,
     ]);
   });
 
@@ -113,6 +116,103 @@ describe('parseToolsConfig', () => {
   it('refuses require_approval for now instead of ignoring it', () => {
     expect(problemsOf({ http_tools: [{ ...httpTool, require_approval: true }] })).toEqual([
       expect.stringMatching(/http_tools\[0\] "get_order" require_approval: is not supported yet/),
+    ]);
+  });
+});
+
+describe('HTTP tools from an OpenAPI operation', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tools-openapi-'));
+    writeFileSync(
+      join(dir, 'shop.yaml'),
+      stringify({
+        openapi: '3.0.3',
+        info: { title: 'Shop', version: '1' },
+        servers: [{ url: 'https://api.shop.example/v1' }],
+        paths: {
+          '/orders/{order_id}/notes': {
+            parameters: [{ name: 'order_id', in: 'path', required: true, schema: { type: 'string' } }],
+            post: {
+              operationId: 'addNote',
+              summary: 'Add a note to an order',
+              parameters: [
+                {
+                  name: 'notify',
+                  in: 'query',
+                  schema: { type: 'boolean' },
+                  description: 'Tell the customer',
+                },
+                { name: 'X-Trace', in: 'header', schema: { type: 'string' } },
+              ],
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/Note' } } },
+              },
+            },
+          },
+          '/admin': {
+            get: {
+              operationId: 'admin',
+              parameters: [{ name: 'X-Admin', in: 'header', required: true, schema: { type: 'string' } }],
+            },
+          },
+        },
+        components: {
+          schemas: {
+            Note: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+          },
+        },
+      }),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes method, URL, parameters and description from the operation', () => {
+    const config = parseToolsConfig(
+      { http_tools: [{ name: 'add_note', openapi: { spec: 'shop.yaml', operation_id: 'addNote' } }] },
+      join(dir, 'tools.yaml'),
+      {},
+    );
+    expect(config.httpTools[0]).toMatchObject({
+      name: 'add_note',
+      description: 'Add a note to an order',
+      method: 'POST',
+      url: 'https://api.shop.example/v1/orders/{order_id}/notes',
+      query: ['notify'],
+      parameters: {
+        type: 'object',
+        properties: {
+          order_id: { type: 'string' },
+          notify: { type: 'boolean', description: 'Tell the customer' },
+          text: { type: 'string' },
+        },
+        required: ['order_id', 'text'],
+      },
+    });
+  });
+
+  it('names what it cannot use', () => {
+    const tools = join(dir, 'tools.yaml');
+    const refused = (openapi: Record<string, unknown>, extra: Record<string, unknown> = {}): string[] => {
+      try {
+        parseToolsConfig({ http_tools: [{ name: 't', openapi, ...extra }] }, tools, {});
+      } catch (error) {
+        return (error as ConfigValidationError).problems;
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(refused({ spec: 'shop.yaml', operation_id: 'nope' })).toEqual([
+      `AGENT_TOOLS_FILE (${tools}): http_tools[0] "t" openapi: shop.yaml has no operation "nope"`,
+    ]);
+    expect(refused({ spec: 'shop.yaml', operation_id: 'admin' })).toEqual([
+      expect.stringContaining('parameter "X-Admin" in header is required, which a tool cannot send'),
+    ]);
+    expect(refused({ spec: 'missing.yaml', operation_id: 'x' })).toEqual([
+      expect.stringContaining('the OpenAPI document missing.yaml cannot be read: ENOENT'),
+    ]);
+    expect(refused({ spec: 'shop.yaml', operation_id: 'addNote' }, { method: 'GET' })).toEqual([
+      expect.stringContaining('method: comes from the OpenAPI operation'),
     ]);
   });
 });

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { ConfigValidationError } from 'src/config/env.schema';
 import type { ToolsFile } from 'src/config/extensions.config';
+import { openApiTool } from 'src/tools/openapi-operation';
 
 /** Same rule as the agent's tool registry and the Responses API. */
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -101,17 +102,34 @@ const jsonSchemaObject = z
   })
   .loose();
 
-const httpTool = z
+const httpMethod = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']));
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');
+
+/** An HTTP tool as written: either method, url and parameters, or an OpenAPI operation. */
+const httpToolInFile = z
   .object({
     name,
-    description: z.string().min(1),
-    parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
-    method: z
-      .string()
-      .transform((m) => m.toUpperCase())
-      .pipe(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])),
+    description: z.string().min(1).optional(),
+    parameters: jsonSchemaObject.optional(),
+    method: httpMethod.optional(),
     /** `{param}` placeholders are filled with URL-encoded arguments. */
-    url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL'),
+    url: httpUrl.optional(),
+    /** Arguments sent in the query string whatever the method (GET and DELETE send all there). */
+    query: z.array(z.string().min(1)).optional(),
+    /** Take method, URL, parameters and description from an operation of an OpenAPI 3 document. */
+    openapi: z
+      .object({
+        /** The document (YAML or JSON), relative to the tools file. */
+        spec: z.string().min(1),
+        operation_id: z.string().min(1),
+        /** Where to send the call, instead of the document's first `servers` entry. */
+        base_url: httpUrl.optional(),
+      })
+      .strict()
+      .optional(),
     headers: headers.optional(),
     forward_user: forwardUser.optional(),
     timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
@@ -130,29 +148,51 @@ const httpTool = z
   })
   .strict()
   .superRefine((tool, ctx) => {
-    const properties = Object.keys(tool.parameters.properties);
-    for (const [, placeholder] of tool.url.matchAll(PLACEHOLDER)) {
-      if (!properties.includes(placeholder))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['url'],
-          message: `placeholder {${placeholder}} is not one of the parameters (${properties.join(', ') || 'none'})`,
-        });
+    const issue = (field: string, message: string): void =>
+      void ctx.addIssue({ code: 'custom', path: [field], message });
+    if (tool.openapi) {
+      for (const field of ['method', 'url', 'parameters', 'query'] as const)
+        if (tool[field] !== undefined) issue(field, 'comes from the OpenAPI operation: leave it out');
+      return;
     }
-    for (const required of tool.parameters.required ?? []) {
-      if (!properties.includes(required))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['parameters', 'required'],
-          message: `"${required}" is required but not among the properties`,
-        });
-    }
+    if (!tool.method) issue('method', 'is required (or describe the tool with openapi)');
+    if (!tool.url) issue('url', 'is required (or describe the tool with openapi)');
+    if (!tool.description) issue('description', 'is required');
   });
+
+type HttpToolInFile = z.infer<typeof httpToolInFile>;
+
+/** An HTTP tool ready to call: what the file said, with an OpenAPI operation resolved. */
+export type HttpToolEntry = Omit<
+  HttpToolInFile,
+  'openapi' | 'method' | 'url' | 'description' | 'parameters'
+> & {
+  description: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  parameters: z.infer<typeof jsonSchemaObject>;
+};
+
+/** Placeholders and required names that match no parameter. */
+function httpToolProblems(tool: HttpToolEntry): string[] {
+  const properties = Object.keys(tool.parameters.properties);
+  const problems: string[] = [];
+  for (const [, placeholder] of tool.url.matchAll(PLACEHOLDER))
+    if (!properties.includes(placeholder))
+      problems.push(
+        `url: placeholder {${placeholder}} is not one of the parameters (${properties.join(', ') || 'none'})`,
+      );
+  for (const required of tool.parameters.required ?? [])
+    if (!properties.includes(required))
+      problems.push(`parameters.required: "${required}" is required but not among the properties`);
+  for (const queried of tool.query ?? [])
+    if (!properties.includes(queried)) problems.push(`query: "${queried}" is not one of the parameters`);
+  return problems;
+}
 
 export type McpServerEntry = z.infer<typeof mcpServer>;
 export type McpHttpServerEntry = z.infer<typeof mcpHttpServer>;
 export type McpStdioServerEntry = z.infer<typeof mcpStdioServer>;
-export type HttpToolEntry = z.infer<typeof httpTool>;
 export type ToolDisplayEntry = z.infer<typeof display>;
 
 export interface ToolsConfig {
@@ -206,14 +246,18 @@ export function parseToolsConfig(
     return `AGENT_TOOLS_FILE (${filePath}): ${section}[${index}]${entryName}`;
   };
 
-  const section = <S extends z.ZodType>(key: 'mcp_servers' | 'http_tools', schema: S): z.infer<S>[] => {
+  /** The valid entries of a section, each with its index in the file. */
+  const section = <S extends z.ZodType>(
+    key: 'mcp_servers' | 'http_tools',
+    schema: S,
+  ): Array<{ entry: z.infer<S>; index: number }> => {
     const raw = file[key];
     if (raw === undefined || raw === null) return [];
     if (!Array.isArray(raw)) {
       problems.push(`AGENT_TOOLS_FILE (${filePath}): ${key} must be a list`);
       return [];
     }
-    const parsed: z.infer<S>[] = [];
+    const parsed: Array<{ entry: z.infer<S>; index: number }> = [];
     const seen = new Set<string>();
     raw.forEach((entry: unknown, index) => {
       const result = schema.safeParse(entry);
@@ -227,36 +271,53 @@ export function parseToolsConfig(
       const entryName = (result.data as { name: string }).name;
       if (seen.has(entryName)) problems.push(`${where(key, index, entry)}: the name is used twice`);
       seen.add(entryName);
-      parsed.push(result.data);
+      parsed.push({ entry: result.data, index });
     });
     return parsed;
   };
 
-  const mcpServers = section('mcp_servers', mcpServer);
-  const httpTools = section('http_tools', httpTool);
-
-  mcpServers.forEach((server, index) => {
+  const mcpServers: McpServerEntry[] = [];
+  for (const { entry: server, index } of section('mcp_servers', mcpServer)) {
+    const here = where('mcp_servers', index, server);
     const missing = new Set<string>();
     if (server.transport === 'streamable_http') server.headers = resolveRecord(server.headers, env, missing);
     else server.env = resolveRecord(server.env, env, missing);
-    if (missing.size)
-      problems.push(
-        `${where('mcp_servers', index, server)}: environment variable ${[...missing].join(', ')} is not set`,
-      );
-  });
-  httpTools.forEach((tool, index) => {
-    const missing = new Set<string>();
-    tool.headers = resolveRecord(tool.headers, env, missing);
-    if (missing.size)
-      problems.push(
-        `${where('http_tools', index, tool)}: environment variable ${[...missing].join(', ')} is not set`,
-      );
-  });
-  mcpServers.forEach((server, index) => {
+    if (missing.size) problems.push(`${here}: environment variable ${[...missing].join(', ')} is not set`);
     for (const hidden of server.allow_tools ?? [])
       if (server.deny_tools?.includes(hidden))
-        problems.push(`${where('mcp_servers', index, server)}: "${hidden}" is both allowed and denied`);
-  });
+        problems.push(`${here}: "${hidden}" is both allowed and denied`);
+    mcpServers.push(server);
+  }
+
+  const httpTools: HttpToolEntry[] = [];
+  for (const { entry: inFile, index } of section('http_tools', httpToolInFile)) {
+    const here = where('http_tools', index, inFile);
+    const missing = new Set<string>();
+    const resolvedHeaders = resolveRecord(inFile.headers, env, missing);
+    if (missing.size) problems.push(`${here}: environment variable ${[...missing].join(', ')} is not set`);
+    const { openapi, ...rest } = inFile;
+    let tool: HttpToolEntry;
+    if (openapi) {
+      try {
+        const operation = openApiTool(filePath, openapi);
+        tool = { ...rest, ...operation, description: rest.description ?? operation.description };
+      } catch (error) {
+        problems.push(`${here} openapi: ${error instanceof Error ? error.message : String(error)}`);
+        continue;
+      }
+    } else {
+      tool = {
+        ...rest,
+        description: rest.description!,
+        method: rest.method!,
+        url: rest.url!,
+        parameters: rest.parameters ?? { type: 'object', properties: {} },
+      };
+    }
+    tool.headers = resolvedHeaders;
+    for (const problem of httpToolProblems(tool)) problems.push(`${here} ${problem}`);
+    httpTools.push(tool);
+  }
 
   if (problems.length) throw new ConfigValidationError(problems);
   return { mcpServers, httpTools };
