@@ -84,7 +84,7 @@ describe('MCP servers from the tools file', () => {
             url: mcp.url,
             headers: { Authorization: 'Bearer ${env:ORDERS_MCP_TOKEN}' },
             forward_user: { header: 'X-User-Id' },
-            deny_tools: ['secret_admin'],
+            allow_tools: ['lookup_order', 'explode'],
             timeout_ms: 5000,
             display: {
               lookup_order: {
@@ -100,7 +100,7 @@ describe('MCP servers from the tools file', () => {
             command: process.execPath,
             args: [STDIO_SERVER, 'stdio'],
             env: { INVENTORY_TOKEN: '${env:INVENTORY_TOKEN}' },
-            allow_tools: ['check_stock'],
+            deny_tools: ['reset_inventory'],
           },
           // Nothing listens there: the gateway starts anyway and offers the other servers' tools.
           { name: 'gone', transport: 'streamable_http', url: 'http://127.0.0.1:9/mcp', timeout_ms: 1000 },
@@ -145,8 +145,9 @@ describe('MCP servers from the tools file', () => {
     expect(res.events.some((e) => e.type === 'error')).toBe(false);
     const offered = toolNames(fake.requests[0]);
     expect(offered).toEqual(expect.arrayContaining(['lookup_order', 'explode', 'check_stock']));
-    // Denied on the HTTP server; not on the stdio server's allow-list either.
+    // Not on the HTTP server's allow-list; on the stdio server's deny-list.
     expect(offered).not.toContain('secret_admin');
+    expect(offered).not.toContain('reset_inventory');
     expect(seen).toEqual([]);
   });
 
@@ -208,6 +209,24 @@ describe('MCP servers from the tools file', () => {
     const text = JSON.stringify(output.output);
     expect(text).toContain('\\"in_stock\\":7');
     expect(text).toContain('\\"authorized\\":true');
+  });
+
+  it('never runs a hidden tool, even when the model calls it by name', async () => {
+    const res = await ask(
+      uniqueUser(),
+      'Open the back door',
+      toolCallTurn('secret_admin', {}, { callId: 'call_hidden' }),
+      textTurn('I cannot do that.'),
+    );
+    expect(seen).toEqual([]);
+    const output = inputOf(fake.requests[1]).at(-1);
+    expect(output).toMatchObject({ type: 'function_call_output', call_id: 'call_hidden' });
+    expect(JSON.stringify(output.output)).toContain('secret_admin');
+    expect(res.events.some((e) => e.type === 'error')).toBe(false);
+    expect(res.events.filter((e) => e.type === 'thread.item.done').at(-1).item).toMatchObject({
+      type: 'assistant_message',
+      content: [expect.objectContaining({ text: 'I cannot do that.' })],
+    });
   });
 
   it('tells the model a tool failed, in words, and the answer still streams', async () => {
