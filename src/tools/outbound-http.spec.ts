@@ -36,6 +36,16 @@ describe('outboundRequest', () => {
     });
   });
 
+  it('refuses loopback written in other notations (the URL parser normalises them)', async () => {
+    for (const url of [
+      'http://2130706433/x',
+      'http://0x7f.1/x',
+      'http://127.1/x',
+      'http://[::ffff:7f00:1]/x',
+    ])
+      await expect(outboundRequest({ ...base, url })).rejects.toMatchObject({ failure: 'refused' });
+  });
+
   it('refuses a name that resolves to a private address', async () => {
     await expect(outboundRequest({ ...base, url: 'http://localhost:9/x' })).rejects.toMatchObject({
       failure: 'refused',
