@@ -1,7 +1,8 @@
 /**
  * The tools the agent may call, registered at startup (the agent module registers the knowledge
- * base's `search_knowledge_base`). Two kinds:
- * - server tools run here; the stream shows a progress line and a task while they run;
+ * base's `search_knowledge_base` and the tools file's HTTP tools and MCP servers). Two kinds:
+ * - server tools run here (MCP tools too: the SDK calls their server); the stream shows a
+ *   progress line and a task while they run;
  * - client tools run in the browser (ChatKit `onClientTool`): the run stops at the call, the
  *   turn ends with a pending `client_tool_call` item, and the client posts the result back.
  *

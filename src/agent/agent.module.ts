@@ -5,8 +5,9 @@
  * otherwise OfflineResponder — and TRANSCRIBER behind `input.transcribe`.
  *
  * It imports what it needs from below and injects the services those modules export: the
- * attachments (to read attachment bytes for the model) and the knowledge base (the offline
- * responder's search and the `search_knowledge_base` tool, registered here). Nothing below may
+ * attachments (to read attachment bytes for the model), the knowledge base (the offline
+ * responder's search and the `search_knowledge_base` tool, registered here) and the tools file's
+ * tools (HTTP tools registered here, MCP servers handed to the SDK agent). Nothing below may
  * import this module; the app passes it to ChatKitModule.register.
  */
 import { Module, type OnModuleInit, type Provider } from '@nestjs/common';
