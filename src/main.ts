@@ -6,10 +6,12 @@ import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
 import { validateAllConfig } from 'src/config/config.registry';
 import { ConfigValidationError } from 'src/config/env.schema';
+import { validateToolsFile } from 'src/tools/tools.schema';
 
 async function bootstrap(): Promise<void> {
   try {
     validateAllConfig();
+    validateToolsFile();
   } catch (err) {
     if (err instanceof ConfigValidationError) {
       process.stderr.write(`${err.message}\nSee docs/configuration.md for every setting.\n`);

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { ConfigValidationError } from 'src/config/env.schema';
-import type { ToolsFile } from 'src/config/extensions.config';
+import { extensionsConfig, type ToolsFile } from 'src/config/extensions.config';
 import { openApiTool } from 'src/tools/openapi-operation';
 
 /** Same rule as the agent's tool registry and the Responses API. */
@@ -321,4 +321,13 @@ export function parseToolsConfig(
 
   if (problems.length) throw new ConfigValidationError(problems);
   return { mcpServers, httpTools };
+}
+
+/**
+ * The same check for the bootstrap, before the app is built, so a bad entry is reported like a
+ * bad environment variable (one message, no stack). Assumes the environment itself is valid.
+ */
+export function validateToolsFile(env: NodeJS.ProcessEnv = process.env): void {
+  const { toolsFile, toolsFilePath } = extensionsConfig();
+  if (toolsFilePath) parseToolsConfig(toolsFile, toolsFilePath, env);
 }
