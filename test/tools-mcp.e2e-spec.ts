@@ -5,6 +5,7 @@
  * the stream, what the model reads back, what a failing tool and a hidden tool do, and that a
  * server that is not there does not stop the gateway.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -249,4 +250,49 @@ describe('MCP servers from the tools file', () => {
       content: [expect.objectContaining({ text: 'Sorry, the warehouse system is down.' })],
     });
   });
+});
+
+describe('a tools file with a bad entry', () => {
+  it('stops the start with a message naming the file, the section, the entry and the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tools-bad-'));
+    const file = join(dir, 'tools.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        mcp_servers: [
+          { name: 'orders', transport: 'streamable_http', url: 'http://127.0.0.1:9/mcp' },
+          { name: 'files', transport: 'stdio', command: 'node', require_approval: true },
+        ],
+      }),
+    );
+    try {
+      const child = spawn(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'src/main.ts'],
+        {
+          cwd: join(__dirname, '..'),
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            LOG_LEVEL: 'silent',
+            AUTH_DEV_MODE: 'true',
+            AGENT_TOOLS_FILE: file,
+          },
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        `AGENT_TOOLS_FILE (${file}): mcp_servers[1] "files" require_approval: is not supported yet`,
+      );
+      // The valid entry is not reported; no stack trace either.
+      expect(stderr).not.toContain('mcp_servers[0]');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
