@@ -243,6 +243,9 @@ describe('MCP servers from the tools file', () => {
     const text = JSON.stringify(output.output);
     expect(text).toContain('explode failed');
     expect(text).toContain('the warehouse database is down');
+    // Counted like any tool call, by name and outcome.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/chatkit_agent_tool_calls_total\{tool="explode",outcome="error"\} [1-9]/);
     expect(res.events.some((e) => e.type === 'error')).toBe(false);
     const answer = res.events.filter((e) => e.type === 'thread.item.done').at(-1).item;
     expect(answer).toMatchObject({

@@ -62,6 +62,7 @@ export class AgentModule implements OnModuleInit {
     private readonly tools: AgentTools,
     private readonly knowledge: KnowledgeSearchTool,
     private readonly configured: ConfiguredTools,
+    private readonly metrics: AgentMetrics,
   ) {}
 
   /** Registered at start-up, before any request, so the built-in instructions can mention it. */
@@ -91,6 +92,7 @@ export class AgentModule implements OnModuleInit {
       });
     for (const server of this.configured.mcpServers) {
       this.tools.addMcpServer(server);
+      server.onCall = (name, outcome) => this.metrics.toolCall(name, outcome);
       for (const [name, display] of Object.entries(server.displays)) this.tools.setDisplay(name, display);
     }
   }

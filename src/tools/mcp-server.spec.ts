@@ -86,7 +86,11 @@ describe('ConfiguredMcpServer', () => {
     await expect(filter({ agent }, { name: 'secret_admin' })).resolves.toBe(false);
     // Named like one of the agent's own tools: the agent's wins.
     await expect(filter({ agent }, { name: 'get_order' })).resolves.toBe(false);
+    const calls: string[] = [];
+    server.onCall = (name, outcome) => calls.push(`${name}:${outcome}`);
+    await server.callTool('lookup_order', {});
     const result = await server.callTool('explode', {});
+    expect(calls).toEqual(['lookup_order:ok', 'explode:error']);
     expect([...result]).toEqual([{ type: 'text', text: 'The tool explode failed: database down' }]);
     expect(result.isError).toBe(true);
   });

@@ -107,6 +107,8 @@ export class ConfiguredMcpServer implements MCPServer {
   private readonly now: Clock;
   private readonly claims: ToolNameClaims;
   private readonly clashes = new Set<string>();
+  /** Told of every finished call (for metrics: the tool name and whether it worked). */
+  onCall?: (toolName: string, outcome: 'ok' | 'error') => void;
 
   constructor(
     readonly entry: McpServerEntry,
@@ -184,7 +186,10 @@ export class ConfiguredMcpServer implements MCPServer {
     options?: MCPCallToolOptions,
   ): Promise<CallToolResultContent> {
     const inner = await this.ensureConnected();
-    if (!inner) throw new Error('the server is unavailable right now');
+    if (!inner) {
+      this.onCall?.(toolName, 'error');
+      throw new Error('the server is unavailable right now');
+    }
     const user = meta?.[CALLER as unknown as string] as string | undefined;
     const rest = meta ? { ...meta } : undefined;
     if (rest) delete rest[CALLER as unknown as string];
@@ -192,8 +197,10 @@ export class ConfiguredMcpServer implements MCPServer {
     const call = (): Promise<CallToolResultContent> => inner.callTool(toolName, args, forwarded, options);
     try {
       const result = await (user !== undefined ? forwardedUser.run(user, call) : call());
+      this.onCall?.(toolName, result.isError ? 'error' : 'ok');
       return capped(result.isError ? failure(toolName, result) : result, this.entry.max_response_bytes);
     } catch (error) {
+      this.onCall?.(toolName, 'error');
       // Perhaps a timeout, perhaps a dead session: the next tool listing finds out.
       this.fetchedAt = Number.NEGATIVE_INFINITY;
       throw error;
