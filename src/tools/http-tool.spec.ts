@@ -1,4 +1,4 @@
-import { buildHttpRequest, describeHttpResult, ToolCallError } from 'src/tools/http-tool';
+import { buildHttpRequest, describeHttpResult, httpToolDefinition, ToolCallError } from 'src/tools/http-tool';
 
 describe('buildHttpRequest', () => {
   it('URL-encodes placeholders and puts the rest in the query of a GET', () => {
@@ -45,6 +45,31 @@ describe('describeHttpResult', () => {
     );
     expect(describeHttpResult(200, 'text/plain', Buffer.from('abc'), true, 3)).toBe(
       'HTTP 200\nabc\n[The response was longer than 3 bytes and was cut off here.]',
+    );
+  });
+});
+
+describe('httpToolDefinition', () => {
+  it('explains arguments that do not fit the schema to the model, without calling anything', async () => {
+    const tool = httpToolDefinition({
+      name: 'get_order',
+      description: 'd',
+      method: 'GET',
+      url: 'https://api.example.com/orders/{order_id}',
+      parameters: {
+        type: 'object',
+        properties: { order_id: { type: 'string' }, limit: { type: 'integer', minimum: 1 } },
+        required: ['order_id'],
+      },
+      timeout_ms: 1000,
+      max_response_bytes: 100,
+      allow_private_network: false,
+      require_approval: false,
+    });
+    await expect(tool.execute({ limit: 0 }, { userId: 'u' })).rejects.toThrow(
+      new ToolCallError(
+        'The arguments do not fit the get_order tool: order_id: Invalid input: expected string, received undefined; limit: Too small: expected number to be >=1.',
+      ),
     );
   });
 });

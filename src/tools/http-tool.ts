@@ -9,6 +9,7 @@
  * a ToolCallError whose message is written for the model; it never breaks the stream. Headers
  * (the secrets) are never part of what the model sees.
  */
+import { z } from 'zod';
 import { outboundRequest, OutboundHttpError } from 'src/tools/outbound-http';
 import type { HttpToolEntry } from 'src/tools/tools.schema';
 
@@ -87,7 +88,30 @@ export function describeHttpResult(
   return `${head}\n${text}${note}`;
 }
 
+/**
+ * Checks arguments against the entry's JSON Schema: the model API does not enforce a schema that
+ * is not strict, and a wrong argument is better explained to the model than sent on. A schema
+ * zod cannot read is left to the API to enforce.
+ */
+function argumentsCheck(entry: HttpToolEntry): ((args: Record<string, unknown>) => void) | undefined {
+  let schema: z.ZodType;
+  try {
+    schema = z.fromJSONSchema(entry.parameters as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    return undefined;
+  }
+  return (args) => {
+    const result = schema.safeParse(args);
+    if (result.success) return;
+    const problems = result.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join('.') || 'arguments'}: ${issue.message}`);
+    throw new ToolCallError(`The arguments do not fit the ${entry.name} tool: ${problems.join('; ')}.`);
+  };
+}
+
 export function httpToolDefinition(entry: HttpToolEntry): HttpToolDefinition {
+  const check = argumentsCheck(entry);
   return {
     name: entry.name,
     description: entry.description,
@@ -95,6 +119,7 @@ export function httpToolDefinition(entry: HttpToolEntry): HttpToolDefinition {
     display: entry.display,
     widget: entry.widget,
     async execute(args, caller, signal) {
+      check?.(args);
       const { url, body } = buildHttpRequest(entry, args);
       try {
         const response = await outboundRequest({
