@@ -8,9 +8,11 @@ import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
 import { validateAllConfig } from 'src/config/config.registry';
 import { ConfigValidationError } from 'src/config/env.schema';
+import { validateToolsFile } from 'src/tools/tools.schema';
 
 async function bootstrap(): Promise<void> {
   validateAllConfig();
+  validateToolsFile();
   // A failure while the modules start (a bad widget template, say) rejects here, reported once
   // below, instead of Nest logging it with its stack and exiting. Nest's own start-up lines are
   // buffered until configureApp hands it the app's logger.

@@ -1,7 +1,8 @@
 /**
  * The tools the agent may call, registered at startup (the agent module registers the knowledge
- * base's `search_knowledge_base`). Two kinds:
- * - server tools run here; the stream shows a progress line and a task while they run;
+ * base's `search_knowledge_base` and the tools file's HTTP tools and MCP servers). Two kinds:
+ * - server tools run here (MCP tools too: the SDK calls their server); the stream shows a
+ *   progress line and a task while they run;
  * - client tools run in the browser (ChatKit `onClientTool`): the run stops at the call, the
  *   turn ends with a pending `client_tool_call` item, and the client posts the result back.
  *
@@ -10,13 +11,13 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { tool } from '@openai/agents';
-import type { FunctionTool } from '@openai/agents';
+import type { FunctionTool, MCPServer } from '@openai/agents';
 import { z } from 'zod';
 import { AgentMetrics } from 'src/agent/agent.metrics';
-import { toolCallSpan } from 'src/agent/agent.tracing';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import type { Annotation, ThreadMetadata, ThreadStreamEvent } from 'src/protocol/chatkit.schemas';
 import type { ResponderContext } from 'src/chatkit/chatkit.ports';
+import { toolCallSpan } from 'src/telemetry/tracer';
 import type { RequestContext } from 'src/common/request-context';
 import { WidgetTemplates } from 'src/widgets/widget-templates.service';
 
@@ -63,6 +64,26 @@ export interface ServerToolDefinition<P extends z.ZodObject> {
   widget?: string;
 }
 
+/**
+ * A server tool described by configuration rather than code: JSON Schema parameters (checked by
+ * the model API, not strictly), and a message for the model when a call fails.
+ */
+export interface JsonSchemaToolDefinition {
+  name: string;
+  description: string;
+  parameters: JsonSchemaObject;
+  /** `output` is what the model reads; `data`, when there is any, fills the tool's widget. */
+  execute(
+    args: Record<string, unknown>,
+    context: AgentRunContext,
+    signal?: AbortSignal,
+  ): Promise<{ output: string; data?: unknown }>;
+  display?: Partial<ToolDisplay>;
+  widget?: string;
+  /** What the model reads when `execute` throws (the SDK's own message says nothing useful). */
+  describeError(error: unknown): string;
+}
+
 /** A JSON Schema object, for client tools described by front-end teams rather than in zod. */
 export type JsonSchemaObject = {
   type: 'object';
@@ -99,6 +120,8 @@ export class AgentTools {
   >();
   private readonly logger = new Logger(AgentTools.name);
   private readonly client = new Map<string, AgentTool>();
+  private readonly displays = new Map<string, ToolDisplay>();
+  private readonly mcp: MCPServer[] = [];
   private registrations = 0;
 
   constructor(
@@ -113,45 +136,105 @@ export class AgentTools {
 
   register<P extends z.ZodObject>(definition: ServerToolDefinition<P>): void {
     this.assertNewName(definition.name);
-    const widget = definition.widget;
-    if (widget !== undefined && !this.widgets.has(widget))
-      throw new Error(
-        `Tool "${definition.name}" names the widget template "${widget}", which does not exist (known: ${this.widgets.names.join(', ')})`,
-      );
-    const metrics = this.metrics;
-    const execute = async (args: z.infer<P>, context: AgentRunContext): Promise<unknown> => {
-      try {
-        const result = await definition.execute(args, context);
-        metrics.toolCall(definition.name, 'ok');
-        if (widget !== undefined) this.showWidget(definition.name, widget, result, context);
-        return result;
-      } catch (error) {
-        metrics.toolCall(definition.name, 'error');
-        // The SDK turns this into a generic failure message for the model; the run goes on.
-        throw error;
-      }
-    };
+    const execute = this.instrumented(definition.name, definition.widget, (args: z.infer<P>, context) =>
+      definition.execute(args, context),
+    );
     const built = tool({
       name: definition.name,
       description: definition.description,
       parameters: definition.parameters as z.ZodObject,
       strict: true,
-      execute: (args, runContext) =>
-        toolCallSpan(definition.name, () =>
-          execute(args as z.infer<P>, runContext!.context as AgentRunContext),
-        ),
+      execute: (args, runContext) => execute(args as z.infer<P>, runContext!.context as AgentRunContext),
     }) as AgentTool;
-    const fallback = BUILT_IN_DISPLAY[definition.name] ?? {};
     this.registrations++;
     this.server.set(definition.name, {
       tool: built,
-      display: {
-        progress: definition.display?.progress ?? fallback.progress ?? `Using ${definition.name}…`,
-        title: definition.display?.title ?? fallback.title ?? `Used ${definition.name}`,
-        icon: definition.display?.icon ?? fallback.icon ?? 'bolt',
-      },
+      display: this.displayFor(definition.name, definition.display),
       annotate: definition.annotate?.bind(definition),
     });
+  }
+
+  registerJsonSchemaTool(definition: JsonSchemaToolDefinition): void {
+    this.assertNewName(definition.name);
+    const execute = this.instrumented(
+      definition.name,
+      definition.widget,
+      definition.execute.bind(definition),
+      (result) => result.data,
+    );
+    const built = tool({
+      name: definition.name,
+      description: definition.description,
+      parameters: { required: [], additionalProperties: false, ...definition.parameters } as any,
+      strict: false,
+      execute: async (args, runContext, details) =>
+        (
+          await execute(
+            args as Record<string, unknown>,
+            runContext!.context as AgentRunContext,
+            details?.signal,
+          )
+        ).output,
+      errorFunction: (_context, error) => definition.describeError(error),
+    }) as AgentTool;
+    this.registrations++;
+    this.server.set(definition.name, {
+      tool: built,
+      display: this.displayFor(definition.name, definition.display),
+    });
+  }
+
+  /**
+   * A server tool's `execute` as the agent runs it: in an `execute_tool` span, counted by outcome,
+   * and, when the tool names a widget template (refused here if there is no such template), its
+   * successful result (or the part `widgetData` picks; nothing to show when that is undefined)
+   * shown as that widget. A failure is rethrown: the SDK turns it into a message for the model and
+   * the run goes on.
+   */
+  private instrumented<A, R>(
+    name: string,
+    widget: string | undefined,
+    run: (args: A, context: AgentRunContext, signal?: AbortSignal) => Promise<R> | R,
+    widgetData: (result: R) => unknown = (result) => result,
+  ): (args: A, context: AgentRunContext, signal?: AbortSignal) => Promise<R> {
+    if (widget !== undefined && !this.widgets.has(widget))
+      throw new Error(
+        `Tool "${name}" names the widget template "${widget}", which does not exist (known: ${this.widgets.names.join(', ')})`,
+      );
+    return (args, context, signal) =>
+      toolCallSpan(name, async () => {
+        try {
+          const result = await run(args, context, signal);
+          this.metrics.toolCall(name, 'ok');
+          const data = widget === undefined ? undefined : widgetData(result);
+          if (data !== undefined) this.showWidget(name, widget!, data, context);
+          return result;
+        } catch (error) {
+          this.metrics.toolCall(name, 'error');
+          throw error;
+        }
+      });
+  }
+
+  /**
+   * MCP servers whose tools the agent offers: the SDK lists and calls them itself during a run
+   * (each server decides which tools it shows and turns its failures into messages for the model).
+   */
+  addMcpServer(server: MCPServer): void {
+    this.registrations++;
+    this.mcp.push(server);
+  }
+
+  get mcpServers(): MCPServer[] {
+    return [...this.mcp];
+  }
+
+  /**
+   * How calls of a tool that is not registered here look in the chat: tools an MCP server lists
+   * reach the agent through the SDK's MCP support, but their calls are shown like any other.
+   */
+  setDisplay(name: string, display: Partial<ToolDisplay>): void {
+    this.displays.set(name, this.displayFor(name, display));
   }
 
   registerClientTool(definition: ClientToolDefinition): void {
@@ -192,13 +275,16 @@ export class AgentTools {
 
   /** How a call of `name` is shown; unknown names get a generic line. */
   display(name: string): ToolDisplay {
-    return (
-      this.server.get(name)?.display ?? {
-        progress: `Using ${name}…`,
-        title: `Used ${name}`,
-        icon: 'bolt',
-      }
-    );
+    return this.server.get(name)?.display ?? this.displays.get(name) ?? this.displayFor(name, undefined);
+  }
+
+  private displayFor(name: string, display: Partial<ToolDisplay> | undefined): ToolDisplay {
+    const fallback = BUILT_IN_DISPLAY[name] ?? {};
+    return {
+      progress: display?.progress ?? fallback.progress ?? `Using ${name}…`,
+      title: display?.title ?? fallback.title ?? `Used ${name}`,
+      icon: display?.icon ?? fallback.icon ?? 'bolt',
+    };
   }
 
   /** What every tool with an `annotate` hook finds in `text` from its own outputs of this turn. */

@@ -5,8 +5,9 @@
  * otherwise OfflineResponder — and TRANSCRIBER behind `input.transcribe`.
  *
  * It imports what it needs from below and injects the services those modules export: the
- * attachments (to read attachment bytes for the model) and the knowledge base (the offline
- * responder's search and the `search_knowledge_base` tool, registered here). Nothing below may
+ * attachments (to read attachment bytes for the model), the knowledge base (the offline
+ * responder's search and the `search_knowledge_base` tool, registered here) and the tools file's
+ * tools (HTTP tools registered here, MCP servers handed to the SDK agent). Nothing below may
  * import this module; the app passes it to ChatKitModule.register.
  */
 import { Inject, Module, type OnModuleInit, type Provider } from '@nestjs/common';
@@ -26,6 +27,9 @@ import { activeTracing } from 'src/telemetry/tracing.state';
 import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 import { KNOWLEDGE_SOURCES_WIDGET } from 'src/widgets/knowledge-sources.widget';
 import { WidgetsModule } from 'src/widgets/widgets.module';
+import { ToolCallError } from 'src/tools/http-tool';
+import { ToolsModule } from 'src/tools/tools.module';
+import { ConfiguredTools } from 'src/tools/tools.service';
 
 /** The agent's name in traces: the one AgentService gives the SDK's Agent. */
 const AGENT_NAME = 'Assistant';
@@ -52,7 +56,7 @@ const transcriberProvider: Provider = {
 };
 
 @Module({
-  imports: [AttachmentsModule, RagModule, WidgetsModule],
+  imports: [AttachmentsModule, RagModule, WidgetsModule, ToolsModule],
   providers: [
     ...modelProviders,
     AgentMetrics,
@@ -69,6 +73,8 @@ export class AgentModule implements OnModuleInit {
     private readonly tools: AgentTools,
     private readonly knowledge: KnowledgeSearchTool,
     @Inject(ragConfig.KEY) private readonly rag: RagConfig,
+    private readonly configured: ConfiguredTools,
+    private readonly metrics: AgentMetrics,
   ) {}
 
   /** Registered at start-up, before any request, so the built-in instructions can mention it. */
@@ -84,5 +90,24 @@ export class AgentModule implements OnModuleInit {
       // RAG_SOURCES_WIDGET: the passages' sources also shown as a card under the answer.
       widget: this.rag.sourcesWidget ? KNOWLEDGE_SOURCES_WIDGET : undefined,
     });
+    this.registerConfiguredTools();
+  }
+
+  /** The tools file's HTTP tools and MCP servers (validated by ToolsModule at boot). */
+  private registerConfiguredTools(): void {
+    for (const http of this.configured.httpTools)
+      this.tools.registerJsonSchemaTool({
+        ...http,
+        execute: (args, context, signal) => http.execute(args, { userId: context.request.userId }, signal),
+        describeError: (error) =>
+          error instanceof ToolCallError
+            ? error.message
+            : `The ${http.name} tool failed unexpectedly; it may work if tried again later.`,
+      });
+    for (const server of this.configured.mcpServers) {
+      this.tools.addMcpServer(server);
+      server.onCall = (name, outcome) => this.metrics.toolCall(name, outcome);
+      for (const [name, display] of Object.entries(server.displays)) this.tools.setDisplay(name, display);
+    }
   }
 }

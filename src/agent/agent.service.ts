@@ -357,6 +357,7 @@ export class AgentService implements Responder {
       model,
       modelSettings,
       tools: this.tools.tools(),
+      mcpServers: this.tools.mcpServers,
       toolUseBehavior: clientTools.length > 0 ? { stopAtToolNames: clientTools } : 'run_llm_again',
     });
     this.agents.set(key, agent);

@@ -15,7 +15,7 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { Model, ModelProvider, ModelRequest, ModelResponse, StreamEvent } from '@openai/agents';
 import type { Responder } from 'src/chatkit/chatkit.ports';
-import { ATTR, markFailed, spanningEvents, tracer, withSpan } from 'src/telemetry/tracer';
+import { ATTR, spanningEvents, tracer, withSpan } from 'src/telemetry/tracer';
 
 /** The token counts of a response, as the SDK reports them (streamed or not). */
 interface Usage {
@@ -151,27 +151,4 @@ export function withRunSpans(responder: Responder, agentName: string): Responder
   };
   if (responder.checkInput) traced.checkInput = (input) => responder.checkInput!(input);
   return traced;
-}
-
-/** Runs one server tool call in an `execute_tool <name>` span with its outcome, ok or error. */
-export function toolCallSpan<T>(name: string, call: () => Promise<T>): Promise<T> {
-  return withSpan(
-    `execute_tool ${name}`,
-    {
-      [ATTR.GEN_AI_OPERATION_NAME]: 'execute_tool',
-      [ATTR.GEN_AI_TOOL_NAME]: name,
-      [ATTR.GEN_AI_TOOL_TYPE]: 'function',
-    },
-    async (span) => {
-      try {
-        const result = await call();
-        span.setAttribute(ATTR.CHATKIT_TOOL_OUTCOME, 'ok');
-        return result;
-      } catch (error) {
-        span.setAttribute(ATTR.CHATKIT_TOOL_OUTCOME, 'error');
-        markFailed(span, error);
-        throw error;
-      }
-    },
-  );
 }

@@ -51,6 +51,9 @@ export function createAgentRunner(client: OpenAI, config: AgentConfig): Runner {
     tracingDisabled: !config.tracing,
     traceIncludeSensitiveData: false,
     workflowName: 'chatkit-gateway',
+    // A call of a tool the agent does not offer (made up, or hidden by an allow/deny list) gets an
+    // error the model can read and recover from, instead of failing the whole answer.
+    toolNotFoundBehavior: 'return_error_to_model',
   });
 }
 

@@ -135,3 +135,34 @@ export function spanningEvents<T>(
     },
   };
 }
+
+/**
+ * Runs one tool call in an `execute_tool <name>` span with its outcome: `error` when it throws or
+ * when `failed` says its result is a failure (an MCP server's error result). `type` is the GenAI
+ * kind: `function` for the agent's own tools, `extension` for an MCP server's.
+ */
+export function toolCallSpan<T>(
+  name: string,
+  call: () => Promise<T>,
+  options: { type?: 'function' | 'extension'; failed?: (result: T) => boolean } = {},
+): Promise<T> {
+  return withSpan(
+    `execute_tool ${name}`,
+    {
+      [ATTR.GEN_AI_OPERATION_NAME]: 'execute_tool',
+      [ATTR.GEN_AI_TOOL_NAME]: name,
+      [ATTR.GEN_AI_TOOL_TYPE]: options.type ?? 'function',
+    },
+    async (span) => {
+      try {
+        const result = await call();
+        span.setAttribute(ATTR.CHATKIT_TOOL_OUTCOME, options.failed?.(result) ? 'error' : 'ok');
+        return result;
+      } catch (error) {
+        span.setAttribute(ATTR.CHATKIT_TOOL_OUTCOME, 'error');
+        markFailed(span, error);
+        throw error;
+      }
+    },
+  );
+}
