@@ -33,6 +33,8 @@ export interface HttpToolDefinition {
   parameters: { type: 'object'; properties: Record<string, unknown>; [key: string]: unknown };
   display?: { progress?: string; title?: string; icon?: string };
   widget?: string;
+  /** A call runs only once the user approves it (tool-approval.ts). */
+  requireApproval: boolean;
   /**
    * `output` is what the model reads (status and body); `data` is the parsed body of a successful
    * JSON answer, for the tool's widget.
@@ -142,6 +144,7 @@ export function httpToolDefinition(entry: HttpToolEntry): HttpToolDefinition {
     parameters: entry.parameters,
     display: entry.display,
     widget: entry.widget,
+    requireApproval: entry.require_approval,
     async execute(args, caller, signal) {
       check?.(args);
       const { url, body } = buildHttpRequest(entry, args);

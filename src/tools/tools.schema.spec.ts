@@ -132,10 +132,7 @@ describe('parseToolsConfig', () => {
       FILE,
       {},
     );
-    expect(config.mcpServers.map((s) => s.require_approval)).toEqual([
-      true,
-      ['delete_file', 'move_file'],
-    ]);
+    expect(config.mcpServers.map((s) => s.require_approval)).toEqual([true, ['delete_file', 'move_file']]);
     expect(config.httpTools[0].require_approval).toBe(true);
   });
 

@@ -295,7 +295,9 @@ export function parseToolsConfig(
           server.deny_tools?.includes(guarded) ||
           (server.allow_tools && !server.allow_tools.includes(guarded))
         )
-          problems.push(`${here} require_approval: "${guarded}" never reaches the model (see allow_tools/deny_tools)`);
+          problems.push(
+            `${here} require_approval: "${guarded}" never reaches the model (see allow_tools/deny_tools)`,
+          );
     mcpServers.push(server);
   }
 
