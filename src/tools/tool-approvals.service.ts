@@ -7,8 +7,8 @@
  * runs the call the way the model's call would have run (the HTTP tool's or the MCP server's own
  * limits, its span and metric), denying does not; either way the card is replaced by the
  * decision, the model gets what happened as hidden context and answers in the same stream. A
- * card already decided is refused: the decision is stored with the turn, before the lease is
- * released, so the next click on any replica reads it.
+ * card already decided is refused: the decision is stored with the turn, in the statement that
+ * releases the lease, so the next click on any replica reads it.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { ActionFollowUp, ActionHandler } from 'src/chatkit/chatkit.actions';
