@@ -238,6 +238,24 @@ describe('tool calls that need the user\u2019s approval', () => {
     });
   });
 
+  it('does not ask about a call whose arguments cannot make a request: the model reads why', async () => {
+    fake.enqueue(
+      toolCallTurn('refund_order', { order_id: 'A-17' }, { callId: 'call_bad' }),
+      textTurn('I need the amount.'),
+      textTurn('A title'),
+    );
+    const res = await chatkit(app, uniqueUser(), {
+      type: 'threads.create',
+      params: { input: userInput('Refund A-17') },
+    });
+    expect(res.status).toBe(200);
+    expect(res.events.some((e) => e.type === 'thread.item.done' && e.item.type === 'widget')).toBe(false);
+    const output = inputOf(fake.requests[1]).at(-1);
+    expect(output).toMatchObject({ type: 'function_call_output', call_id: 'call_bad' });
+    expect(JSON.stringify(output.output)).toContain('The arguments do not fit the refund_order tool');
+    expect(hits).toHaveLength(0);
+  });
+
   it('approve runs the stored call once, whatever the payload says, and the model answers with the result', async () => {
     const user = uniqueUser();
     const card = await askFor(user, 'refund_order', { order_id: 'A-17', amount: 12 });

@@ -107,15 +107,18 @@ export class AgentModule implements OnModuleInit {
             ? error.message
             : `The ${http.name} tool failed unexpectedly; it may work if tried again later.`,
         askApproval: http.requireApproval
-          ? (args, context, callId) =>
-              requestApproval(context, {
+          ? (args, context, callId) => {
+              // Arguments that cannot make a request are the model's to fix, not the user's to approve.
+              http.checkArguments(args);
+              return requestApproval(context, {
                 kind: 'http',
                 source: http.name,
                 tool: http.name,
                 title: http.display?.title ?? http.name,
                 arguments: args,
                 call_id: callId,
-              })
+              });
+            }
           : undefined,
       });
     // Approved calls are counted like the model's.

@@ -36,6 +36,11 @@ export interface HttpToolDefinition {
   /** A call runs only once the user approves it (tool-approval.ts). */
   requireApproval: boolean;
   /**
+   * Throws the ToolCallError `execute` would for arguments that cannot make a request: checked
+   * before a call is shown for approval, so the user is never asked about one that cannot run.
+   */
+  checkArguments(args: Record<string, unknown>): void;
+  /**
    * `output` is what the model reads (status and body); `data` is the parsed body of a successful
    * JSON answer, for the tool's widget.
    */
@@ -145,6 +150,10 @@ export function httpToolDefinition(entry: HttpToolEntry): HttpToolDefinition {
     display: entry.display,
     widget: entry.widget,
     requireApproval: entry.require_approval,
+    checkArguments(args) {
+      check?.(args);
+      buildHttpRequest(entry, args);
+    },
     async execute(args, caller, signal) {
       check?.(args);
       const { url, body } = buildHttpRequest(entry, args);
