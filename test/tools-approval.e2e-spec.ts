@@ -39,7 +39,16 @@ async function startApi(hits: Hit[]): Promise<{ port: number; close(): Promise<v
       hits.push({ method: req.method!, url: req.url!, headers: req.headers, body });
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ refunded: true, received: JSON.parse(body || 'null') }));
+        const id = decodeURIComponent(req.url!.split('/')[2] ?? '');
+        res.end(
+          JSON.stringify({
+            id,
+            status: 'refunded',
+            items: [{ name: 'Kettle', qty: 1 }],
+            refunded: true,
+            received: JSON.parse(body || 'null'),
+          }),
+        );
       }, 300);
     });
   });
@@ -130,6 +139,8 @@ describe('tool calls that need the user\u2019s approval', () => {
             allow_private_network: true,
             require_approval: true,
             display: { title: 'Refund an order' },
+            // Once the call has run, its answer is shown with this template, as for any call.
+            widget: 'order_card',
           },
         ],
         mcp_servers: [
@@ -156,6 +167,7 @@ describe('tool calls that need the user\u2019s approval', () => {
       RAG_SEED_DOCS: 'false',
       RAG_EMBEDDINGS_MODEL: undefined,
       AGENT_TOOLS_FILE: file,
+      AGENT_WIDGETS_DIR: join(__dirname, '..', 'examples', 'tools', 'widgets'),
     });
   });
   afterAll(async () => {
@@ -281,6 +293,9 @@ describe('tool calls that need the user\u2019s approval', () => {
     expect(final).not.toHaveProperty('metadata');
     expect(JSON.stringify(final.widget)).toContain('Approved \u2014 Refund an order');
     expect(buttons(final.widget)).toEqual([]);
+    // The result's own widget, from the tool's template.
+    const resultCard = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget');
+    expect(JSON.stringify(resultCard.item.widget)).toContain('Order A-17');
 
     // The model's next request carries the result; its answer streams.
     expect(fake.requests.length).toBe(before + 1);
