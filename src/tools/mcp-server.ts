@@ -128,8 +128,7 @@ export class ConfiguredMcpServer implements MCPServer {
     // The allow/deny lists, and no tool named like one of the agent's own: the model API refuses
     // two tools of one name, and the gateway's tool wins.
     this.toolFilter = ({ agent }, tool) => {
-      if (entry.allow_tools && !entry.allow_tools.includes(tool.name)) return Promise.resolve(false);
-      if (entry.deny_tools?.includes(tool.name)) return Promise.resolve(false);
+      if (!this.allows(tool.name)) return Promise.resolve(false);
       if (agent.tools.some((own) => 'name' in own && own.name === tool.name)) {
         this.clash(tool.name, 'a tool of the gateway');
         return Promise.resolve(false);
@@ -152,6 +151,12 @@ export class ConfiguredMcpServer implements MCPServer {
   /** What the model reads when a call fails. */
   describeFailure(error: unknown): string {
     return `The ${this.entry.name} tool server could not run this tool: ${reason(error)}`;
+  }
+
+  /** Whether the allow/deny lists let this tool reach the model (checked again at approval). */
+  allows(toolName: string): boolean {
+    if (this.entry.allow_tools && !this.entry.allow_tools.includes(toolName)) return false;
+    return !this.entry.deny_tools?.includes(toolName);
   }
 
   /** Whether a call of this tool waits for the user's approval. */

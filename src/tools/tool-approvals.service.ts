@@ -157,8 +157,9 @@ export class ToolApprovals {
         };
       }
     }
+    // The tools file may have changed since the card was shown: a tool it now hides is not run.
     const server = this.tools.mcpServers.find((candidate) => candidate.name === call.source);
-    if (!server) return gone;
+    if (!server?.allows(call.tool)) return gone;
     try {
       return { output: textOf(await server.runApproved(call.tool, call.arguments, userId, signal)) };
     } catch (error) {
