@@ -15,7 +15,11 @@ const shared = {
 };
 const needsServer = process.env.DATABASE_URL
   ? []
-  : ['<rootDir>/test/replicas.e2e-spec.ts', '<rootDir>/test/usage-replicas.e2e-spec.ts'];
+  : [
+      '<rootDir>/test/replicas.e2e-spec.ts',
+      '<rootDir>/test/usage-replicas.e2e-spec.ts',
+      '<rootDir>/test/tools-approval-replicas.e2e-spec.ts',
+    ];
 // These start their own app on the embedded database whatever the suite uses: once per CI run is enough.
 const embeddedPassOnly = process.env.DATABASE_URL
   ? ['<rootDir>/test/start-dev.e2e-spec.ts', '<rootDir>/test/tracing-export.e2e-spec.ts']

@@ -14,6 +14,7 @@ import { ActionsModule } from 'src/actions/actions.module';
 import { AgentModule } from 'src/agent/agent.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { ChatKitModule } from 'src/chatkit/chatkit.module';
+import { ACTION_HANDLERS } from 'src/chatkit/chatkit.ports';
 import { AllExceptionsFilter } from 'src/common/all-exceptions.filter';
 import { DatabaseReadyGuard } from 'src/common/database-ready.guard';
 import { CommonModule } from 'src/common/common.module';
@@ -30,6 +31,8 @@ import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { ThrottledAuthGuard } from 'src/rate-limit/throttled-auth.guard';
 import { UserThrottlerGuard } from 'src/rate-limit/user-throttler.guard';
 import { TelemetryModule } from 'src/telemetry/telemetry.module';
+import { TOOL_APPROVAL_HANDLERS } from 'src/tools/tool-approvals.service';
+import { ToolsModule } from 'src/tools/tools.module';
 import { UsageModule } from 'src/usage/usage.module';
 
 @Module({
@@ -53,7 +56,10 @@ import { UsageModule } from 'src/usage/usage.module';
     HealthModule,
     RagModule,
     UsageModule,
-    ChatKitModule.register({ imports: [AgentModule, ActionsModule] }),
+    ChatKitModule.register({
+      imports: [AgentModule, ActionsModule, ToolsModule],
+      actionHandlers: [ACTION_HANDLERS, TOOL_APPROVAL_HANDLERS],
+    }),
     PlaygroundModule,
   ],
   providers: [

@@ -264,7 +264,13 @@ describe('a tools file with a bad entry', () => {
       stringify({
         mcp_servers: [
           { name: 'orders', transport: 'streamable_http', url: 'http://127.0.0.1:9/mcp' },
-          { name: 'files', transport: 'stdio', command: 'node', require_approval: true },
+          {
+            name: 'files',
+            transport: 'stdio',
+            command: 'node',
+            deny_tools: ['wipe'],
+            require_approval: ['wipe'],
+          },
         ],
       }),
     );
@@ -289,7 +295,7 @@ describe('a tools file with a bad entry', () => {
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       expect(code).toBe(1);
       expect(stderr).toContain(
-        `AGENT_TOOLS_FILE (${file}): mcp_servers[1] "files" require_approval: is not supported yet`,
+        `AGENT_TOOLS_FILE (${file}): mcp_servers[1] "files" require_approval: "wipe" never reaches the model (see allow_tools/deny_tools)`,
       );
       // The valid entry is not reported; no stack trace either.
       expect(stderr).not.toContain('mcp_servers[0]');

@@ -82,6 +82,11 @@ export interface JsonSchemaToolDefinition {
   widget?: string;
   /** What the model reads when `execute` throws (the SDK's own message says nothing useful). */
   describeError(error: unknown): string;
+  /**
+   * Present when a call waits for the user's approval: called instead of `execute` (which then
+   * runs only once the user approves); returns what the model reads meanwhile.
+   */
+  askApproval?(args: Record<string, unknown>, context: AgentRunContext, callId: string | undefined): string;
 }
 
 /** A JSON Schema object, for client tools described by front-end teams rather than in zod. */
@@ -168,13 +173,19 @@ export class AgentTools {
       parameters: { required: [], additionalProperties: false, ...definition.parameters } as any,
       strict: false,
       execute: async (args, runContext, details) =>
-        (
-          await execute(
-            args as Record<string, unknown>,
-            runContext!.context as AgentRunContext,
-            details?.signal,
-          )
-        ).output,
+        definition.askApproval
+          ? definition.askApproval(
+              args as Record<string, unknown>,
+              runContext!.context as AgentRunContext,
+              details?.toolCall?.callId,
+            )
+          : (
+              await execute(
+                args as Record<string, unknown>,
+                runContext!.context as AgentRunContext,
+                details?.signal,
+              )
+            ).output,
       errorFunction: (_context, error) => definition.describeError(error),
     }) as AgentTool;
     this.registrations++;

@@ -28,6 +28,8 @@ import { KnowledgeSearchTool } from 'src/rag/rag.tool';
 import { KNOWLEDGE_SOURCES_WIDGET } from 'src/widgets/knowledge-sources.widget';
 import { WidgetsModule } from 'src/widgets/widgets.module';
 import { ToolCallError } from 'src/tools/http-tool';
+import { requestApproval } from 'src/tools/tool-approval';
+import { ToolApprovals } from 'src/tools/tool-approvals.service';
 import { ToolsModule } from 'src/tools/tools.module';
 import { ConfiguredTools } from 'src/tools/tools.service';
 
@@ -75,6 +77,7 @@ export class AgentModule implements OnModuleInit {
     @Inject(ragConfig.KEY) private readonly rag: RagConfig,
     private readonly configured: ConfiguredTools,
     private readonly metrics: AgentMetrics,
+    private readonly approvals: ToolApprovals,
   ) {}
 
   /** Registered at start-up, before any request, so the built-in instructions can mention it. */
@@ -103,7 +106,23 @@ export class AgentModule implements OnModuleInit {
           error instanceof ToolCallError
             ? error.message
             : `The ${http.name} tool failed unexpectedly; it may work if tried again later.`,
+        askApproval: http.requireApproval
+          ? (args, context, callId) => {
+              // Arguments that cannot make a request are the model's to fix, not the user's to approve.
+              http.checkArguments(args);
+              return requestApproval(context, {
+                kind: 'http',
+                source: http.name,
+                tool: http.name,
+                title: http.display?.title ?? http.name,
+                arguments: args,
+                call_id: callId,
+              });
+            }
+          : undefined,
       });
+    // Approved calls are counted like the model's.
+    this.approvals.onCall = (name, outcome) => this.metrics.toolCall(name, outcome);
     for (const server of this.configured.mcpServers) {
       this.tools.addMcpServer(server);
       server.onCall = (name, outcome) => this.metrics.toolCall(name, outcome);

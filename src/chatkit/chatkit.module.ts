@@ -5,12 +5,13 @@
  * that module must export RESPONDER and may export TRANSCRIBER (chatkit.ports.ts). This module
  * must never import the agent itself, nor provide a responder of its own.
  */
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, type InjectionToken } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AttachmentsModule } from 'src/attachments/attachments.module';
-import { ChatKitActions } from 'src/chatkit/chatkit.actions';
+import { ChatKitActions, type ActionHandler } from 'src/chatkit/chatkit.actions';
 import { ChatKitController } from 'src/chatkit/chatkit.controller';
 import { ChatKitMetrics } from 'src/chatkit/chatkit.metrics';
+import { ACTION_HANDLERS } from 'src/chatkit/chatkit.ports';
 import { ChatKitService } from 'src/chatkit/chatkit.service';
 import { RunStops } from 'src/chatkit/run-stops';
 import { StopResponseAction } from 'src/chatkit/stop-response.action';
@@ -23,8 +24,16 @@ import { UsageModule } from 'src/usage/usage.module';
 
 @Module({})
 export class ChatKitModule {
-  /** `imports`: the module(s) providing the ports, e.g. `ChatKitModule.register({ imports: [AgentModule] })`. */
-  static register(options: { imports: NonNullable<DynamicModule['imports']> }): DynamicModule {
+  /**
+   * `imports`: the module(s) providing the ports, e.g. `ChatKitModule.register({ imports: [AgentModule] })`.
+   * `actionHandlers`: the tokens under which those modules provide lists of action handlers
+   * (ACTION_HANDLERS when absent); each is optional.
+   */
+  static register(options: {
+    imports: NonNullable<DynamicModule['imports']>;
+    actionHandlers?: InjectionToken[];
+  }): DynamicModule {
+    const handlerTokens = options.actionHandlers ?? [ACTION_HANDLERS];
     return {
       module: ChatKitModule,
       imports: [
@@ -37,7 +46,12 @@ export class ChatKitModule {
       controllers: [ChatKitController, ThreadsController, DeprecatedThreadsController],
       providers: [
         ChatKitService,
-        ChatKitActions,
+        {
+          provide: ChatKitActions,
+          useFactory: (...lists: Array<ActionHandler[] | undefined>) =>
+            new ChatKitActions(lists.flatMap((list) => list ?? [])),
+          inject: handlerTokens.map((token) => ({ token, optional: true })),
+        },
         ChatKitMetrics,
         ThreadRunLock,
         StreamSlots,

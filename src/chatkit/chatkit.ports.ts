@@ -93,7 +93,8 @@ export const RESPONDER = Symbol('RESPONDER');
 
 /**
  * DI token for a list of ActionHandler (chatkit.actions) a module of ChatKitModule.register's
- * `imports` provides; they are registered with the built-in ones at start-up. Optional.
+ * `imports` provides; they are registered with the built-in ones at start-up. Optional. Another
+ * module's list comes under a token of its own, named in ChatKitModule.register's `actionHandlers`.
  */
 export const ACTION_HANDLERS = Symbol('ACTION_HANDLERS');
 

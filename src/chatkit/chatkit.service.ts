@@ -475,20 +475,25 @@ export class ChatKitService {
       }
       case 'threads.custom_action': {
         const thread = await this.store.loadThread(ctx, request.params.thread_id);
-        const sender = await this.loadSender(ctx, thread.id, request.params.item_id);
         const handler = this.actions.get(request.params.action.type);
         if (!handler?.action) throw unknownAction(request.params.action.type, this.actions.types);
         const action = request.params.action;
         const respond = this.responder;
-        return this.withLease(ctx, thread, async () => ({
-          preamble: [],
-          events: async function* (rc, signal) {
-            const followUp = yield* handler.action!(thread, action, sender, rc, signal);
-            // An action may start the agent's answer after its own events (an action webhook's
-            // `start_turn`), in this stream, as after a client tool's output.
-            if (followUp?.respond && !signal.aborted) yield* respond.respond(thread, null, rc, signal);
-          },
-        }));
+        // The sender is read under the lease: an action that changes its widget (a decision, a
+        // confirmation) must see what the previous action on the thread stored, never a copy
+        // read while that one was still running.
+        return this.withLease(ctx, thread, async () => {
+          const sender = await this.loadSender(ctx, thread.id, request.params.item_id);
+          return {
+            preamble: [],
+            events: async function* (rc, signal) {
+              const followUp = yield* handler.action!(thread, action, sender, rc, signal);
+              // An action may start the agent's answer after its own events (an action webhook's
+              // `start_turn`), in this stream, as after a client tool's output.
+              if (followUp?.respond && !signal.aborted) yield* respond.respond(thread, null, rc, signal);
+            },
+          };
+        });
       }
     }
   }

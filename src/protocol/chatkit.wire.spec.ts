@@ -147,6 +147,39 @@ describe('toWireJson', () => {
     });
   });
 
+  it("strips a widget item's server-private metadata wherever the item appears", () => {
+    const card = {
+      id: 'msg_1',
+      thread_id: 'thr_1',
+      created_at: T,
+      type: 'widget' as const,
+      widget: { type: 'Card', children: [{ type: 'Text', value: 'Allow it?', id: 'metadata' }] },
+      metadata: { tool_approval: { arguments: { amount: 'secret-amount' } } },
+    };
+    const page: Page<ThreadItem> = { data: [card], has_more: false };
+    const thread = toWireThread(ThreadMetadataSchema.parse({ id: 'thr_1', created_at: T }), page);
+    const outputs = [
+      { type: 'thread.item.done', item: card },
+      { type: 'thread.item.replaced', item: card },
+      page,
+      card,
+      { updated_item: card },
+      thread,
+    ];
+    for (const output of outputs) {
+      const json = toWireJson(output);
+      expect(json).toContain('Allow it?');
+      expect(json).not.toContain('secret-amount');
+    }
+    expect(wire({ type: 'thread.item.done', item: card }).item).toEqual({
+      id: 'msg_1',
+      thread_id: 'thr_1',
+      created_at: T,
+      type: 'widget',
+      widget: card.widget,
+    });
+  });
+
   it('does not touch opaque payloads that happen to look like attachments', () => {
     const tool = ThreadItemSchema.parse({
       id: 'tc_1',

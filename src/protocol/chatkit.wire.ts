@@ -2,7 +2,7 @@
  * Turns protocol values into the exact bytes ChatKit.js expects (compact JSON, null keys
  * omitted, server-private fields stripped, SSE framing) and zod failures into short messages for
  * 400 responses. Every byte the client receives from `POST /chatkit` passes through here, so this
- * module must never leak server-private state (attachment or thread `metadata`) and must never
+ * module must never leak server-private state (attachment, widget item or thread `metadata`) and must never
  * interpret opaque payloads (tool arguments/outputs, widget JSON, effect data) beyond dropping
  * null keys.
  */
@@ -91,6 +91,11 @@ function stripAttachment(value: JsonRecord): JsonRecord {
 }
 
 function sanitizeItem(item: JsonRecord): JsonRecord {
+  // A widget item's `metadata` is the server's (e.g. the call a confirmation card stands for).
+  if (item.type === 'widget' && 'metadata' in item) {
+    const { metadata: _private, ...rest } = item;
+    return rest;
+  }
   if (item.type !== 'user_message' || !Array.isArray(item.attachments)) return item;
   return {
     ...item,

@@ -33,6 +33,13 @@ export interface HttpToolDefinition {
   parameters: { type: 'object'; properties: Record<string, unknown>; [key: string]: unknown };
   display?: { progress?: string; title?: string; icon?: string };
   widget?: string;
+  /** A call runs only once the user approves it (tool-approval.ts). */
+  requireApproval: boolean;
+  /**
+   * Throws the ToolCallError `execute` would for arguments that cannot make a request: checked
+   * before a call is shown for approval, so the user is never asked about one that cannot run.
+   */
+  checkArguments(args: Record<string, unknown>): void;
   /**
    * `output` is what the model reads (status and body); `data` is the parsed body of a successful
    * JSON answer, for the tool's widget.
@@ -142,6 +149,11 @@ export function httpToolDefinition(entry: HttpToolEntry): HttpToolDefinition {
     parameters: entry.parameters,
     display: entry.display,
     widget: entry.widget,
+    requireApproval: entry.require_approval,
+    checkArguments(args) {
+      check?.(args);
+      buildHttpRequest(entry, args);
+    },
     async execute(args, caller, signal) {
       check?.(args);
       const { url, body } = buildHttpRequest(entry, args);

@@ -1,5 +1,6 @@
 import type { MCPServer } from '@openai/agents';
 import { ConfiguredMcpServer, RECONNECT_MS } from 'src/tools/mcp-server';
+import { APPROVAL_PENDING_OUTPUT, pendingCallOf } from 'src/tools/tool-approval';
 import type { McpServerEntry } from 'src/tools/tools.schema';
 
 const ENTRY: McpServerEntry = {
@@ -125,6 +126,60 @@ describe('ConfiguredMcpServer', () => {
     });
     await forwarding.callTool('lookup_order', {}, meta);
     expect(state.calls).toEqual([{ name: 'lookup_order', args: {}, meta: undefined }]);
+  });
+
+  it('shows a tool that needs approval for approval instead of calling it, and calls it once approved', async () => {
+    const state = { up: true, lists: 0, created: 0, calls: [] as any[] };
+    const server = new ConfiguredMcpServer(
+      {
+        ...ENTRY,
+        forward_user: { header: 'X-User-Id' },
+        require_approval: ['lookup_order'],
+        display: { lookup_order: { title: 'Look up an order' } },
+      },
+      { create: fakeClients(state), now: clock },
+    );
+    expect(server.needsApproval('lookup_order')).toBe(true);
+    expect(server.needsApproval('explode')).toBe(false);
+    const emitted: any[] = [];
+    const context = {
+      request: { userId: 'u-1' },
+      thread: { id: 'thr_1' },
+      responder: { generateId: () => 'msg_1', now: () => '2026-01-01T00:00:00.000Z' },
+      emit: (event: unknown) => emitted.push(event),
+    };
+    const metaFor = (toolName: string) =>
+      server.toolMetaResolver!({
+        runContext: { context } as any,
+        serverName: 'orders',
+        toolName,
+        arguments: {},
+      }) as Record<string, unknown>;
+
+    const asked = await server.callTool('lookup_order', { order_id: 'A-1' }, metaFor('lookup_order'));
+    expect(asked).toEqual([{ type: 'text', text: APPROVAL_PENDING_OUTPUT }]);
+    expect(state.calls).toEqual([]);
+    expect(pendingCallOf(emitted[0].item)).toEqual({
+      kind: 'mcp',
+      source: 'orders',
+      tool: 'lookup_order',
+      title: 'Look up an order',
+      arguments: { order_id: 'A-1' },
+      status: 'pending',
+    });
+    // Without the run context there is nobody to ask: refused, not run.
+    await expect(server.callTool('lookup_order', { order_id: 'A-1' })).rejects.toThrow(/approval/);
+    expect(state.calls).toEqual([]);
+
+    // Another tool of the server runs as usual, and so does the approved call.
+    await server.callTool('explode', {}, metaFor('explode'));
+    await expect(server.runApproved('lookup_order', { order_id: 'A-1' }, 'u-1')).resolves.toEqual([
+      { type: 'text', text: 'ok' },
+    ]);
+    expect(state.calls.map((c) => [c.name, c.args, c.meta])).toEqual([
+      ['explode', {}, undefined],
+      ['lookup_order', { order_id: 'A-1' }, undefined],
+    ]);
   });
 
   it('leaves out a tool another server already offers under the same name', async () => {

@@ -12,7 +12,10 @@
  * - with `forward_user`, each call carries the id of the user it is made for in a header. The
  *   connection is shared by all users, so the id cannot sit in fixed headers: it travels with
  *   the call (through the SDK's per-call metadata hook, then an AsyncLocalStorage scope around
- *   the call) to the transport's fetch, which adds the header to that request only.
+ *   the call) to the transport's fetch, which adds the header to that request only;
+ * - a tool that needs the user's approval (`require_approval`) is not called when the model asks:
+ *   the same hook hands the call the turn's run context, and the call shows the confirmation
+ *   instead (tool-approval.ts); `runApproved` makes the call once the user approves it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
@@ -25,6 +28,7 @@ import type {
   MCPToolMetaResolver,
 } from '@openai/agents';
 import { toolCallSpan } from 'src/telemetry/tracer';
+import { requestApproval, type ApprovalRunContext } from 'src/tools/tool-approval';
 import type { McpServerEntry, ToolDisplayEntry } from 'src/tools/tools.schema';
 
 /** How soon a server that could not be reached is tried again. */
@@ -37,6 +41,8 @@ interface CallerContext {
 
 /** Carries the user id from the SDK's metadata hook to `callTool` without it reaching the server. */
 const CALLER = Symbol('caller');
+/** Carries the run context the same way, to a call that must ask for approval instead. */
+const RUN = Symbol('run');
 const forwardedUser = new AsyncLocalStorage<string>();
 
 type Clock = () => number;
@@ -122,21 +128,41 @@ export class ConfiguredMcpServer implements MCPServer {
     // The allow/deny lists, and no tool named like one of the agent's own: the model API refuses
     // two tools of one name, and the gateway's tool wins.
     this.toolFilter = ({ agent }, tool) => {
-      if (entry.allow_tools && !entry.allow_tools.includes(tool.name)) return Promise.resolve(false);
-      if (entry.deny_tools?.includes(tool.name)) return Promise.resolve(false);
+      if (!this.allows(tool.name)) return Promise.resolve(false);
       if (agent.tools.some((own) => 'name' in own && own.name === tool.name)) {
         this.clash(tool.name, 'a tool of the gateway');
         return Promise.resolve(false);
       }
       return Promise.resolve(true);
     };
-    this.errorFunction = ({ error }) =>
-      `The ${entry.name} tool server could not run this tool: ${reason(error)}`;
-    if (entry.transport === 'streamable_http' && entry.forward_user)
-      this.toolMetaResolver = ({ runContext }) => {
-        const userId = (runContext.context as CallerContext | undefined)?.request?.userId;
-        return typeof userId === 'string' ? { [CALLER]: userId } : null;
+    this.errorFunction = ({ error }) => this.describeFailure(error);
+    const forwards = entry.transport === 'streamable_http' && entry.forward_user !== undefined;
+    if (forwards || entry.require_approval !== false)
+      this.toolMetaResolver = ({ runContext, toolName }) => {
+        const context = runContext.context as (CallerContext & ApprovalRunContext) | undefined;
+        const userId = context?.request?.userId;
+        const meta: Record<symbol, unknown> = {};
+        if (forwards && typeof userId === 'string') meta[CALLER] = userId;
+        if (context && this.needsApproval(toolName)) meta[RUN] = context;
+        return Object.getOwnPropertySymbols(meta).length ? (meta as Record<string, unknown>) : null;
       };
+  }
+
+  /** What the model reads when a call fails. */
+  describeFailure(error: unknown): string {
+    return `The ${this.entry.name} tool server could not run this tool: ${reason(error)}`;
+  }
+
+  /** Whether the allow/deny lists let this tool reach the model (checked again at approval). */
+  allows(toolName: string): boolean {
+    if (this.entry.allow_tools && !this.entry.allow_tools.includes(toolName)) return false;
+    return !this.entry.deny_tools?.includes(toolName);
+  }
+
+  /** Whether a call of this tool waits for the user's approval. */
+  needsApproval(toolName: string): boolean {
+    const rule = this.entry.require_approval;
+    return rule === true || (Array.isArray(rule) && rule.includes(toolName));
   }
 
   get name(): string {
@@ -186,15 +212,61 @@ export class ConfiguredMcpServer implements MCPServer {
     meta?: Record<string, unknown> | null,
     options?: MCPCallToolOptions,
   ): Promise<CallToolResultContent> {
+    const run = meta?.[RUN as unknown as string] as ApprovalRunContext | undefined;
+    if (this.needsApproval(toolName)) {
+      // Without the run context there is nobody to ask: refused, never run unasked.
+      if (!run) throw new Error('this tool needs the user\u2019s approval, which cannot be asked here');
+      const output = requestApproval(run, {
+        kind: 'mcp',
+        source: this.name,
+        tool: toolName,
+        title: this.displays[toolName]?.title ?? toolName,
+        arguments: args ?? {},
+      });
+      return [{ type: 'text', text: output }];
+    }
+    const user = meta?.[CALLER as unknown as string] as string | undefined;
+    const rest = meta ? { ...meta } : undefined;
+    if (rest) {
+      delete rest[CALLER as unknown as string];
+      delete rest[RUN as unknown as string];
+    }
+    const forwarded = rest && Object.keys(rest).length > 0 ? rest : undefined;
+    return this.call(toolName, args, forwarded, user, options);
+  }
+
+  /**
+   * Makes a call the user approved: the same call the model's would have been (the server's
+   * timeout, the forwarded user, the span, the metric, the size cap).
+   */
+  runApproved(
+    toolName: string,
+    args: Record<string, unknown>,
+    userId: string,
+    signal?: AbortSignal,
+  ): Promise<CallToolResultContent> {
+    const forwards = this.entry.transport === 'streamable_http' && this.entry.forward_user !== undefined;
+    return this.call(
+      toolName,
+      args,
+      undefined,
+      forwards ? userId : undefined,
+      signal ? { signal } : undefined,
+    );
+  }
+
+  private async call(
+    toolName: string,
+    args: Record<string, unknown> | null,
+    forwarded: Record<string, unknown> | undefined,
+    user: string | undefined,
+    options: MCPCallToolOptions | undefined,
+  ): Promise<CallToolResultContent> {
     const inner = await this.ensureConnected();
     if (!inner) {
       this.onCall?.(toolName, 'error');
       throw new Error('the server is unavailable right now');
     }
-    const user = meta?.[CALLER as unknown as string] as string | undefined;
-    const rest = meta ? { ...meta } : undefined;
-    if (rest) delete rest[CALLER as unknown as string];
-    const forwarded = rest && Object.keys(rest).length > 0 ? rest : undefined;
     const call = (): Promise<CallToolResultContent> => inner.callTool(toolName, args, forwarded, options);
     try {
       // A result the server marks as an error is a failed call, for the span as for the metric.
@@ -273,7 +345,7 @@ export class ConfiguredMcpServer implements MCPServer {
   }
 }
 
-const textOf = (result: CallToolResultContent): string =>
+export const textOf = (result: CallToolResultContent): string =>
   result
     .map((part) =>
       part.type === 'text' && typeof part.text === 'string' ? part.text : `[${part.type} left out]`,

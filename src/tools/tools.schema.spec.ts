@@ -114,9 +114,49 @@ describe('parseToolsConfig', () => {
     ).toEqual([`AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "a": "x" is both allowed and denied`]);
   });
 
-  it('refuses require_approval for now instead of ignoring it', () => {
-    expect(problemsOf({ http_tools: [{ ...httpTool, require_approval: true }] })).toEqual([
-      expect.stringMatching(/http_tools\[0\] "get_order" require_approval: is not supported yet/),
+  it('takes require_approval for an HTTP tool, and for a whole MCP server or some of its tools', () => {
+    const config = parseToolsConfig(
+      {
+        mcp_servers: [
+          { name: 'orders', transport: 'stdio', command: 'node', require_approval: true },
+          {
+            name: 'files',
+            transport: 'stdio',
+            command: 'node',
+            deny_tools: ['wipe'],
+            require_approval: ['delete_file', 'move_file'],
+          },
+        ],
+        http_tools: [{ ...httpTool, require_approval: true }],
+      },
+      FILE,
+      {},
+    );
+    expect(config.mcpServers.map((s) => s.require_approval)).toEqual([true, ['delete_file', 'move_file']]);
+    expect(config.httpTools[0].require_approval).toBe(true);
+  });
+
+  it('refuses a require_approval that is not a yes/no or a list of tools the model can see', () => {
+    expect(problemsOf({ http_tools: [{ ...httpTool, require_approval: ['get_order'] }] })).toEqual([
+      expect.stringMatching(/http_tools\[0\] "get_order" require_approval: Invalid input: expected boolean/),
+    ]);
+    const server = { name: 'files', transport: 'stdio', command: 'node' };
+    expect(problemsOf({ mcp_servers: [{ ...server, require_approval: 'yes' }] })).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "files" require_approval: must be true, false or a list of tool names`,
+    ]);
+    expect(problemsOf({ mcp_servers: [{ ...server, require_approval: [] }] })).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "files" require_approval: Too small: expected array to have >=1 items`,
+    ]);
+    expect(
+      problemsOf({
+        mcp_servers: [
+          { ...server, deny_tools: ['wipe'], require_approval: ['wipe'] },
+          { ...server, name: 'docs', allow_tools: ['read'], require_approval: ['read', 'write'] },
+        ],
+      }),
+    ).toEqual([
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers[0] "files" require_approval: "wipe" never reaches the model (see allow_tools/deny_tools)`,
+      `AGENT_TOOLS_FILE (${FILE}): mcp_servers[1] "docs" require_approval: "write" never reaches the model (see allow_tools/deny_tools)`,
     ]);
   });
 });

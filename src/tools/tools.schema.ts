@@ -37,13 +37,11 @@ const forwardUser = z
 
 const headers = z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'), z.string());
 
-const approval = z
-  .boolean()
-  .default(false)
-  .refine((value) => !value, {
-    message:
-      'is not supported yet: calls that need the user\u2019s approval cannot be shown for approval; remove it or set it to false',
-  });
+/**
+ * A call of a tool that needs approval does not run when the model asks: the user is shown a
+ * confirmation and the call runs only once they approve it (src/tools/tool-approval.ts).
+ */
+const approval = z.boolean().default(false);
 
 const mcpCommon = {
   name,
@@ -61,7 +59,10 @@ const mcpCommon = {
     .default(64 * 1024),
   /** How long the server's tool list is reused before it is asked again. */
   tools_cache_seconds: z.number().int().min(0).max(86_400).default(300),
-  require_approval: approval,
+  /** Every tool of the server (true), or only the tools listed, waits for the user's approval. */
+  require_approval: z
+    .union([z.boolean(), toolNames], { error: 'must be true, false or a list of tool names' })
+    .default(false),
   /** How each tool's calls look in the chat, by tool name. */
   display: z.record(name, display).optional(),
 };
@@ -286,6 +287,17 @@ export function parseToolsConfig(
     for (const hidden of server.allow_tools ?? [])
       if (server.deny_tools?.includes(hidden))
         problems.push(`${here}: "${hidden}" is both allowed and denied`);
+    // A name that can never reach the model is a typo, or a rule the operator thinks protects
+    // something it does not.
+    if (Array.isArray(server.require_approval))
+      for (const guarded of server.require_approval)
+        if (
+          server.deny_tools?.includes(guarded) ||
+          (server.allow_tools && !server.allow_tools.includes(guarded))
+        )
+          problems.push(
+            `${here} require_approval: "${guarded}" never reaches the model (see allow_tools/deny_tools)`,
+          );
     mcpServers.push(server);
   }
 

@@ -15,7 +15,7 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   process.stdout.write(
-    'e2e: test/replicas.e2e-spec.ts and test/usage-replicas.e2e-spec.ts are not registered: they need a PostgreSQL server (set DATABASE_URL)\n',
+    'e2e: test/replicas.e2e-spec.ts, test/usage-replicas.e2e-spec.ts and test/tools-approval-replicas.e2e-spec.ts are not registered: they need a PostgreSQL server (set DATABASE_URL)\n',
   );
   const embedded = new EmbeddedPostgres({ dataDir: 'memory://' });
   process.env.DATABASE_URL = await embedded.start();
