@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AgentTools } from 'src/agent/agent-tools.registry';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { chatkit, createThread, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
 import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
@@ -138,12 +138,9 @@ describe('action webhooks', () => {
       textTurn('Here it is.'),
       textTurn('Order'),
     );
-    const res = await chatkit(app, user, {
-      type: 'threads.create',
-      params: { input: userInput('Order A-17?') },
-    });
+    const res = await createThread(app, user, 'Order A-17?');
     expect(res.status).toBe(200);
-    const widget = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget')?.item;
+    const widget = widgetItem(res.events);
     expect(widget).toBeDefined();
     fake.reset();
     return widget;
