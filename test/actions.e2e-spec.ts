@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { AgentTools } from 'src/agent/agent-tools.registry';
 import { chatkit, createThread, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
-import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
+import { agentOnFake, startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const ROOT = join(__dirname, '..');
 const SECRET = 'a-webhook-signing-secret-for-tests';
@@ -95,13 +95,7 @@ describe('action webhooks', () => {
     );
     fake = await FakeOpenAI.start();
     app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      AGENT_MODEL: 'gpt-test',
-      OPENAI_API: 'responses',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
+      ...agentOnFake(fake),
       AGENT_WIDGETS_DIR: widgets,
       AGENT_TOOLS_FILE: toolsFile,
       ACTIONS_WEBHOOK_SECRET: SECRET,

@@ -14,7 +14,7 @@ import { AgentTools } from 'src/agent/agent-tools.registry';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
 import { chatkit, createThread, userInput, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
-import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
+import { agentOnFake, startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const ROOT = join(__dirname, '..');
 const bodyOf = (request: RecordedRequest): any => request.body;
@@ -42,13 +42,7 @@ describe('tool results shown as widgets', () => {
     copyFileSync(join(ROOT, 'examples', 'tools', 'widgets', 'order_card.json'), join(dir, 'order_card.json'));
     fake = await FakeOpenAI.start();
     app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      AGENT_MODEL: 'gpt-test',
-      OPENAI_API: 'responses',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
+      ...agentOnFake(fake),
       RAG_SOURCES_WIDGET: 'true',
       AGENT_WIDGETS_DIR: dir,
     });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { stringify } from 'yaml';
 import { FakeOpenAI } from 'test/support/fake-openai';
-import { startApp, type TestApp } from 'test/support/test-app';
+import { agentOnFake, startApp, type TestApp } from 'test/support/test-app';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ordersServer } = require('../fixtures/mcp/mcp-test-servers.cjs') as {
@@ -139,14 +139,8 @@ export async function startToolsApp(
   let app: TestApp;
   try {
     app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      OPENAI_API: 'responses',
-      AGENT_MODEL: 'gpt-test',
+      ...agentOnFake(fake),
       AGENT_REQUEST_TIMEOUT_MS: '5000',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
       AGENT_TOOLS_FILE: file,
       ...options.env,
     });
