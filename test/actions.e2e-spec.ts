@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AgentTools } from 'src/agent/agent-tools.registry';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { chatkit, createThread, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
-import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
+import { agentOnFake, startApp, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const ROOT = join(__dirname, '..');
 const SECRET = 'a-webhook-signing-secret-for-tests';
@@ -95,13 +95,7 @@ describe('action webhooks', () => {
     );
     fake = await FakeOpenAI.start();
     app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      AGENT_MODEL: 'gpt-test',
-      OPENAI_API: 'responses',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
+      ...agentOnFake(fake),
       AGENT_WIDGETS_DIR: widgets,
       AGENT_TOOLS_FILE: toolsFile,
       ACTIONS_WEBHOOK_SECRET: SECRET,
@@ -138,12 +132,9 @@ describe('action webhooks', () => {
       textTurn('Here it is.'),
       textTurn('Order'),
     );
-    const res = await chatkit(app, user, {
-      type: 'threads.create',
-      params: { input: userInput('Order A-17?') },
-    });
+    const res = await createThread(app, user, 'Order A-17?');
     expect(res.status).toBe(200);
-    const widget = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget')?.item;
+    const widget = widgetItem(res.events);
     expect(widget).toBeDefined();
     fake.reset();
     return widget;

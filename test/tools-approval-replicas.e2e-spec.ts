@@ -6,15 +6,11 @@
  *
  * Needs a PostgreSQL server: registered only when DATABASE_URL is set (jest.config.js).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { parseSse } from 'test/support/chatkit-client';
+import { rmSync } from 'node:fs';
+import { parseSse, userInput, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
 import { startReplica, type Replica } from 'test/support/replica';
+import { requestLine, startLoopbackApi, writeToolsFile, type Hit } from 'test/support/tool-servers';
 
 const suffix = `${process.pid}${Date.now().toString(36)}`;
 
@@ -35,54 +31,41 @@ async function post(
   };
 }
 
-const userInput = (text: string) => ({
-  content: [{ type: 'input_text', text }],
-  attachments: [],
-  inference_options: {},
-});
-
 describe('approval of tool calls across replicas', () => {
-  const hits: string[] = [];
-  let api: Server;
+  const hits: Hit[] = [];
+  let api: Awaited<ReturnType<typeof startLoopbackApi>>;
   let fake: FakeOpenAI;
   let a: Replica;
   let b: Replica;
   let dir: string;
 
   beforeAll(async () => {
-    api = createServer((req, res) => {
-      hits.push(`${req.method} ${req.url}`);
-      req.resume();
+    api = await startLoopbackApi(hits, (_hit, res) => {
       // Slow enough for two clicks to overlap.
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ refunded: true }));
       }, 500);
     });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
     fake = await FakeOpenAI.start();
-    dir = mkdtempSync(join(tmpdir(), 'tools-approval-replicas-'));
-    const file = join(dir, 'tools.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        http_tools: [
-          {
-            name: 'refund_order',
-            description: 'Refund an order',
-            parameters: {
-              type: 'object',
-              properties: { order_id: { type: 'string' } },
-              required: ['order_id'],
-            },
-            method: 'POST',
-            url: `http://127.0.0.1:${(api.address() as AddressInfo).port}/orders/{order_id}/refund`,
-            allow_private_network: true,
-            require_approval: true,
+    const tools = writeToolsFile('tools-approval-replicas-', {
+      http_tools: [
+        {
+          name: 'refund_order',
+          description: 'Refund an order',
+          parameters: {
+            type: 'object',
+            properties: { order_id: { type: 'string' } },
+            required: ['order_id'],
           },
-        ],
-      }),
-    );
+          method: 'POST',
+          url: `http://127.0.0.1:${api.port}/orders/{order_id}/refund`,
+          allow_private_network: true,
+          require_approval: true,
+        },
+      ],
+    });
+    dir = tools.dir;
     const env = {
       DATABASE_URL: process.env.DATABASE_URL!,
       OPENAI_API_KEY: 'sk-test',
@@ -92,7 +75,7 @@ describe('approval of tool calls across replicas', () => {
       RAG_SEED_DOCS: 'false',
       CHATKIT_MAX_STREAMS_PER_USER: '0',
       ATTACHMENTS_CLEANUP_INTERVAL_S: '0',
-      AGENT_TOOLS_FILE: file,
+      AGENT_TOOLS_FILE: tools.file,
     };
     // One after the other: the first applies any missing migration.
     a = await startReplica('a', env);
@@ -102,10 +85,7 @@ describe('approval of tool calls across replicas', () => {
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     await fake?.close();
-    await new Promise<void>((resolve) => {
-      api?.closeAllConnections();
-      api?.close(() => resolve());
-    });
+    await api?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -121,7 +101,7 @@ describe('approval of tool calls across replicas', () => {
       params: { input: userInput('Refund it') },
     });
     expect(res.status).toBe(200);
-    const card = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget')?.item;
+    const card = widgetItem(res.events);
     expect(card).toBeDefined();
     return card;
   }
@@ -138,7 +118,7 @@ describe('approval of tool calls across replicas', () => {
     expect(hits).toEqual([]);
     fake.enqueue(textTurn('Refunded.'));
     const [onA, onB] = await Promise.all([approve(a, user, card), approve(b, user, card)]);
-    expect(hits).toEqual(['POST /orders/R-1/refund']);
+    expect(hits.map(requestLine)).toEqual(['POST /orders/R-1/refund']);
     const ran = [onA, onB].filter((r) => r.events.some((e) => e.type === 'thread.item.replaced'));
     expect(ran).toHaveLength(1);
     const other = ran[0] === onA ? onB : onA;
@@ -160,7 +140,7 @@ describe('approval of tool calls across replicas', () => {
     fake.enqueue(textTurn('Refunded R-2.'));
     const res = await approve(b, user, card);
     expect(res.status).toBe(200);
-    expect(hits).toEqual(['POST /orders/R-2/refund']);
+    expect(hits.map(requestLine)).toEqual(['POST /orders/R-2/refund']);
     expect(res.events.filter((e) => e.type === 'thread.item.done').at(-1).item).toMatchObject({
       type: 'assistant_message',
       content: [expect.objectContaining({ text: 'Refunded R-2.' })],

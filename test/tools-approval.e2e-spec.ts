@@ -5,96 +5,36 @@
  * the model reads that it waits. Approve runs the stored call once (whatever the action's payload
  * says) and the model answers with the result; Deny never runs it; a second click is refused.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { DataSource } from 'typeorm';
-import { stringify } from 'yaml';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { chatkit, createThread, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
-import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ordersServer } = require('./fixtures/mcp/mcp-test-servers.cjs') as {
-  ordersServer(seen: unknown[]): { connect(t: unknown): Promise<void>; close(): Promise<void> };
-};
-
-interface Hit {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+import { uniqueUser, type TestApp } from 'test/support/test-app';
+import {
+  startLoopbackApi,
+  startMcpHttp,
+  startToolsApp,
+  type Hit,
+  type ToolsApp,
+} from 'test/support/tool-servers';
 
 /** The refund API: answers after a short pause, so two clicks at once overlap. */
-async function startApi(hits: Hit[]): Promise<{ port: number; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      hits.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        const id = decodeURIComponent(req.url!.split('/')[2] ?? '');
-        res.end(
-          JSON.stringify({
-            id,
-            status: 'refunded',
-            items: [{ name: 'Kettle', qty: 1 }],
-            refunded: true,
-            received: JSON.parse(body || 'null'),
-          }),
-        );
-      }, 300);
-    });
+const startRefundApi = (hits: Hit[]) =>
+  startLoopbackApi(hits, (hit, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const id = decodeURIComponent(hit.url.split('/')[2] ?? '');
+      res.end(
+        JSON.stringify({
+          id,
+          status: 'refunded',
+          items: [{ name: 'Kettle', qty: 1 }],
+          refunded: true,
+          received: JSON.parse(hit.body || 'null'),
+        }),
+      );
+    }, 300);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A streamable HTTP MCP server on loopback, stateless: one MCP server object per request. */
-async function startMcpHttp(seen: any[]): Promise<{ url: string; close(): Promise<void> }> {
-  const http: Server = createServer((req, res) => {
-    if (req.method !== 'POST') {
-      res.writeHead(405).end();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const server = ordersServer(seen);
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      void server
-        .connect(transport)
-        .then(() => transport.handleRequest(req, res, JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    close: () =>
-      new Promise((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
-}
 
 const inputOf = (request: RecordedRequest): any[] => (request.body as any).input;
 const textOfInput = (request: RecordedRequest): string => JSON.stringify(inputOf(request));
@@ -109,21 +49,18 @@ function buttons(node: any): any[] {
 describe('tool calls that need the user\u2019s approval', () => {
   const hits: Hit[] = [];
   const seen: any[] = [];
-  let api: Awaited<ReturnType<typeof startApi>>;
+  let api: Awaited<ReturnType<typeof startRefundApi>>;
   let mcp: Awaited<ReturnType<typeof startMcpHttp>>;
+  let gateway: ToolsApp;
   let fake: FakeOpenAI;
   let app: TestApp;
-  let dir: string;
 
   beforeAll(async () => {
-    api = await startApi(hits);
+    api = await startRefundApi(hits);
     mcp = await startMcpHttp(seen);
-    fake = await FakeOpenAI.start();
-    dir = mkdtempSync(join(tmpdir(), 'tools-approval-'));
-    const file = join(dir, 'tools.yaml');
-    writeFileSync(
-      file,
-      stringify({
+    gateway = await startToolsApp(
+      'tools-approval-',
+      {
         http_tools: [
           {
             name: 'refund_order',
@@ -155,27 +92,19 @@ describe('tool calls that need the user\u2019s approval', () => {
             timeout_ms: 5000,
           },
         ],
-      }),
+      },
+      {
+        env: {
+          AGENT_WIDGETS_DIR: join(__dirname, '..', 'examples', 'tools', 'widgets'),
+        },
+      },
     );
-    app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      OPENAI_API: 'responses',
-      AGENT_MODEL: 'gpt-test',
-      AGENT_REQUEST_TIMEOUT_MS: '5000',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
-      AGENT_TOOLS_FILE: file,
-      AGENT_WIDGETS_DIR: join(__dirname, '..', 'examples', 'tools', 'widgets'),
-    });
+    ({ app, fake } = gateway);
   });
   afterAll(async () => {
-    await app?.close();
-    await fake?.close();
+    await gateway?.close();
     await mcp?.close();
     await api?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
     fake.reset();
@@ -191,10 +120,10 @@ describe('tool calls that need the user\u2019s approval', () => {
       textTurn('I asked for your approval.'),
       textTurn('A title'),
     );
-    const res = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('Please') } });
+    const res = await createThread(app, user, 'Please');
     expect(res.status).toBe(200);
     expect(res.events.some((e) => e.type === 'error')).toBe(false);
-    const card = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget')?.item;
+    const card = widgetItem(res.events);
     expect(card).toBeDefined();
     // The model read that the call waits, and answered.
     const output = inputOf(fake.requests[1]).at(-1);
@@ -256,12 +185,9 @@ describe('tool calls that need the user\u2019s approval', () => {
       textTurn('I need the amount.'),
       textTurn('A title'),
     );
-    const res = await chatkit(app, uniqueUser(), {
-      type: 'threads.create',
-      params: { input: userInput('Refund A-17') },
-    });
+    const res = await createThread(app, uniqueUser(), 'Refund A-17');
     expect(res.status).toBe(200);
-    expect(res.events.some((e) => e.type === 'thread.item.done' && e.item.type === 'widget')).toBe(false);
+    expect(widgetItem(res.events)).toBeUndefined();
     const output = inputOf(fake.requests[1]).at(-1);
     expect(output).toMatchObject({ type: 'function_call_output', call_id: 'call_bad' });
     expect(JSON.stringify(output.output)).toContain('The arguments do not fit the refund_order tool');
@@ -294,8 +220,8 @@ describe('tool calls that need the user\u2019s approval', () => {
     expect(JSON.stringify(final.widget)).toContain('Approved \u2014 Refund an order');
     expect(buttons(final.widget)).toEqual([]);
     // The result's own widget, from the tool's template.
-    const resultCard = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget');
-    expect(JSON.stringify(resultCard.item.widget)).toContain('Order A-17');
+    const resultCard = widgetItem(res.events);
+    expect(JSON.stringify(resultCard.widget)).toContain('Order A-17');
 
     // The model's next request carries the result; its answer streams.
     expect(fake.requests.length).toBe(before + 1);
@@ -423,9 +349,9 @@ describe('tool calls that need the user\u2019s approval', () => {
       textTurn('It failed.'),
       textTurn('T'),
     );
-    const res = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('Go') } });
+    const res = await createThread(app, user, 'Go');
     expect(res.status).toBe(200);
     expect(seen).toEqual([{ tool: 'explode' }]);
-    expect(res.events.some((e) => e.type === 'thread.item.done' && e.item.type === 'widget')).toBe(false);
+    expect(widgetItem(res.events)).toBeUndefined();
   });
 });

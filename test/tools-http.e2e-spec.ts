@@ -6,120 +6,64 @@
  * entries that say `allow_private_network: true` reach the test server), timeouts, oversized
  * bodies and failing statuses, each as words for the model and never a broken stream.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { chatkit, createThread, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn } from 'test/support/fake-openai';
-import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
+import { uniqueUser, type TestApp } from 'test/support/test-app';
+import { startLoopbackApi, startToolsApp, type Hit, type ToolsApp } from 'test/support/tool-servers';
 
-interface Hit {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-async function startApi(hits: Hit[]): Promise<{ port: number; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      hits.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      const path = req.url!.split('?')[0];
-      if (path === '/slow') {
-        setTimeout(() => res.end('too late'), 3000).unref();
-        return;
-      }
-      if (path === '/big') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('x'.repeat(200_000));
-        return;
-      }
-      if (path === '/orders/missing') {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'no such order' }));
-        return;
-      }
-      if (path === '/down') {
-        res.writeHead(503, { 'content-type': 'text/plain' });
-        res.end('maintenance until 10:00');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          method: req.method,
-          path,
-          id: decodeURIComponent(path.split('/').at(-1)!),
-          status: 'shipped',
-          items: [{ name: 'Kettle', qty: 1 }],
-          refundable: true,
-          received: body ? JSON.parse(body) : null,
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+/** The shop API: an order as JSON, and on its own paths a late, an oversized and two failing answers. */
+const startShopApi = (hits: Hit[]) =>
+  startLoopbackApi(hits, (hit, res) => {
+    const path = hit.url.split('?')[0];
+    if (path === '/slow') {
+      setTimeout(() => res.end('too late'), 3000).unref();
+      return;
+    }
+    if (path === '/big') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('x'.repeat(200_000));
+      return;
+    }
+    if (path === '/orders/missing') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'no such order' }));
+      return;
+    }
+    if (path === '/down') {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('maintenance until 10:00');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        method: hit.method,
+        path,
+        id: decodeURIComponent(path.split('/').at(-1)!),
+        status: 'shipped',
+        items: [{ name: 'Kettle', qty: 1 }],
+        refundable: true,
+        received: hit.body ? JSON.parse(hit.body) : null,
       }),
-  };
-}
+    );
+  });
 
 describe('HTTP tools from the tools file', () => {
   const hits: Hit[] = [];
-  let api: Awaited<ReturnType<typeof startApi>>;
+  let api: Awaited<ReturnType<typeof startShopApi>>;
+  let gateway: ToolsApp;
   let fake: FakeOpenAI;
   let app: TestApp;
-  let dir: string;
 
   beforeAll(async () => {
-    api = await startApi(hits);
-    fake = await FakeOpenAI.start();
+    api = await startShopApi(hits);
     const base = `http://127.0.0.1:${api.port}`;
     const loopback = { allow_private_network: true };
     const orderId = { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] };
-    dir = mkdtempSync(join(tmpdir(), 'tools-http-'));
-    const file = join(dir, 'tools.yaml');
-    writeFileSync(
-      join(dir, 'shop.openapi.yaml'),
-      stringify({
-        openapi: '3.0.3',
-        info: { title: 'Shop', version: '1' },
-        servers: [{ url: base }],
-        paths: {
-          '/orders/{order_id}/notes': {
-            post: {
-              operationId: 'addNote',
-              summary: 'Add a note to an order',
-              parameters: [
-                { name: 'order_id', in: 'path', required: true, schema: { type: 'string' } },
-                { name: 'notify', in: 'query', schema: { type: 'boolean' } },
-              ],
-              requestBody: {
-                content: {
-                  'application/json': {
-                    schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
-                  },
-                },
-              },
-            },
-          },
-        },
-      }),
-    );
-    writeFileSync(
-      file,
-      stringify({
+    gateway = await startToolsApp(
+      'tools-http-',
+      {
         http_tools: [
           {
             name: 'get_order',
@@ -194,28 +138,51 @@ describe('HTTP tools from the tools file', () => {
             url: 'http://169.254.169.254/latest/meta-data/',
           },
         ],
-      }),
+      },
+      {
+        // The OpenAPI document add_note_api names, beside the tools file.
+        beside: {
+          'shop.openapi.yaml': {
+            openapi: '3.0.3',
+            info: { title: 'Shop', version: '1' },
+            servers: [{ url: base }],
+            paths: {
+              '/orders/{order_id}/notes': {
+                post: {
+                  operationId: 'addNote',
+                  summary: 'Add a note to an order',
+                  parameters: [
+                    { name: 'order_id', in: 'path', required: true, schema: { type: 'string' } },
+                    { name: 'notify', in: 'query', schema: { type: 'boolean' } },
+                  ],
+                  requestBody: {
+                    content: {
+                      'application/json': {
+                        schema: {
+                          type: 'object',
+                          properties: { text: { type: 'string' } },
+                          required: ['text'],
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        env: {
+          // The example templates: get_order's answer is shown with order_card.json.
+          AGENT_WIDGETS_DIR: join(__dirname, '..', 'examples', 'tools', 'widgets'),
+          ORDERS_API_TOKEN: 'api-secret',
+        },
+      },
     );
-    app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      OPENAI_API: 'responses',
-      AGENT_MODEL: 'gpt-test',
-      AGENT_REQUEST_TIMEOUT_MS: '5000',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
-      AGENT_TOOLS_FILE: file,
-      // The example templates: get_order's answer is shown with order_card.json.
-      AGENT_WIDGETS_DIR: join(__dirname, '..', 'examples', 'tools', 'widgets'),
-      ORDERS_API_TOKEN: 'api-secret',
-    });
+    ({ app, fake } = gateway);
   });
   afterAll(async () => {
-    await app?.close();
-    await fake?.close();
+    await gateway?.close();
     await api?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
     fake.reset();
@@ -231,7 +198,7 @@ describe('HTTP tools from the tools file', () => {
       textTurn('Done.'),
       textTurn('A title'),
     );
-    const res = await chatkit(app, user, { type: 'threads.create', params: { input: userInput('Please') } });
+    const res = await createThread(app, user, 'Please');
     expect(res.status).toBe(200);
     // Whatever the tool did, the turn ends with the model's answer and no error event.
     expect(res.events.some((e) => e.type === 'error')).toBe(false);
@@ -246,7 +213,7 @@ describe('HTTP tools from the tools file', () => {
 
   it('offers the configured tools with their JSON Schema parameters', async () => {
     fake.enqueue(textTurn('Hello.'), textTurn('A title'));
-    await chatkit(app, uniqueUser(), { type: 'threads.create', params: { input: userInput('Hi') } });
+    await createThread(app, uniqueUser(), 'Hi');
     const tools = (fake.requests[0].body as any).tools as any[];
     const getOrder = tools.find((t) => t.name === 'get_order');
     expect(getOrder).toMatchObject({
@@ -281,7 +248,7 @@ describe('HTTP tools from the tools file', () => {
     // The secret stays between the gateway and the API.
     expect(JSON.stringify(fake.requests.map((r) => r.body))).not.toContain('api-secret');
     // The answer's JSON also fills the tool's widget template, streamed and stored as a widget item.
-    const shown = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget').item;
+    const shown = widgetItem(res.events);
     expect(JSON.stringify(shown.widget)).toContain('Order A 17/x');
     expect(JSON.stringify(shown.widget)).toContain('Kettle');
     expect(shown.widget.children.at(-1).children[0]).toMatchObject({
@@ -299,7 +266,7 @@ describe('HTTP tools from the tools file', () => {
     const { res, output } = await callTool(uniqueUser(), 'get_order', { order_id: 'missing' });
     expect(output).toContain('HTTP 404 (the call failed)');
     expect(output).toContain('no such order');
-    expect(res.events.some((e) => e.type === 'thread.item.done' && e.item.type === 'widget')).toBe(false);
+    expect(widgetItem(res.events)).toBeUndefined();
   });
 
   it('sends the other arguments of a POST as a JSON body', async () => {
@@ -315,7 +282,7 @@ describe('HTTP tools from the tools file', () => {
 
   it('calls an OpenAPI operation: path, query and JSON body as the document describes them', async () => {
     fake.enqueue(textTurn('Hello.'), textTurn('A title'));
-    await chatkit(app, uniqueUser(), { type: 'threads.create', params: { input: userInput('Hi') } });
+    await createThread(app, uniqueUser(), 'Hi');
     expect(
       ((fake.requests[0].body as any).tools as any[]).find((t) => t.name === 'add_note_api'),
     ).toMatchObject({

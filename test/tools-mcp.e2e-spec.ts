@@ -6,21 +6,12 @@
  * server that is not there does not stop the gateway.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { stringify } from 'yaml';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { createThread } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
-import { startApp, uniqueUser, type TestApp } from 'test/support/test-app';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ordersServer } = require('./fixtures/mcp/mcp-test-servers.cjs') as {
-  ordersServer(seen: unknown[]): { connect(t: unknown): Promise<void>; close(): Promise<void> };
-};
+import { uniqueUser, type TestApp } from 'test/support/test-app';
+import { startMcpHttp, startToolsApp, writeToolsFile, type ToolsApp } from 'test/support/tool-servers';
 
 const STDIO_SERVER = join(__dirname, 'fixtures', 'mcp', 'mcp-test-servers.cjs');
 
@@ -30,54 +21,18 @@ const toolNames = (request: RecordedRequest): string[] =>
   ((request.body as any).tools ?? []).map((t: any) => t.name as string);
 const inputOf = (request: RecordedRequest): any[] => (request.body as any).input;
 
-/** A streamable HTTP MCP server on loopback, stateless: one MCP server object per request. */
-async function startMcpHttp(seen: any[]): Promise<{ url: string; close(): Promise<void> }> {
-  const http: Server = createServer((req, res) => {
-    if (req.method !== 'POST') {
-      res.writeHead(405).end();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const server = ordersServer(seen);
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      void server
-        .connect(transport)
-        .then(() => transport.handleRequest(req, res, JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    close: () =>
-      new Promise((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
-}
-
 describe('MCP servers from the tools file', () => {
   const seen: any[] = [];
   let mcp: Awaited<ReturnType<typeof startMcpHttp>>;
+  let gateway: ToolsApp;
   let fake: FakeOpenAI;
   let app: TestApp;
-  let dir: string;
 
   beforeAll(async () => {
     mcp = await startMcpHttp(seen);
-    fake = await FakeOpenAI.start();
-    dir = mkdtempSync(join(tmpdir(), 'tools-mcp-'));
-    const file = join(dir, 'tools.yaml');
-    writeFileSync(
-      file,
-      stringify({
+    gateway = await startToolsApp(
+      'tools-mcp-',
+      {
         mcp_servers: [
           {
             name: 'orders',
@@ -106,27 +61,19 @@ describe('MCP servers from the tools file', () => {
           // Nothing listens there: the gateway starts anyway and offers the other servers' tools.
           { name: 'gone', transport: 'streamable_http', url: 'http://127.0.0.1:9/mcp', timeout_ms: 1000 },
         ],
-      }),
+      },
+      {
+        env: {
+          ORDERS_MCP_TOKEN: 'orders-secret',
+          INVENTORY_TOKEN: 'inv-secret',
+        },
+      },
     );
-    app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      OPENAI_API: 'responses',
-      AGENT_MODEL: 'gpt-test',
-      AGENT_REQUEST_TIMEOUT_MS: '5000',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
-      AGENT_TOOLS_FILE: file,
-      ORDERS_MCP_TOKEN: 'orders-secret',
-      INVENTORY_TOKEN: 'inv-secret',
-    });
+    ({ app, fake } = gateway);
   });
   afterAll(async () => {
-    await app?.close();
-    await fake?.close();
+    await gateway?.close();
     await mcp?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
     fake.reset();
@@ -136,7 +83,7 @@ describe('MCP servers from the tools file', () => {
 
   async function ask(user: string, text: string, ...turns: Parameters<FakeOpenAI['enqueue']>) {
     fake.enqueue(...turns, textTurn('A title'));
-    const res = await chatkit(app, user, { type: 'threads.create', params: { input: userInput(text) } });
+    const res = await createThread(app, user, text);
     expect(res.status).toBe(200);
     return res;
   }
@@ -257,23 +204,18 @@ describe('MCP servers from the tools file', () => {
 
 describe('a tools file with a bad entry', () => {
   it('stops the start with a message naming the file, the section, the entry and the field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tools-bad-'));
-    const file = join(dir, 'tools.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        mcp_servers: [
-          { name: 'orders', transport: 'streamable_http', url: 'http://127.0.0.1:9/mcp' },
-          {
-            name: 'files',
-            transport: 'stdio',
-            command: 'node',
-            deny_tools: ['wipe'],
-            require_approval: ['wipe'],
-          },
-        ],
-      }),
-    );
+    const { dir, file } = writeToolsFile('tools-bad-', {
+      mcp_servers: [
+        { name: 'orders', transport: 'streamable_http', url: 'http://127.0.0.1:9/mcp' },
+        {
+          name: 'files',
+          transport: 'stdio',
+          command: 'node',
+          deny_tools: ['wipe'],
+          require_approval: ['wipe'],
+        },
+      ],
+    });
     try {
       const child = spawn(
         process.execPath,

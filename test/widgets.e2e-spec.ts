@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { AgentTools } from 'src/agent/agent-tools.registry';
 import { KNOWLEDGE_BASE_TOOL } from 'src/agent/prompt';
-import { chatkit, userInput } from 'test/support/chatkit-client';
+import { chatkit, createThread, userInput, widgetItem } from 'test/support/chatkit-client';
 import { FakeOpenAI, textTurn, toolCallTurn, type RecordedRequest } from 'test/support/fake-openai';
-import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
+import { agentOnFake, startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 
 const ROOT = join(__dirname, '..');
 const bodyOf = (request: RecordedRequest): any => request.body;
@@ -42,13 +42,7 @@ describe('tool results shown as widgets', () => {
     copyFileSync(join(ROOT, 'examples', 'tools', 'widgets', 'order_card.json'), join(dir, 'order_card.json'));
     fake = await FakeOpenAI.start();
     app = await startApp({
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_API_KEY: 'test',
-      AGENT_MODEL: 'gpt-test',
-      OPENAI_API: 'responses',
-      CHATKIT_HEARTBEAT_MS: '0',
-      RAG_SEED_DOCS: 'false',
-      RAG_EMBEDDINGS_MODEL: undefined,
+      ...agentOnFake(fake),
       RAG_SOURCES_WIDGET: 'true',
       AGENT_WIDGETS_DIR: dir,
     });
@@ -75,10 +69,7 @@ describe('tool results shown as widgets', () => {
       textTurn('Order A-17 has shipped.'),
       textTurn('Order A-17'),
     );
-    const res = await chatkit(app, user, {
-      type: 'threads.create',
-      params: { input: userInput('Where is order A-17?') },
-    });
+    const res = await createThread(app, user, 'Where is order A-17?');
     expect(res.status).toBe(200);
     const done = res.events.filter((e) => e.type === 'thread.item.done').map((e) => e.item);
     const widget = done.find((item) => item.type === 'widget');
@@ -117,12 +108,9 @@ describe('tool results shown as widgets', () => {
       textTurn('Order B-2 was not found.'),
       textTurn('Order B-2'),
     );
-    const res = await chatkit(app, uniqueUser(), {
-      type: 'threads.create',
-      params: { input: userInput('Where is order B-2?') },
-    });
+    const res = await createThread(app, uniqueUser(), 'Where is order B-2?');
     expect(res.status).toBe(200);
-    expect(res.events.some((e) => e.type === 'thread.item.done' && e.item.type === 'widget')).toBe(false);
+    expect(widgetItem(res.events)).toBeUndefined();
     expect(res.events.some((e) => e.type === 'error')).toBe(false);
     expect(JSON.parse((bodyOf(fake.requests[1]).input as any[]).at(-1).output)).toEqual(orders['B-2']);
   });
@@ -151,7 +139,7 @@ describe('tool results shown as widgets', () => {
       { type: 'threads.create', params: { input: userInput('When are train tickets refunded?') } },
       { org },
     );
-    const widget = res.events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget')?.item;
+    const widget = widgetItem(res.events);
     expect(widget).toBeDefined();
     const text = JSON.stringify(widget.widget);
     expect(text).toContain('"label":"[1]"');

@@ -37,6 +37,15 @@ export async function chatkit(
   };
 }
 
+/** Starts a thread whose first message is `text`: the whole turn, streamed. */
+export function createThread(app: TestApp, user: string, text: string): Promise<ChatKitResult> {
+  return chatkit(app, user, { type: 'threads.create', params: { input: userInput(text) } });
+}
+
+/** The widget item a stream finished (the first one), or undefined when it showed none. */
+export const widgetItem = (events: any[]): any =>
+  events.find((e) => e.type === 'thread.item.done' && e.item.type === 'widget')?.item;
+
 /**
  * Opens a stream and reads events until `stopWhen` says so, then disconnects (the user pressing
  * stop). Returns the events seen before the disconnect.

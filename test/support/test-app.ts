@@ -33,6 +33,20 @@ const BASE_ENV: Record<string, string> = {
   SHUTDOWN_GRACE_MS: '1000',
 };
 
+/**
+ * The settings of an app whose agent talks to `fake` over the Responses API, with no heartbeat
+ * frames in its streams and no knowledge base (nothing seeded, no embeddings model).
+ */
+export const agentOnFake = (fake: { baseURL: string }): Record<string, string | undefined> => ({
+  OPENAI_BASE_URL: fake.baseURL,
+  OPENAI_API_KEY: 'test',
+  OPENAI_API: 'responses',
+  AGENT_MODEL: 'gpt-test',
+  CHATKIT_HEARTBEAT_MS: '0',
+  RAG_SEED_DOCS: 'false',
+  RAG_EMBEDDINGS_MODEL: undefined,
+});
+
 /** How long startApp waits for the first connection (the app itself retries in the background). */
 const DATABASE_WAIT_MS = 60_000;
 
