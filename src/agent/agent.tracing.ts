@@ -14,6 +14,7 @@
  */
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { Model, ModelProvider, ModelRequest, ModelResponse, StreamEvent } from '@openai/agents';
+import { tokenDetail } from 'src/agent/agent-stream.mapper';
 import type { Responder } from 'src/chatkit/chatkit.ports';
 import { ATTR, spanningEvents, tracer, withSpan } from 'src/telemetry/tracer';
 
@@ -26,28 +27,23 @@ interface Usage {
 }
 type TokenDetails = Record<string, number> | Array<Record<string, number>>;
 
-/** A token count from the SDK's details (one record, or one per request of the response). */
-function detail(details: TokenDetails | undefined, key: string): number | undefined {
-  if (!details) return undefined;
-  const records = Array.isArray(details) ? details : [details];
-  let total: number | undefined;
-  for (const record of records) {
-    const value = record[key];
-    if (typeof value === 'number') total = (total ?? 0) + value;
-  }
-  return total;
-}
-
 function recordUsage(span: Span, usage: Usage | undefined, responseId?: string): void {
   if (!usage) return;
   span.setAttributes({
     [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: usage.inputTokens,
     [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: usage.outputTokens,
   });
-  const cached = detail(usage.inputTokensDetails, 'cached_tokens');
-  if (cached !== undefined) span.setAttribute(ATTR.GEN_AI_USAGE_CACHED_INPUT_TOKENS, cached);
-  const reasoning = detail(usage.outputTokensDetails, 'reasoning_tokens');
-  if (reasoning !== undefined) span.setAttribute(ATTR.GEN_AI_USAGE_REASONING_TOKENS, reasoning);
+  // Only what the server broke down: a count it did not report is absent, not 0.
+  if (usage.inputTokensDetails)
+    span.setAttribute(
+      ATTR.GEN_AI_USAGE_CACHED_INPUT_TOKENS,
+      tokenDetail(usage.inputTokensDetails, 'cached_tokens'),
+    );
+  if (usage.outputTokensDetails)
+    span.setAttribute(
+      ATTR.GEN_AI_USAGE_REASONING_TOKENS,
+      tokenDetail(usage.outputTokensDetails, 'reasoning_tokens'),
+    );
   if (responseId) span.setAttribute(ATTR.GEN_AI_RESPONSE_ID, responseId);
 }
 

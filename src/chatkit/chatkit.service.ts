@@ -123,6 +123,8 @@ export class ChatKitService {
     const span = tracer.startSpan(`chatkit ${request.type}`, {
       attributes: { [ATTR.CHATKIT_REQUEST_TYPE]: request.type },
     });
+    // Tracing off: the span records nothing, so no context to carry it (a read's hot path).
+    if (!span.isRecording()) return this.handleInSpan(ctx, request, signal);
     const parent = context.active();
     let result: ChatKitResult;
     try {

@@ -73,7 +73,10 @@ export function withSpan<T>(
   fn: (span: Span) => Promise<T>,
   kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
-  return tracer.startActiveSpan(name, { kind, attributes }, async (span) => {
+  const span = tracer.startSpan(name, { kind, attributes });
+  // Tracing off: nothing to record and no context to carry, just the call.
+  if (!span.isRecording()) return fn(span);
+  return context.with(trace.setSpan(context.active(), span), async () => {
     try {
       return await fn(span);
     } catch (error) {
