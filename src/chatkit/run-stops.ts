@@ -28,6 +28,8 @@ export const STOP_CHANNEL = 'chatkit_run_stop';
 const POLL_WITHOUT_LISTENER_MS = 1_000;
 const POLL_WITH_LISTENER_MS = 5_000;
 const RECONNECT_MS = 2_000;
+/** How long shutdown waits for the listener's goodbye before it drops the connection. */
+const CLOSE_WAIT_MS = 2_000;
 
 export class RunStoppedError extends Error {
   constructor() {
@@ -71,7 +73,21 @@ export class RunStops implements OnApplicationBootstrap, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
-    await this.listener?.end().catch(() => undefined);
+    const listener = this.listener;
+    if (!listener) return;
+    // A connection that stopped answering (its packets dropped on the way) never acknowledges the
+    // goodbye, and end() would wait for ever: after a moment the socket is dropped instead, so a
+    // shutdown during a network fault still ends.
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      listener.end().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!ended) listener.connection.stream.destroy();
   }
 
   /** Registers a run on this replica; a stop request for its thread aborts it. */
