@@ -10,6 +10,7 @@ import { databaseConfig, type DatabaseConfig } from 'src/config/database.config'
 import { DatabaseLifecycle } from 'src/database/database.lifecycle';
 import { EmbeddedPostgres } from 'src/database/embedded-postgres';
 import { JobLeaseEntity } from 'src/database/job-lease.entity';
+import { PreparedStatements } from 'src/database/prepared-statements';
 import { JobLeases } from 'src/database/job-leases';
 import { buildTypeOrmOptions } from 'src/database/typeorm.options';
 
@@ -40,7 +41,7 @@ class EmbeddedDatabaseModule {}
     }),
     TypeOrmModule.forFeature([JobLeaseEntity]),
   ],
-  providers: [DatabaseLifecycle, JobLeases],
-  exports: [DatabaseLifecycle, JobLeases],
+  providers: [DatabaseLifecycle, JobLeases, PreparedStatements],
+  exports: [DatabaseLifecycle, JobLeases, PreparedStatements],
 })
 export class DatabaseModule {}

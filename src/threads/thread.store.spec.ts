@@ -2,7 +2,10 @@ import { ThreadStore } from 'src/threads/thread.store';
 import type { RequestContext } from 'src/common/request-context';
 import type { ChatKitConfig } from 'src/config/chatkit.config';
 
-/** The store's reading of TypeORM's results, without a database: the repositories are faked. */
+/**
+ * The store's reading of its results, without a database: the repositories and the prepared
+ * statements are faked.
+ */
 describe('ThreadStore result shapes', () => {
   const ctx: RequestContext = { userId: 'u', isAdmin: false, requestId: 'r', metadata: {} };
   const config = { maxPageSize: 100 } as ChatKitConfig;
@@ -13,7 +16,8 @@ describe('ThreadStore result shapes', () => {
       delete: async () => result,
       manager: { query: async () => result },
     };
-    return new ThreadStore(repo as never, repo as never, repo as never, config);
+    const statements = { query: async () => result };
+    return new ThreadStore(repo as never, repo as never, repo as never, config, statements as never);
   };
   const thread = {
     id: 'thr_1',
@@ -41,6 +45,8 @@ describe('ThreadStore result shapes', () => {
       await storeAnswering([[{ id: 'a' }, { id: 'b' }, { id: 'c' }], 3]).deleteItemsAfter(ctx, 'thr_1', 'x'),
     ).toBe(3);
     expect(await storeAnswering([[], 0]).deleteItemsAfter(ctx, 'thr_1', 'x')).toBe(0);
+    // Outside a transaction the statement goes to pg itself, which answers the rows.
+    expect(await storeAnswering([{ id: 'a' }, { id: 'b' }]).deleteItemsAfter(ctx, 'thr_1', 'x')).toBe(2);
   });
 
   it('reads a first page checked with its thread: no row is "not found", a row of nulls an empty page', async () => {

@@ -36,6 +36,7 @@ import {
 import { AppException, ErrorCode } from 'src/common/app.exception';
 import type { RequestContext } from 'src/common/request-context';
 import { chatkitConfig, type ChatKitConfig } from 'src/config/chatkit.config';
+import { PreparedStatements } from 'src/database/prepared-statements';
 import { FeedbackEntity } from 'src/threads/feedback.entity';
 import { ThreadItemEntity } from 'src/threads/thread-item.entity';
 import { ThreadEntity } from 'src/threads/thread.entity';
@@ -109,6 +110,7 @@ export class ThreadStore {
     @InjectRepository(ThreadItemEntity) private readonly itemRepo: Repository<ThreadItemEntity>,
     @InjectRepository(FeedbackEntity) private readonly feedbackRepo: Repository<FeedbackEntity>,
     @Inject(chatkitConfig.KEY) private readonly config: ChatKitConfig,
+    private readonly statements: PreparedStatements,
   ) {}
 
   /** Runs `work` in one transaction; store calls given the manager join it. */
@@ -116,8 +118,12 @@ export class ThreadStore {
     return this.threadRepo.manager.transaction(work);
   }
 
-  private db(manager?: EntityManager): EntityManager {
-    return manager ?? this.threadRepo.manager;
+  /**
+   * One statement written out: in `manager`'s transaction when given, else as a prepared
+   * statement on the pool (the turn's and the reads' statements: see PreparedStatements).
+   */
+  private sql<T extends object>(text: string, params: unknown[], manager?: EntityManager): Promise<T[]> {
+    return manager ? manager.query(text, params) : this.statements.query<T>(text, params);
   }
 
   private threads(manager?: EntityManager): Repository<ThreadEntity> {
@@ -148,10 +154,11 @@ export class ThreadStore {
   async loadThread(ctx: RequestContext, threadId: string, manager?: EntityManager): Promise<ThreadMetadata> {
     // Written out: every items.list runs it, and building it with the repository's query builder
     // cost more CPU than the rest of the query.
-    const rows: ThreadTextRow[] = await this.db(manager).query(
+    const rows = await this.sql<ThreadTextRow>(
       `SELECT id, title, status, allowed_image_domains, metadata, ${WIRE_CREATED_AT} FROM threads
         WHERE id = $1 AND user_id = $2 AND org_id = $3`,
       [threadId, ctx.userId, ctx.orgId ?? ''],
+      manager,
     );
     if (!rows.length) throw AppException.notFound('thread');
     return threadOfTextRow(rows[0]);
@@ -181,7 +188,7 @@ export class ThreadStore {
       cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($4, $5)`;
     }
     // Keyset page: a row-value comparison on the (user_id, org_id, created_at, id) index.
-    const rows: ThreadTextRow[] = await this.threadRepo.query(
+    const rows = await this.sql<ThreadTextRow>(
       `SELECT id, title, status, allowed_image_domains, metadata, ${WIRE_CREATED_AT} FROM threads
         WHERE user_id = $1 AND org_id = $2 ${cursorSql}
         ORDER BY threads.created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT $3`,
@@ -235,11 +242,13 @@ export class ThreadStore {
       cursorSql = `AND (created_at, id) ${desc ? '<' : '>'} ($5, $6)`;
     }
     // Keyset page with the hidden types filtered before the limit, on idx_thread_items_page.
-    const rows: ItemTextRow[] = await this.db(manager).query(
+    params.push(limit + 1);
+    const rows = await this.sql<ItemTextRow>(
       `SELECT id, ${WIRE_CREATED_AT}, payload FROM thread_items
         WHERE thread_id = $1 AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4 ${cursorSql}
-        ORDER BY thread_items.created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`,
+        ORDER BY thread_items.created_at ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'} LIMIT $${params.length}`,
       params,
+      manager,
     );
     return toPage(rows.map(itemOfTextRow), limit);
   }
@@ -256,15 +265,16 @@ export class ThreadStore {
     manager?: EntityManager,
   ): Promise<Page<ThreadItem>> {
     const order = desc ? 'DESC' : 'ASC';
-    const rows: (ItemTextRow | { id: null })[] = await this.db(manager).query(
+    const rows = await this.sql<ItemTextRow | { id: null }>(
       `SELECT i.id, i.created_at, i.payload FROM threads t
          LEFT JOIN LATERAL (
            SELECT id, ${WIRE_CREATED_AT}, payload, thread_items.created_at AS at FROM thread_items
             WHERE thread_id = t.id AND NOT (type = ANY($2::text[])) AND user_id = $3 AND org_id = $4
-            ORDER BY thread_items.created_at ${order}, id ${order} LIMIT ${limit + 1}) i ON true
+            ORDER BY thread_items.created_at ${order}, id ${order} LIMIT $5) i ON true
         WHERE t.id = $1 AND t.user_id = $3 AND t.org_id = $4
         ORDER BY i.at ${order}, i.id ${order}`,
-      params,
+      [...params, limit + 1],
+      manager,
     );
     if (!rows.length) throw AppException.notFound('thread');
     const items = rows[0].id === null ? [] : (rows as ItemTextRow[]);
@@ -314,7 +324,7 @@ export class ThreadStore {
     item: ThreadItem,
     manager?: EntityManager,
   ): Promise<void> {
-    const rows: unknown[] = await this.db(manager).query(
+    const rows = await this.sql(
       `INSERT INTO thread_items (thread_id, id, user_id, org_id, type, created_at, payload)
        SELECT $1::varchar, $2::varchar, t.user_id, t.org_id, $3::varchar, $4::timestamptz, $5::jsonb FROM threads t
         WHERE t.id = $1 AND t.user_id = $6 AND t.org_id = $7
@@ -329,6 +339,7 @@ export class ThreadStore {
         ctx.userId,
         ctx.orgId ?? '',
       ],
+      manager,
     );
     if (!rows.length) throw AppException.notFound('thread');
   }
@@ -353,13 +364,14 @@ export class ThreadStore {
     itemId: string,
     manager?: EntityManager,
   ): Promise<number> {
-    const result: unknown = await this.db(manager).query(
+    const result: unknown = await this.sql(
       `DELETE FROM thread_items i USING threads t, thread_items pivot
         WHERE i.thread_id = $1 AND t.id = i.thread_id AND t.user_id = $3 AND t.org_id = $4
           AND pivot.thread_id = $1 AND pivot.id = $2
           AND (i.created_at, i.id) > (pivot.created_at, pivot.id)
         RETURNING i.id`,
       [threadId, itemId, ctx.userId, ctx.orgId ?? ''],
+      manager,
     );
     return affectedRows(result);
   }
@@ -380,9 +392,10 @@ export class ThreadStore {
     claim: LeaseClaim,
     historyLimit = 0,
   ): Promise<TurnStart> {
-    const rows: Array<ThreadRow & { leased: boolean; busy_for_s: number | null; history: ItemRow[] | null }> =
-      await this.threadRepo.query(
-        `WITH t AS (
+    const rows = await this.sql<
+      ThreadRow & { leased: boolean; busy_for_s: number | null; history: ItemRow[] | null }
+    >(
+      `WITH t AS (
          SELECT id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at FROM threads
           WHERE id = $1 AND user_id = $2 AND org_id = $3),
        lease AS (
@@ -408,19 +421,19 @@ export class ThreadStore {
                          WHERE i.thread_id = t.id AND i.user_id = t.user_id AND i.org_id = t.org_id
                          ORDER BY created_at DESC, id DESC LIMIT $10) h) END AS history
          FROM t`,
-        [
-          threadId,
-          ctx.userId,
-          ctx.orgId ?? '',
-          claim.owner,
-          `${claim.ttlMs} milliseconds`,
-          message.id,
-          message.type,
-          message.created_at,
-          JSON.stringify({ ...message, thread_id: threadId }),
-          Math.max(0, historyLimit - 1),
-        ],
-      );
+      [
+        threadId,
+        ctx.userId,
+        ctx.orgId ?? '',
+        claim.owner,
+        `${claim.ttlMs} milliseconds`,
+        message.id,
+        message.type,
+        message.created_at,
+        JSON.stringify({ ...message, thread_id: threadId }),
+        Math.max(0, historyLimit - 1),
+      ],
+    );
     const row = rows[0];
     if (!row) throw AppException.notFound('thread');
     const thread = toThread(row);
@@ -440,7 +453,7 @@ export class ThreadStore {
     claim: LeaseClaim,
   ): Promise<void> {
     const columns = threadColumns(thread);
-    await this.threadRepo.query(
+    await this.sql(
       `WITH t AS (
          INSERT INTO threads (id, user_id, org_id, title, status, allowed_image_domains, metadata, created_at)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::timestamptz)
@@ -526,7 +539,7 @@ export class ThreadStore {
       );
     }
     if (!parts.length) return;
-    await this.threadRepo.query(
+    await this.sql(
       `WITH t AS (SELECT id, user_id, org_id FROM threads WHERE id = $1 AND user_id = $2 AND org_id = $3),
        ${parts.join(',\n       ')}
        SELECT 1`,
