@@ -11,7 +11,8 @@
  * - [create] [add] [items] [threads]: the gateway's CPU time (utime + stime from /proc/<pid>/stat)
  *   per operation over `--ops` operations at `--concurrency`, after `--warmup` unmeasured ones:
  *   threads.create and threads.add_user_message read to the end of the stream (the model answers
- *   with 12 text deltas, no delay), items.list of 20 items, threads.list of 20 threads;
+ *   with 12 text deltas, no delay), items.list of 20 items, threads.list of 20 threads; these and
+ *   the floors are measured in turn, `--rounds` times over, and each row gives the median;
  * - [floors]: the same answer through a bare Agents SDK streamed run and through the bare `openai`
  *   client (each in its own process, no tools, no database, no HTTP server), and a bare `node:http`
  *   server answering a canned ChatKit-like stream of about twenty events, CPU per operation;
@@ -26,7 +27,7 @@
  *   once all clients disconnected (the fake model's open requests and the active-streams gauge).
  *
  *   npm run bench:turn -- [--embedded] [--only create,add,items,threads,floors,sql,ttft,rss] \
- *     [--ops 400] [--concurrency 4] [--warmup 40] [--rate 50] [--seconds 20] [--streams 1000] \
+ *     [--ops 400] [--rounds 3] [--concurrency 4] [--warmup 40] [--rate 50] [--seconds 20] [--streams 1000] \
  *     [--sql-turns 5] [--skip-build] [--root <another checkout, built>] \
  *     [--pg postgres://postgres@127.0.0.1:5432/postgres]
  *
@@ -68,6 +69,7 @@ const { values } = parseArgs({
     embedded: { type: 'boolean', default: false },
     only: { type: 'string', default: ALL.join(',') },
     ops: { type: 'string', default: '400' },
+    rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '40' },
     rate: { type: 'string', default: '50' },
@@ -93,6 +95,7 @@ const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const streamCount = Number(values.streams);
 const sqlTurns = Number(values['sql-turns']);
+const rounds = Number(values.rounds);
 
 const FAST: StreamedAnswer = { deltas: 12, deltaDelayMs: 0 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -189,112 +192,196 @@ async function cpuPerOp(
 }
 
 const failNote = (failures: number) => (failures ? `${failures} failed` : '');
-/** The notes of a CPU row: failures, and how much of the figure idle CPU over as long would be. */
-const cpuNote = (r: { failures: number; idlePerOp: number }) =>
-  [`idle share ≈ ${ms(r.idlePerOp)}`, failNote(r.failures)].filter(Boolean).join('; ');
-
 // ------------------------------------------------------------------------------ rows
 
-async function createRow(g: Gateway, sdkFloor: number | undefined): Promise<void> {
-  const measured = await cpuPerOp(g, 'threads.create', async (worker, n) => {
-    await createThread(g.server.url, `bench-${g.run}-c-${worker}`, `question ${n}`);
-  });
-  rows.push({
-    row: 'threads.create (full turn, with title) — server CPU ms/op',
-    value: ms(measured.perOp),
-    target: sdkFloor === undefined ? '≤ SDK floor + 1.5' : `≤ ${ms(sdkFloor + 1.5)} (SDK floor + 1.5)`,
-    met: sdkFloor === undefined ? undefined : measured.perOp <= sdkFloor + 1.5,
-    notes: cpuNote(measured),
-  });
-}
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const listed = (values: number[]) => values.map((v) => ms(v)).join(', ');
 
-async function addRow(g: Gateway, sdkFloor: number | undefined): Promise<void> {
-  // Ten threads per worker, used in turn, so no thread grows past a dozen turns of history.
-  const threads = await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      const list: string[] = [];
-      for (let t = 0; t < 10; t++)
-        list.push(await createThread(g.server.url, `bench-${g.run}-a-${worker}`, `topic ${t}`));
-      return list;
-    }),
-  );
-  const measured = await cpuPerOp(g, 'threads.add_user_message', async (worker, n) => {
-    await addMessage(g.server.url, `bench-${g.run}-a-${worker}`, threads[worker][n % 10], `and then ${n}?`);
-  });
-  rows.push({
-    row: 'threads.add_user_message (full turn) — server CPU ms/op',
-    value: ms(measured.perOp),
-    target: sdkFloor === undefined ? '≤ SDK floor + 1' : `≤ ${ms(sdkFloor + 1)} (SDK floor + 1)`,
-    met: sdkFloor === undefined ? undefined : measured.perOp <= sdkFloor + 1,
-    notes: cpuNote(measured),
-  });
+/** One CPU measure per round, and what its rows say about it. */
+interface Series {
+  perOp: number[];
+  idlePerOp: number[];
+  failures: number;
 }
+const newSeries = (): Series => ({ perOp: [], idlePerOp: [], failures: 0 });
+function record(series: Series, measured: { perOp: number; failures: number; idlePerOp: number }): void {
+  series.perOp.push(measured.perOp);
+  series.idlePerOp.push(measured.idlePerOp);
+  series.failures += measured.failures;
+}
+/** The notes of a CPU row: each round's figure, idle CPU over as long, failures. */
+const seriesNote = (series: Series): string =>
+  [
+    series.perOp.length > 1 ? `rounds ${listed(series.perOp)}` : '',
+    `idle share ≈ ${ms(median(series.idlePerOp))}`,
+    failNote(series.failures),
+  ]
+    .filter(Boolean)
+    .join('; ');
 
-async function itemsRow(g: Gateway): Promise<void> {
-  // One thread of ten turns (twenty items) per worker.
-  const threads = await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      const user = `bench-${g.run}-i-${worker}`;
-      const id = await createThread(g.server.url, user, 'first');
-      for (let t = 1; t < 10; t++) await addMessage(g.server.url, user, id, `turn ${t}`);
-      return id;
-    }),
-  );
-  const page = await jsonRequest<{ data: unknown[] }>(g.server.url, `bench-${g.run}-i-0`, {
+/**
+ * The CPU rows: the floors and the gateway's operations measured in turn, `--rounds` times over,
+ * so that each gateway figure has floors measured minutes, not a quarter of an hour, from it (the
+ * speed of this shared machine drifts). Each row gives the median over the rounds; a turn's
+ * target compares, round by round, the turn with the SDK floor of the same round, and takes the
+ * median of those differences.
+ */
+async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
+  const floors = only.has('floors');
+  // Ten threads per add worker, used in turn, so no thread grows past a dozen turns of history
+  // however many rounds run; one thread of ten turns (twenty items) per items worker; twenty
+  // threads per threads worker.
+  const addThreads = only.has('add')
+    ? await Promise.all(
+        Array.from({ length: concurrency }, async (_, worker) => {
+          const list: string[] = [];
+          for (let t = 0; t < 10; t++)
+            list.push(await createThread(g.server.url, `bench-${g.run}-a-${worker}`, `topic ${t}`));
+          return list;
+        }),
+      )
+    : [];
+  const itemThreads = only.has('items')
+    ? await Promise.all(
+        Array.from({ length: concurrency }, async (_, worker) => {
+          const user = `bench-${g.run}-i-${worker}`;
+          const id = await createThread(g.server.url, user, 'first');
+          for (let t = 1; t < 10; t++) await addMessage(g.server.url, user, id, `turn ${t}`);
+          return id;
+        }),
+      )
+    : [];
+  if (only.has('threads'))
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, worker) => {
+        for (let t = 0; t < 20; t++)
+          await createThread(g.server.url, `bench-${g.run}-t-${worker}`, `thread ${t}`);
+      }),
+    );
+  const itemsBody = (worker: number) => ({
     type: 'items.list',
-    params: { thread_id: threads[0], limit: 20 },
+    params: { thread_id: itemThreads[worker], limit: 20 },
   });
-  const measured = await cpuPerOp(g, 'items.list', async (worker) => {
-    await jsonRequest(g.server.url, `bench-${g.run}-i-${worker}`, {
-      type: 'items.list',
-      params: { thread_id: threads[worker], limit: 20 },
-    });
-  });
-  rows.push({
-    row: `items.list (${page.data.length} items) — server CPU ms/op`,
-    value: ms(measured.perOp),
+  const threadsBody = { type: 'threads.list', params: { limit: 20 } };
+  const itemCount = only.has('items')
+    ? (await jsonRequest<{ data: unknown[] }>(g.server.url, `bench-${g.run}-i-0`, itemsBody(0))).data.length
+    : 0;
+  const threadCount = only.has('threads')
+    ? (await jsonRequest<{ data: unknown[] }>(g.server.url, `bench-${g.run}-t-0`, threadsBody)).data.length
+    : 0;
+
+  const sdk: number[] = [];
+  const openai: number[] = [];
+  const http = newSeries();
+  const create = newSeries();
+  const add = newSeries();
+  const items = newSeries();
+  const threads = newSeries();
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    if (floors) {
+      const run = { baseURL, ops, concurrency, warmup };
+      sdk.push(await measureClientFloor('sdk', run));
+      log(`floor: Agents SDK streamed run ${ms(sdk.at(-1))} ms CPU each`);
+      openai.push(await measureClientFloor('openai', run));
+      log(`floor: openai client stream ${ms(openai.at(-1))} ms CPU each`);
+      record(http, await httpFloor());
+      log(`floor: node:http canned SSE ${ms(http.perOp.at(-1))} ms CPU each`);
+    }
+    if (only.has('create'))
+      record(
+        create,
+        await cpuPerOp(g, 'threads.create', async (worker, n) => {
+          await createThread(g.server.url, `bench-${g.run}-c-${worker}`, `question ${round}.${n}`);
+        }),
+      );
+    if (only.has('add'))
+      record(
+        add,
+        await cpuPerOp(g, 'threads.add_user_message', async (worker, n) => {
+          const thread = addThreads[worker][n % 10];
+          await addMessage(g.server.url, `bench-${g.run}-a-${worker}`, thread, `and then ${round}.${n}?`);
+        }),
+      );
+    if (only.has('items'))
+      record(
+        items,
+        await cpuPerOp(g, 'items.list', async (worker) => {
+          await jsonRequest(g.server.url, `bench-${g.run}-i-${worker}`, itemsBody(worker));
+        }),
+      );
+    if (only.has('threads'))
+      record(
+        threads,
+        await cpuPerOp(g, 'threads.list', async (worker) => {
+          await jsonRequest(g.server.url, `bench-${g.run}-t-${worker}`, threadsBody);
+        }),
+      );
+  }
+
+  if (floors)
+    rows.push(
+      {
+        row: 'floor: bare Agents SDK streamed run (no tools, no DB, no HTTP server) — CPU ms/run',
+        value: ms(median(sdk)),
+        target: '—',
+        notes: sdk.length > 1 ? `rounds ${listed(sdk)}` : '',
+      },
+      {
+        row: 'floor: bare `openai` client streaming the same answer — CPU ms/stream',
+        value: ms(median(openai)),
+        target: '—',
+        notes: openai.length > 1 ? `rounds ${listed(openai)}` : '',
+      },
+      {
+        row: 'floor: bare `node:http` canned SSE (~20 events) — server CPU ms/op',
+        value: ms(median(http.perOp)),
+        target: '—',
+        notes: [http.perOp.length > 1 ? `rounds ${listed(http.perOp)}` : '', failNote(http.failures)]
+          .filter(Boolean)
+          .join('; '),
+      },
+    );
+  /** A turn's row: its target is the SDK floor of the same round plus `allowed`. */
+  const turnRow = (row: string, series: Series, allowed: number): Row => {
+    if (!floors)
+      return {
+        row,
+        value: ms(median(series.perOp)),
+        target: `≤ SDK floor + ${allowed}`,
+        notes: seriesNote(series),
+      };
+    const excess = median(series.perOp.map((v, i) => v - sdk[i]));
+    return {
+      row,
+      value: ms(median(series.perOp)),
+      target: `≤ SDK floor + ${allowed} (${ms(median(sdk) + allowed)})`,
+      met: excess <= allowed,
+      notes: `${excess >= 0 ? '+' : ''}${ms(excess)} over the SDK floor of the same round (median); ${seriesNote(series)}`,
+    };
+  };
+  if (only.has('create'))
+    rows.push(turnRow('threads.create (full turn, with title) — server CPU ms/op', create, 1.5));
+  if (only.has('add')) rows.push(turnRow('threads.add_user_message (full turn) — server CPU ms/op', add, 1));
+  const readRow = (row: string, series: Series): Row => ({
+    row,
+    value: ms(median(series.perOp)),
     target: '≤ 0.50',
-    met: measured.perOp <= 0.5,
-    notes: cpuNote(measured),
+    met: median(series.perOp) <= 0.5,
+    notes: seriesNote(series),
   });
+  if (only.has('items')) rows.push(readRow(`items.list (${itemCount} items) — server CPU ms/op`, items));
+  if (only.has('threads'))
+    rows.push(readRow(`threads.list (${threadCount} threads) — server CPU ms/op`, threads));
 }
 
-async function threadsRow(g: Gateway): Promise<void> {
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      for (let t = 0; t < 20; t++)
-        await createThread(g.server.url, `bench-${g.run}-t-${worker}`, `thread ${t}`);
-    }),
-  );
-  const page = await jsonRequest<{ data: unknown[] }>(g.server.url, `bench-${g.run}-t-0`, {
-    type: 'threads.list',
-    params: { limit: 20 },
-  });
-  const measured = await cpuPerOp(g, 'threads.list', async (worker) => {
-    await jsonRequest(g.server.url, `bench-${g.run}-t-${worker}`, {
-      type: 'threads.list',
-      params: { limit: 20 },
-    });
-  });
-  rows.push({
-    row: `threads.list (${page.data.length} threads) — server CPU ms/op`,
-    value: ms(measured.perOp),
-    target: '≤ 0.50',
-    met: measured.perOp <= 0.5,
-    notes: cpuNote(measured),
-  });
-}
-
-/** The three floors; returns the SDK's, which the turn targets are relative to. */
-async function floorRows(baseURL: string): Promise<number> {
-  const run = { baseURL, ops, concurrency, warmup };
-  const sdk = await measureClientFloor('sdk', run);
-  log(`floor: Agents SDK streamed run ${ms(sdk)} ms CPU each`);
-  const openai = await measureClientFloor('openai', run);
-  log(`floor: openai client stream ${ms(openai)} ms CPU each`);
+/** The bare node:http floor: its own process, driven like the gateway, CPU from /proc. */
+async function httpFloor(): Promise<{ perOp: number; failures: number; idlePerOp: number }> {
   const http = await startHttpFloor();
-  let perOp: number;
-  let failures: number;
   try {
     const body = { type: 'threads.create', params: { input: userInput('hello') } };
     const one = async (): Promise<void> => {
@@ -304,34 +391,12 @@ async function floorRows(baseURL: string): Promise<number> {
     await drive(warmup, one);
     await sleep(250);
     const before = cpuMsOf(http.pid);
-    failures = await drive(ops, one);
+    const failures = await drive(ops, one);
     await sleep(250);
-    perOp = (cpuMsOf(http.pid) - before) / ops;
-    log(`floor: node:http canned SSE ${ms(perOp)} ms CPU each`);
+    return { perOp: (cpuMsOf(http.pid) - before) / ops, failures, idlePerOp: 0 };
   } finally {
     await http.stop();
   }
-  rows.push(
-    {
-      row: 'floor: bare Agents SDK streamed run (no tools, no DB, no HTTP server) — CPU ms/run',
-      value: ms(sdk),
-      target: '—',
-      notes: '',
-    },
-    {
-      row: 'floor: bare `openai` client streaming the same answer — CPU ms/stream',
-      value: ms(openai),
-      target: '—',
-      notes: '',
-    },
-    {
-      row: 'floor: bare `node:http` canned SSE (~20 events) — server CPU ms/op',
-      value: ms(perOp),
-      target: '—',
-      notes: failNote(failures),
-    },
-  );
-  return sdk;
 }
 
 async function sqlRows(g: Gateway, counts: () => Promise<RoundTripCounts>): Promise<void> {
@@ -697,12 +762,8 @@ async function main(): Promise<void> {
     idleCpuPerS = (cpuMsOf(server.pid) - idleStart) / 5;
     log(`gateway idle CPU ${idleCpuPerS.toFixed(1)} ms/s`);
 
-    let sdkFloor: number | undefined;
-    if (only.has('floors')) sdkFloor = await floorRows(fake.baseURL);
-    if (only.has('create')) await createRow(g, sdkFloor);
-    if (only.has('add')) await addRow(g, sdkFloor);
-    if (only.has('items')) await itemsRow(g);
-    if (only.has('threads')) await threadsRow(g);
+    if (['floors', 'create', 'add', 'items', 'threads'].some((key) => only.has(key)))
+      await cpuRows(g, fake.baseURL);
     if (only.has('sql')) {
       if (counts) await sqlRows(g, counts);
       else
