@@ -53,7 +53,7 @@ describe('PreparedStatements', () => {
     expect(a.sent[1].name).toBe(a.sent[0].name);
     // A session can outlive its connection: a new one must not reuse the old one's names.
     expect(b.sent[0].name).not.toBe(a.sent[0].name);
-    expect(b.sent[1].name).toBe(b.sent[0].name.replace(/_1$/, '_2'));
+    expect(b.sent[1].name).toBe(b.sent[0].name?.replace(/_1$/, '_2'));
     expect(a.released).toEqual([undefined, undefined]);
   });
 
