@@ -13,7 +13,8 @@
  *   threads.create and threads.add_user_message read to the end of the stream (the model answers
  *   with 12 text deltas, no delay), items.list of 20 items, threads.list of 20 threads; these and
  *   the floors are measured in turn, `--rounds` times over, and each row gives the median;
- * - [floors]: the same answer through a bare Agents SDK streamed run and through the bare `openai`
+ * - [floors]: the same answer through a bare Agents SDK streamed run (and one given the input of an
+ *   add turn: ten messages and an abort signal), through the bare `openai`
  *   client (each in its own process, no tools, no database, no HTTP server), and a bare `node:http`
  *   server answering a canned ChatKit-like stream of about twenty events, CPU per operation;
  * - [sql] (server database only): SQL round trips per add_user_message and per create turn, from
@@ -200,6 +201,7 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 const listed = (values: number[]) => values.map((v) => ms(v)).join(', ');
+const signed = (n: number) => `${n >= 0 ? '+' : ''}${ms(n)}`;
 
 /** One CPU measure per round, and what its rows say about it. */
 interface Series {
@@ -275,6 +277,7 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
     : 0;
 
   const sdk: number[] = [];
+  const sdkHistory: number[] = [];
   const openai: number[] = [];
   const http = newSeries();
   const create = newSeries();
@@ -287,6 +290,8 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
       const run = { baseURL, ops, concurrency, warmup };
       sdk.push(await measureClientFloor('sdk', run));
       log(`floor: Agents SDK streamed run ${ms(sdk.at(-1))} ms CPU each`);
+      sdkHistory.push(await measureClientFloor('sdk-history', run));
+      log(`floor: Agents SDK streamed run with an add turn's input ${ms(sdkHistory.at(-1))} ms CPU each`);
       openai.push(await measureClientFloor('openai', run));
       log(`floor: openai client stream ${ms(openai.at(-1))} ms CPU each`);
       record(http, await httpFloor());
@@ -332,6 +337,12 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
         notes: sdk.length > 1 ? `rounds ${listed(sdk)}` : '',
       },
       {
+        row: 'floor: the same SDK run with the input of an add turn (its last 10 messages) and an abort signal — CPU ms/run',
+        value: ms(median(sdkHistory)),
+        target: '—',
+        notes: sdkHistory.length > 1 ? `rounds ${listed(sdkHistory)}` : '',
+      },
+      {
         row: 'floor: bare `openai` client streaming the same answer — CPU ms/stream',
         value: ms(median(openai)),
         target: '—',
@@ -347,7 +358,7 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
       },
     );
   /** A turn's row: its target is the SDK floor of the same round plus `allowed`. */
-  const turnRow = (row: string, series: Series, allowed: number): Row => {
+  const turnRow = (row: string, series: Series, allowed: number, sameInput?: number[]): Row => {
     if (!floors)
       return {
         row,
@@ -361,12 +372,21 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
       value: ms(median(series.perOp)),
       target: `≤ SDK floor + ${allowed} (${ms(median(sdk) + allowed)})`,
       met: excess <= allowed,
-      notes: `${excess >= 0 ? '+' : ''}${ms(excess)} over the SDK floor of the same round (median); ${seriesNote(series)}`,
+      notes: [
+        `${signed(excess)} over the SDK floor of the same round (median)`,
+        sameInput
+          ? `${signed(median(series.perOp.map((v, i) => v - sameInput[i])))} over the SDK run with the same input`
+          : '',
+        seriesNote(series),
+      ]
+        .filter(Boolean)
+        .join('; '),
     };
   };
   if (only.has('create'))
     rows.push(turnRow('threads.create (full turn, with title) — server CPU ms/op', create, 1.5));
-  if (only.has('add')) rows.push(turnRow('threads.add_user_message (full turn) — server CPU ms/op', add, 1));
+  if (only.has('add'))
+    rows.push(turnRow('threads.add_user_message (full turn) — server CPU ms/op', add, 1, sdkHistory));
   const readRow = (row: string, series: Series): Row => ({
     row,
     value: ms(median(series.perOp)),

@@ -5,6 +5,10 @@
  * - `sdk`: one Agents SDK `Runner` with an `OpenAIProvider` (Responses API, tracing off, as the
  *   gateway builds it) streaming runs of a tool-less agent from the fake model and reading every
  *   event: what any gateway built on the SDK pays per turn before it stores or sends anything;
+ * - `sdk-history`: the same run with what the gateway gives the SDK on an add turn of the
+ *   benchmark: its last ten messages (as the gateway converts them: user text, completed assistant
+ *   messages), the question last, and an abort signal. The SDK copies and tracks every input item
+ *   on every run, so this is its own cost for that turn, not the gateway's;
  * - `openai`: the bare `openai` client streaming the same response and reading every event;
  * - `http`: a bare `node:http` server that reads a JSON body and answers with a canned ChatKit-like
  *   SSE stream of about twenty events; the parent drives it and reads its CPU from /proc.
@@ -18,9 +22,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { Agent, OpenAIProvider, Runner, setTraceProcessors, setTracingDisabled } from '@openai/agents';
+import {
+  Agent,
+  OpenAIProvider,
+  Runner,
+  setTraceProcessors,
+  setTracingDisabled,
+  type AgentInputItem,
+} from '@openai/agents';
 
-export type FloorKind = 'sdk' | 'openai' | 'http';
+export type FloorKind = 'sdk' | 'sdk-history' | 'openai' | 'http';
 
 interface FloorRun {
   baseURL: string;
@@ -36,7 +47,7 @@ const ROOT = join(__dirname, '..', '..');
 const MODEL = 'gpt-4.1-mini';
 
 /** Runs one client-side floor in a child process; CPU ms per run. */
-export async function measureClientFloor(kind: 'sdk' | 'openai', run: FloorRun): Promise<number> {
+export async function measureClientFloor(kind: Exclude<FloorKind, 'http'>, run: FloorRun): Promise<number> {
   const child = fork(__filename, [kind, JSON.stringify(run)], {
     cwd: ROOT,
     execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
@@ -97,7 +108,21 @@ async function measure(run: FloorRun, one: (i: number) => Promise<void>): Promis
   );
 }
 
-async function sdkFloor(run: FloorRun): Promise<void> {
+/**
+ * The input the gateway builds for a question on a thread with more turns than it sends: its last
+ * AGENT_HISTORY_MESSAGES (10) messages, the question last (history.converter.ts shapes).
+ */
+export function historyInput(i: number): AgentInputItem[] {
+  const answer = Array.from({ length: 12 }, (_, w) => `word${w + 1}`).join(' ');
+  const items: AgentInputItem[] = [];
+  for (let turn = 4; turn >= 0; turn--) {
+    items.push({ role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: answer }] });
+    items.push({ role: 'user', content: `and then ${i - turn}?` });
+  }
+  return items;
+}
+
+async function sdkFloor(run: FloorRun, withHistory: boolean): Promise<void> {
   setTraceProcessors([]);
   setTracingDisabled(true);
   const client = new OpenAI({ apiKey: 'bench', baseURL: run.baseURL, maxRetries: 0 });
@@ -107,7 +132,9 @@ async function sdkFloor(run: FloorRun): Promise<void> {
   });
   const agent = new Agent({ name: 'Assistant', instructions: 'You are a helpful assistant.', model: MODEL });
   await measure(run, async (i) => {
-    const result = await runner.run(agent, `question ${i}`, { stream: true });
+    const result = withHistory
+      ? await runner.run(agent, historyInput(i), { stream: true, signal: new AbortController().signal })
+      : await runner.run(agent, `question ${i}`, { stream: true });
     for await (const event of result) void event;
     await result.completed;
   });
@@ -198,7 +225,12 @@ async function httpFloor(): Promise<void> {
 if (require.main === module) {
   const kind = process.argv[2] as FloorKind;
   const run = kind === 'http' ? undefined : (JSON.parse(process.argv[3]) as FloorRun);
-  const done = kind === 'http' ? httpFloor() : kind === 'sdk' ? sdkFloor(run!) : openaiFloor(run!);
+  const done =
+    kind === 'http'
+      ? httpFloor()
+      : kind === 'openai'
+        ? openaiFloor(run!)
+        : sdkFloor(run!, kind === 'sdk-history');
   done.catch((error: unknown) => {
     console.error(error);
     process.exit(1);
