@@ -109,6 +109,47 @@ describe('database round trips of one agent turn', () => {
     expect(createTrips.length).toBeLessThanOrEqual(CREATE_MAX_ROUND_TRIPS);
   });
 
+  it('reads only what the model is sent: the last AGENT_HISTORY_MESSAGES (10) messages of a longer thread', async () => {
+    const user = uniqueUser('trips');
+    fake.enqueue(textTurn('answer 0'), textTurn('Counting'));
+    const created = await chatkit(app, user, {
+      type: 'threads.create',
+      params: { input: userInput('question 0') },
+    });
+    const threadId: string = created.events[0].thread.id;
+    const ask = (text: string) =>
+      chatkit(app, user, {
+        type: 'threads.add_user_message',
+        params: { thread_id: threadId, input: userInput(text) },
+      });
+    for (let i = 1; i < 8; i++) {
+      fake.enqueue(textTurn(`answer ${i}`));
+      expect((await ask(`question ${i}`)).status).toBe(200);
+    }
+    fake.enqueue(textTurn('answer 8'));
+    const lastTrips = await trips.during(async () => {
+      const res = await ask('question 8');
+      expect(res.status).toBe(200);
+    });
+    expect(lastTrips.length).toBeLessThanOrEqual(ADD_MESSAGE_MAX_ROUND_TRIPS);
+    // Seventeen messages stored; the model gets the newest ten, oldest first, as before.
+    const input = (fake.requests.at(-1)!.body as { input: Array<{ role?: string; content: unknown }> }).input;
+    const texts = input.map((item) =>
+      typeof item.content === 'string'
+        ? item.content
+        : (item.content as Array<{ text: string }>).map((part) => part.text).join(''),
+    );
+    expect(texts).toEqual([
+      'answer 3',
+      ...[4, 5, 6, 7].flatMap((i) => [`question ${i}`, `answer ${i}`]),
+      'question 8',
+    ]);
+    // The turn's first statement read the nine stored items among them (the new message is added
+    // to them), not the 49 newest items the read is capped at.
+    const [opened] = (await trips.rowsOf(0)) as Array<{ history: unknown[] }>;
+    expect(opened.history).toHaveLength(9);
+  });
+
   it('answers a busy thread with 409 and stores nothing of the refused message', async () => {
     const user = uniqueUser('trips');
     fake.enqueue(textTurn('First answer.'), textTurn('A title'));

@@ -115,6 +115,11 @@ export class AgentService implements Responder {
     return this.config.historyMessages * 4 + 10;
   }
 
+  /** The messages the model is sent (toAgentInput keeps nothing older). */
+  get historyMessages(): number {
+    return this.config.historyMessages;
+  }
+
   get transcriptionEnabled(): boolean {
     return this.config.modelConfigured && this.config.transcribeModel !== undefined;
   }

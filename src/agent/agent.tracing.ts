@@ -138,6 +138,9 @@ export function withRunSpans(responder: Responder, agentName: string): Responder
     get historyLimit() {
       return responder.historyLimit;
     },
+    get historyMessages() {
+      return responder.historyMessages;
+    },
     respond: (thread, input, context, signal) => {
       const span = tracer.startSpan('agent run', {
         attributes: { [ATTR.GEN_AI_OPERATION_NAME]: 'invoke_agent', [ATTR.GEN_AI_AGENT_NAME]: agentName },

@@ -80,6 +80,12 @@ export interface Responder {
    * their own. Optional: without it, loadHistory reads when it is called.
    */
   readonly historyLimit?: number;
+  /**
+   * With historyLimit: the responder uses nothing older than its `historyMessages`-th newest
+   * message (user or assistant, the new one counted), so the turn's first read stops there, and
+   * the first loadHistory call may get fewer items than it asked for though the thread has more.
+   */
+  readonly historyMessages?: number;
   respond(
     thread: ThreadView,
     input: UserMessageItem | null,

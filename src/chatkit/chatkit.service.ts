@@ -367,13 +367,10 @@ export class ChatKitService {
             LEASE_SPAN,
             { [ATTR.CHATKIT_LEASE_METHOD]: 'open_turn' },
             async (span) => {
-              const opened = await this.store.openTurn(
-                ctx,
-                threadId,
-                message,
-                claim,
-                this.responder.historyLimit,
-              );
+              const opened = await this.store.openTurn(ctx, threadId, message, claim, {
+                limit: this.responder.historyLimit ?? 0,
+                messages: this.responder.historyMessages,
+              });
               span.setAttribute(ATTR.CHATKIT_LEASE_ACQUIRED, opened.leased);
               return opened;
             },
@@ -381,11 +378,13 @@ export class ChatKitService {
           if (!start.leased) throw this.lock.busy(start.busyForS);
           const { thread, history } = start;
           const asked = this.responder.historyLimit ?? 0;
+          // Fewer than asked for is the whole thread, unless the read stopped at the responder's
+          // oldest message; then it answers that first call only.
+          const whole = history && history.length < asked && this.responder.historyMessages === undefined;
           return {
             thread,
             lease: this.lock.held(thread.id, claim),
-            // Fewer than asked for: that is the whole thread.
-            history: history && { items: history, covers: history.length < asked ? Infinity : asked },
+            history: history && { items: history, covers: whole ? Infinity : asked },
             preamble: [{ type: 'thread.item.done', item: message }],
             events: (rc, signal) => this.responder.respond(thread, message, rc, signal),
           };

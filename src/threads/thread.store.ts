@@ -382,15 +382,18 @@ export class ThreadStore {
    * Opens a turn on an existing thread of the caller's in one statement: takes the run lease
    * (only over an expired one) and, only if it got it, stores the user's message; returns the
    * thread either way, and how long the lease still runs when it was held. Throws "not found"
-   * for a thread that is not the caller's. With `historyLimit`, it also reads the newest items
-   * for the model, as recentItems would, `message` last (the statement cannot see its own insert).
+   * for a thread that is not the caller's. With `read.limit`, it also reads the newest items
+   * for the model, as recentItems would, `message` last (the statement cannot see its own insert);
+   * with `read.messages` too, none older than the `messages`-th newest message (user or
+   * assistant, `message` counted): a model that is sent its last N messages needs nothing before
+   * them, and every item read is parsed and mapped.
    */
   async openTurn(
     ctx: RequestContext,
     threadId: string,
     message: ThreadItem,
     claim: LeaseClaim,
-    historyLimit = 0,
+    read: { limit: number; messages?: number } = { limit: 0 },
   ): Promise<TurnStart> {
     const rows = await this.sql<
       ThreadRow & { leased: boolean; busy_for_s: number | null; history: ItemRow[] | null }
@@ -419,6 +422,14 @@ export class ThreadStore {
                                          ORDER BY h.created_at, h.id), '[]'::json)
                   FROM (SELECT id, created_at, payload FROM thread_items i
                          WHERE i.thread_id = t.id AND i.user_id = t.user_id AND i.org_id = t.org_id
+                           AND i.created_at >= CASE
+                             WHEN $11::int IS NULL THEN '-infinity'::timestamptz
+                             WHEN $11 = 0 THEN 'infinity'::timestamptz
+                             ELSE coalesce((
+                               SELECT m.created_at FROM thread_items m
+                                WHERE m.thread_id = t.id AND m.user_id = t.user_id AND m.org_id = t.org_id
+                                  AND m.type IN ('user_message', 'assistant_message')
+                                ORDER BY m.created_at DESC, m.id DESC OFFSET $11 - 1 LIMIT 1), '-infinity') END
                          ORDER BY created_at DESC, id DESC LIMIT $10) h) END AS history
          FROM t`,
       [
@@ -431,7 +442,9 @@ export class ThreadStore {
         message.type,
         message.created_at,
         JSON.stringify({ ...message, thread_id: threadId }),
-        Math.max(0, historyLimit - 1),
+        Math.max(0, read.limit - 1),
+        // The messages before `message`, which is one of them.
+        read.messages === undefined ? null : Math.max(0, read.messages - 1),
       ],
     );
     const row = rows[0];
