@@ -22,6 +22,7 @@ import type {
   UserMessageItem,
   WidgetItem,
 } from 'src/protocol/chatkit.schemas';
+import { isMessageItem } from 'src/protocol/chatkit.schemas';
 import type { AttachmentFile } from 'src/attachments/attachment-reader.service';
 
 /** The part of AttachmentReaderService the conversion uses (a plain object in unit specs). */
@@ -332,10 +333,6 @@ export function estimateTokens(items: readonly AgentInputItem[]): number {
   return tokens + Math.ceil(chars / 4);
 }
 
-function isMessage(item: ThreadItem): boolean {
-  return item.type === 'user_message' || item.type === 'assistant_message';
-}
-
 /**
  * Converts the history. Items older than the `maxMessages`-th newest message are dropped first;
  * then items are converted newest first until the token budget is spent, so attachments of
@@ -349,7 +346,7 @@ export async function toAgentInput(
   let start = 0;
   let messages = 0;
   for (let i = items.length - 1; i >= 0; i--) {
-    if (!isMessage(items[i])) continue;
+    if (!isMessageItem(items[i])) continue;
     messages++;
     if (messages === options.maxMessages) {
       start = i;

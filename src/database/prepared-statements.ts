@@ -26,6 +26,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { databaseConfig, type DatabaseConfig } from 'src/config/database.config';
+import { isDatabaseConnectionError } from 'src/database/database.errors';
 
 export const MAX_NAMED_STATEMENTS = 256;
 
@@ -63,9 +64,9 @@ export class PreparedStatements {
       throw err;
     } finally {
       client.off('error', onError);
-      // A connection that failed for its own sake (broken, timed out) is not lent again, as pg's
-      // own pool.query does; one whose statement failed (a SQLSTATE) is fine.
-      client.release(failure && isConnectionFailure(failure) ? failure : undefined);
+      // A connection that failed for its own sake (an outage: broken, timed out, shut down) is not
+      // lent again; one whose statement failed for a reason of its own is fine.
+      client.release(failure && isDatabaseConnectionError(failure) ? failure : undefined);
     }
   }
 
@@ -83,9 +84,4 @@ export class PreparedStatements {
     }
     return `ck_${tag}_${number}`;
   }
-}
-
-/** An error of the connection itself rather than of the statement (which has a SQLSTATE). */
-function isConnectionFailure(err: Error): boolean {
-  return !('code' in err) || typeof err.code !== 'string' || !/^[0-9A-Z]{5}$/.test(err.code);
 }

@@ -563,6 +563,13 @@ export function isHiddenItem(item: ThreadItem): item is HiddenThreadItem {
   return (HIDDEN_ITEM_TYPES as readonly string[]).includes(item.type);
 }
 
+/** The conversation's messages: what a model history counts in "the last N messages". */
+export const MESSAGE_ITEM_TYPES = ['user_message', 'assistant_message'] as const;
+
+export function isMessageItem(item: ThreadItem): item is UserMessageItem | AssistantMessageItem {
+  return (MESSAGE_ITEM_TYPES as readonly string[]).includes(item.type);
+}
+
 export const ThreadItemPageSchema = PageSchema(ThreadItemSchema);
 export type ThreadItemPage = Page<ThreadItem>;
 

@@ -27,6 +27,7 @@ import { In, Repository, type EntityManager } from 'typeorm';
 import {
   DEFAULT_PAGE_LIMIT,
   HIDDEN_ITEM_TYPES,
+  MESSAGE_ITEM_TYPES,
   type FeedbackKind,
   type Page,
   type PageOrder,
@@ -78,6 +79,7 @@ type ItemTextRow = Omit<ItemRow, 'created_at'> & { created_at: string };
 const WIRE_CREATED_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 const HIDDEN = [...HIDDEN_ITEM_TYPES];
+const MESSAGES = [...MESSAGE_ITEM_TYPES];
 
 /** The run lease a turn's first statement takes and its last gives back (see ThreadRunLock). */
 export interface LeaseClaim {
@@ -428,7 +430,7 @@ export class ThreadStore {
                              ELSE coalesce((
                                SELECT m.created_at FROM thread_items m
                                 WHERE m.thread_id = t.id AND m.user_id = t.user_id AND m.org_id = t.org_id
-                                  AND m.type IN ('user_message', 'assistant_message')
+                                  AND m.type = ANY($12::text[])
                                 ORDER BY m.created_at DESC, m.id DESC OFFSET $11 - 1 LIMIT 1), '-infinity') END
                          ORDER BY created_at DESC, id DESC LIMIT $10) h) END AS history
          FROM t`,
@@ -445,6 +447,7 @@ export class ThreadStore {
         Math.max(0, read.limit - 1),
         // The messages before `message`, which is one of them.
         read.messages === undefined ? null : Math.max(0, read.messages - 1),
+        MESSAGES,
       ],
     );
     const row = rows[0];

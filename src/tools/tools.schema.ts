@@ -18,6 +18,14 @@ const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const PLACEHOLDER = /\{([a-zA-Z0-9_]+)\}/g;
 
 const name = z.string().regex(NAME, 'use 1-64 letters, digits, _ or -');
+/** A larger answer reaches the model as text cut at this size, with a note. */
+const maxResponseBytes = z
+  .number()
+  .int()
+  .min(1)
+  .max(10 * 1024 * 1024)
+  .default(64 * 1024);
+
 const toolNames = z.array(name).min(1);
 
 const display = z
@@ -50,13 +58,7 @@ const mcpCommon = {
   /** These tools of the server never reach the model. */
   deny_tools: toolNames.optional(),
   timeout_ms: z.number().int().min(100).max(600_000).default(30_000),
-  /** A larger result reaches the model as text cut at this size, with a note. */
-  max_response_bytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(10 * 1024 * 1024)
-    .default(64 * 1024),
+  max_response_bytes: maxResponseBytes,
   /** How long the server's tool list is reused before it is asked again. */
   tools_cache_seconds: z.number().int().min(0).max(86_400).default(300),
   /** Every tool of the server (true), or only the tools listed, waits for the user's approval. */
@@ -134,12 +136,7 @@ const httpToolInFile = z
     headers: headers.optional(),
     forward_user: forwardUser.optional(),
     timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
-    max_response_bytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(10 * 1024 * 1024)
-      .default(64 * 1024),
+    max_response_bytes: maxResponseBytes,
     /** Loopback, private, link-local and metadata addresses are refused unless this is true. */
     allow_private_network: z.boolean().default(false),
     require_approval: approval,
