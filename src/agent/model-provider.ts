@@ -2,8 +2,10 @@
  * The one OpenAI client and the one Agents SDK Runner of the process, built from the `agent`
  * config namespace. The client owns timeouts and retries: it retries 429 and 5xx answers (and
  * connection failures) before any byte of a response arrived, and never once a stream has
- * started, so a retried request can never duplicate text the user already saw. Its `fetch` reads a
- * streamed answer only while the turn's client keeps up (gated-fetch.ts).
+ * started, so a retried request can never duplicate text the user already saw. Its `fetch` is a
+ * lean node:http one that reads a streamed answer only while the turn's client keeps up
+ * (model-fetch.ts); the Runner's copy of it reads the Responses event stream itself
+ * (responses-stream.ts).
  *
  * Nothing here may send traces or other data anywhere unless AGENT_TRACING asks for it. The SDK's
  * own traces are never bridged into OpenTelemetry: with OpenTelemetry tracing on, the provider is
@@ -13,7 +15,8 @@ import type { Provider } from '@nestjs/common';
 import OpenAI from 'openai';
 import { OpenAIProvider, Runner, setTraceProcessors, setTracingDisabled } from '@openai/agents';
 import { withModelSpans } from 'src/agent/agent.tracing';
-import { gatedFetch } from 'src/agent/gated-fetch';
+import { modelFetch } from 'src/agent/model-fetch';
+import { withLeanResponseStreams } from 'src/agent/responses-stream';
 import { agentConfig, type AgentConfig } from 'src/config/agent.config';
 import { activeTracing } from 'src/telemetry/tracing.state';
 
@@ -34,7 +37,7 @@ export function createOpenAIClient(config: AgentConfig): OpenAI {
     baseURL: config.baseURL,
     timeout: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
-    fetch: gatedFetch(),
+    fetch: modelFetch(),
   });
 }
 
@@ -45,7 +48,10 @@ export function createAgentRunner(client: OpenAI, config: AgentConfig): Runner {
     setTraceProcessors([]);
     setTracingDisabled(true);
   }
-  const provider = new OpenAIProvider({ openAIClient: client, useResponses: config.api === 'responses' });
+  const provider = new OpenAIProvider({
+    openAIClient: withLeanResponseStreams(client),
+    useResponses: config.api === 'responses',
+  });
   return new Runner({
     modelProvider: activeTracing() ? withModelSpans(provider, config.model) : provider,
     tracingDisabled: !config.tracing,

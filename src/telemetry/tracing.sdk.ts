@@ -43,9 +43,18 @@ export function createInstrumentations(): InstrumentationBase[] {
       // Probes and scrapes would be most of the traces and say nothing.
       ignoreIncomingRequestHook: (req) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
       requestHook: (span, req) => {
-        if (!(req instanceof IncomingMessage)) return;
-        const query = req.url?.indexOf('?') ?? -1;
-        if (query !== -1) span.setAttribute('url.query', keysOnly(req.url!.slice(query + 1)));
+        if (req instanceof IncomingMessage) {
+          const query = req.url?.indexOf('?') ?? -1;
+          if (query !== -1) span.setAttribute('url.query', keysOnly(req.url!.slice(query + 1)));
+          return;
+        }
+        // Outgoing (the model API, whose requests go over node:http): the same, in the full URL too.
+        const query = req.path.indexOf('?');
+        if (query === -1) return;
+        const search = keysOnly(req.path.slice(query + 1));
+        const host = String(req.getHeader('host') ?? req.host);
+        span.setAttribute('url.full', `${req.protocol}//${host}${req.path.slice(0, query)}?${search}`);
+        span.setAttribute('url.query', search);
       },
     }),
     // Route handlers only: a span per middleware (body parsers, the request log) on every request
@@ -55,7 +64,7 @@ export function createInstrumentations(): InstrumentationBase[] {
     // heartbeats outside requests, cleanup sweeps) would each be a trace of one span.
     new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),
     new IORedisInstrumentation({ dbStatementSerializer: (command) => command, requireParentSpan: true }),
-    // Outgoing fetch (the model API, embeddings): a query string keeps its keys only, as above.
+    // Outgoing fetch (embeddings, uploads to the model API): a query string keeps its keys only.
     new UndiciInstrumentation({
       startSpanHook: (request) => {
         const query = request.path.indexOf('?');
