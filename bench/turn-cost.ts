@@ -512,7 +512,6 @@ async function ttftRows(g: Gateway): Promise<void> {
     }
     return { added: added.sort((a, b) => a - b), beforeModel: beforeModel.sort((a, b) => a - b) };
   };
-  const overheads = async (samples: (Sample | undefined)[]) => (await split(samples)).added;
 
   // One stream at a time: short answers, the first delta 50 ms after the request.
   await configureModel(g.model, { deltas: 3, deltaDelayMs: 50 });
@@ -552,14 +551,15 @@ async function ttftRows(g: Gateway): Promise<void> {
     maxOpen = Math.max(maxOpen, open);
     pending.push(turn(`ol-${i}`).finally(() => open--));
   }
-  const loaded = await overheads(await Promise.all(pending));
+  const { added: loaded, beforeModel: loadedBefore } = await split(await Promise.all(pending));
   await configureModel(g.model, FAST);
   lateness.sort((a, b) => a - b);
   const note =
     `${loaded.length}/${arrivals} turns measured, up to ${maxOpen} streams open` +
     (creates ? `, ${creates} of them threads.create (no idle thread)` : '') +
     (turnFailures ? `, ${turnFailures} failed` : '') +
-    `; arrival lateness p99 ${ms(percentile(lateness, 99), 1)} ms`;
+    `; arrival lateness p99 ${ms(percentile(lateness, 99), 1)} ms; before the model had the request: ` +
+    `p50 ${ms(percentile(loadedBefore, 50), 1)}, p99 ${ms(percentile(loadedBefore, 99), 1)} ms`;
   log(
     `ttft: ${rate}/s open loop p50 ${ms(percentile(loaded, 50))} p99 ${ms(percentile(loaded, 99))} ms; ${note}`,
   );
