@@ -267,6 +267,37 @@ describe('against a raw server', () => {
     expect(connections - before).toBe(1);
   });
 
+  it('goes through the proxy that NODE_USE_ENV_PROXY and HTTP_PROXY name, as fetch would', async () => {
+    const seen: string[] = [];
+    const proxy = createServer((req, res) => {
+      // A forward proxy is asked for the absolute URL; this one answers in the origin's place.
+      seen.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => res.end(sse(event(7))));
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    try {
+      const env = {
+        NODE_USE_ENV_PROXY: '1',
+        HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      };
+      const { events } = await collect(responseEvents(await post(modelFetch(globalThis.fetch, env))));
+      expect(deltas(events)).toBe('d7');
+      expect(seen).toEqual([url]);
+      // Without the switch, the same proxy variable is not used.
+      answer = (res) => res.end(sse(event(8)));
+      const direct = await collect(
+        responseEvents(await post(modelFetch(globalThis.fetch, { HTTP_PROXY: env.HTTP_PROXY }))),
+      );
+      expect(deltas(direct.events)).toBe('d8');
+      expect(seen).toHaveLength(1);
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+    }
+  });
+
   it("leaves a body that is not a string (an upload) to the platform's fetch", async () => {
     const calls: unknown[] = [];
     const fallback = ((input: string) => {

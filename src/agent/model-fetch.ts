@@ -98,10 +98,16 @@ export function modelBodyOf(response: Response): ModelBody | undefined {
   return bodies.get(response);
 }
 
-export function modelFetch(fallback: Fetch = globalThis.fetch): Fetch {
+/**
+ * `env` decides the proxy as it does for the platform's own `fetch` and agents: with
+ * NODE_USE_ENV_PROXY=1 (or `--use-env-proxy`), HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply.
+ */
+export function modelFetch(fallback: Fetch = globalThis.fetch, env: NodeJS.ProcessEnv = process.env): Fetch {
+  const proxied = env.NODE_USE_ENV_PROXY === '1' || process.execArgv.includes('--use-env-proxy');
+  const options = { keepAlive: true, ...(proxied ? { proxyEnv: env } : {}) };
   const agents: Record<string, http.Agent> = {
-    'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true }),
+    'http:': new http.Agent(options),
+    'https:': new https.Agent(options),
   };
   return (input, init) => {
     if (typeof input !== 'string' && !(input instanceof URL)) return fallback(input, init);
