@@ -48,18 +48,20 @@ export interface ThreadUsage {
   total_tokens: number;
 }
 
-const AUDIO_EXTENSIONS: Record<string, string> = {
-  'audio/webm': 'webm',
-  'audio/ogg': 'ogg',
-  'audio/mp4': 'mp4',
-  'audio/m4a': 'm4a',
-  'audio/x-m4a': 'm4a',
-  'audio/mpeg': 'mp3',
-  'audio/mp3': 'mp3',
-  'audio/wav': 'wav',
-  'audio/x-wav': 'wav',
-  'audio/flac': 'flac',
-};
+const AUDIO_EXTENSIONS = new Map<string, string>(
+  Object.entries({
+    'audio/webm': 'webm',
+    'audio/ogg': 'ogg',
+    'audio/mp4': 'mp4',
+    'audio/m4a': 'm4a',
+    'audio/x-m4a': 'm4a',
+    'audio/mpeg': 'mp3',
+    'audio/mp3': 'mp3',
+    'audio/wav': 'wav',
+    'audio/x-wav': 'wav',
+    'audio/flac': 'flac',
+  }),
+);
 
 const TITLE_TIMEOUT_MS = 15_000;
 /** Agents kept built: one per offered model and forced tool, so a handful; a bound all the same. */
@@ -247,7 +249,7 @@ export class AgentService implements Responder {
       );
     }
     const type = mimeType.split(';')[0].trim().toLowerCase();
-    const file = await toFile(audio, `dictation.${AUDIO_EXTENSIONS[type] ?? 'webm'}`, { type });
+    const file = await toFile(audio, `dictation.${AUDIO_EXTENSIONS.get(type) ?? 'webm'}`, { type });
     const result = await this.client.audio.transcriptions.create({
       model: this.config.transcribeModel!,
       file,

@@ -8,6 +8,7 @@ import {
   hasOfficeContent,
   needsContainerCheck,
   isInlineSafe,
+  mimeTypeFromFilename,
   sniffMimeType,
 } from 'src/attachments/attachment.mime';
 import { DEFAULT_ALLOWED_MIME_TYPES, normalizeMimeType } from 'src/config/attachment-types';
@@ -424,4 +425,18 @@ describe('hasOfficeContent', () => {
     expect(hasOfficeContent('application/msword', compound(['/WordDocument']))).toBe(true);
     expect(hasOfficeContent('application/msword', bytes)).toBe(false);
   });
+});
+
+describe('names that are also properties of every object', () => {
+  // Found by the HTTP fuzzer: `mime_type: "constructor"` reached a plain-object lookup and a 500.
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    '%s is just an unknown name',
+    (name) => {
+      expect(normalizeMimeType(name)).toBe(name.toLowerCase());
+      expect(mimeTypeFromFilename(`a.${name}`)).toBeUndefined();
+      expect(needsContainerCheck(name)).toBe(false);
+      expect(hasOfficeContent(name, new Uint8Array([1, 2, 3]))).toBe(true);
+      expect(checkType(name, null, DEFAULT_ALLOWED_MIME_TYPES).ok).toBe(false);
+    },
+  );
 });

@@ -32,27 +32,29 @@ const OOXML_TYPES = new Set([DOCX, XLSX, PPTX]);
 const LEGACY_OFFICE_TYPES = new Set([DOC, XLS, PPT]);
 const INLINE_SAFE = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif']);
 
-const EXTENSION_TYPES: Record<string, string> = {
-  txt: 'text/plain',
-  text: 'text/plain',
-  log: 'text/plain',
-  md: 'text/markdown',
-  markdown: 'text/markdown',
-  csv: 'text/csv',
-  json: 'application/json',
-  docx: DOCX,
-  xlsx: XLSX,
-  pptx: PPTX,
-  doc: DOC,
-  xls: XLS,
-  ppt: PPT,
-};
+const EXTENSION_TYPES = new Map<string, string>(
+  Object.entries({
+    txt: 'text/plain',
+    text: 'text/plain',
+    log: 'text/plain',
+    md: 'text/markdown',
+    markdown: 'text/markdown',
+    csv: 'text/csv',
+    json: 'application/json',
+    docx: DOCX,
+    xlsx: XLSX,
+    pptx: PPTX,
+    doc: DOC,
+    xls: XLS,
+    ppt: PPT,
+  }),
+);
 
 /** The type a file name's extension suggests, if we know it. */
 export function mimeTypeFromFilename(filename: string): string | undefined {
   const dot = filename.lastIndexOf('.');
   if (dot < 0) return undefined;
-  return EXTENSION_TYPES[filename.slice(dot + 1).toLowerCase()];
+  return EXTENSION_TYPES.get(filename.slice(dot + 1).toLowerCase());
 }
 
 /**
@@ -128,23 +130,27 @@ export function isAllowedType(mime: string, allowed: Iterable<string> = DEFAULT_
 
 // What a container must hold to be the Office document it claims to be: ZIP entry names (all of
 // them) for Office Open XML, root stream names (any of them) for the legacy compound files.
-const OOXML_PARTS: Record<string, readonly string[]> = {
-  [DOCX]: ['[Content_Types].xml', 'word/document.xml'],
-  [XLSX]: ['[Content_Types].xml', 'xl/workbook.xml'],
-  [PPTX]: ['[Content_Types].xml', 'ppt/presentation.xml'],
-};
-const LEGACY_STREAMS: Record<string, readonly string[]> = {
-  [DOC]: ['WordDocument'],
-  [XLS]: ['Workbook', 'Book'],
-  [PPT]: ['PowerPoint Document'],
-};
+const OOXML_PARTS = new Map<string, readonly string[]>(
+  Object.entries({
+    [DOCX]: ['[Content_Types].xml', 'word/document.xml'],
+    [XLSX]: ['[Content_Types].xml', 'xl/workbook.xml'],
+    [PPTX]: ['[Content_Types].xml', 'ppt/presentation.xml'],
+  }),
+);
+const LEGACY_STREAMS = new Map<string, readonly string[]>(
+  Object.entries({
+    [DOC]: ['WordDocument'],
+    [XLS]: ['Workbook', 'Book'],
+    [PPT]: ['PowerPoint Document'],
+  }),
+);
 /** More entries than any real document has; a directory claiming more is not read to its end. */
 const MAX_CONTAINER_ENTRIES = 20_000;
 
 /** Whether files of this type are judged by their container's contents too (`hasOfficeContent`). */
 export function needsContainerCheck(mime: string): boolean {
   const type = normalizeMimeType(mime);
-  return type in OOXML_PARTS || type in LEGACY_STREAMS;
+  return OOXML_PARTS.has(type) || LEGACY_STREAMS.has(type);
 }
 
 /**
@@ -155,12 +161,12 @@ export function needsContainerCheck(mime: string): boolean {
  */
 export function hasOfficeContent(mime: string, bytes: Uint8Array): boolean {
   const type = normalizeMimeType(mime);
-  const parts = OOXML_PARTS[type];
+  const parts = OOXML_PARTS.get(type);
   if (parts) {
     const names = zipEntryNames(bytes);
     return names !== null && parts.every((part) => names.has(part));
   }
-  const streams = LEGACY_STREAMS[type];
+  const streams = LEGACY_STREAMS.get(type);
   if (streams) {
     const names = compoundFileRootStreams(bytes);
     return names !== null && streams.some((stream) => names.has(stream));

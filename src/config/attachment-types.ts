@@ -30,19 +30,21 @@ export const DEFAULT_ALLOWED_MIME_TYPES: readonly string[] = Object.freeze([
   PPT,
 ]);
 
-const ALIASES: Record<string, string> = {
-  'image/jpg': 'image/jpeg',
-  'image/pjpeg': 'image/jpeg',
-  'image/x-png': 'image/png',
-  'text/x-markdown': 'text/markdown',
-  'text/json': 'application/json',
-  'application/csv': 'text/csv',
-  'text/comma-separated-values': 'text/csv',
-};
+const ALIASES = new Map<string, string>(
+  Object.entries({
+    'image/jpg': 'image/jpeg',
+    'image/pjpeg': 'image/jpeg',
+    'image/x-png': 'image/png',
+    'text/x-markdown': 'text/markdown',
+    'text/json': 'application/json',
+    'application/csv': 'text/csv',
+    'text/comma-separated-values': 'text/csv',
+  }),
+);
 
 /** Lower-cased, parameters (`; charset=…`) dropped, common aliases mapped to their standard name. */
 export function normalizeMimeType(mime: string | undefined | null): string {
   if (!mime) return '';
   const bare = mime.split(';', 1)[0].trim().toLowerCase();
-  return ALIASES[bare] ?? bare;
+  return ALIASES.get(bare) ?? bare;
 }

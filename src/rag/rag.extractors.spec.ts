@@ -360,6 +360,15 @@ describe('detectFormat', () => {
     expect(detectFormat(input)).toBe(expected);
   });
 
+  it.each(['constructor', '__proto__', 'toString'])(
+    'takes a type or an extension named like an object property (%s) for what it is: unknown',
+    (name) => {
+      expect(() => detectFormat({ buffer: gz, filename: `archive.${name}`, mimeType: name })).toThrow(
+        RagException,
+      );
+    },
+  );
+
   it('refuses undeclared binary', () => {
     expect(() => detectFormat({ buffer: gz, filename: 'archive' })).toThrow(RagException);
   });

@@ -69,28 +69,32 @@ function extractDecoded(
 // ---------------------------------------------------------------------------------------------
 // Format detection
 
-const MIME_FORMATS: Record<string, DocumentFormat> = {
-  'application/pdf': 'pdf',
-  'application/x-pdf': 'pdf',
-  'text/markdown': 'markdown',
-  'text/x-markdown': 'markdown',
-  'text/html': 'html',
-  'application/xhtml+xml': 'html',
-  'text/plain': 'text',
-};
+const MIME_FORMATS = new Map<string, DocumentFormat>(
+  Object.entries({
+    'application/pdf': 'pdf',
+    'application/x-pdf': 'pdf',
+    'text/markdown': 'markdown',
+    'text/x-markdown': 'markdown',
+    'text/html': 'html',
+    'application/xhtml+xml': 'html',
+    'text/plain': 'text',
+  }),
+);
 
-const EXTENSION_FORMATS: Record<string, DocumentFormat> = {
-  md: 'markdown',
-  markdown: 'markdown',
-  mdown: 'markdown',
-  mkd: 'markdown',
-  txt: 'text',
-  text: 'text',
-  html: 'html',
-  htm: 'html',
-  xhtml: 'html',
-  pdf: 'pdf',
-};
+const EXTENSION_FORMATS = new Map<string, DocumentFormat>(
+  Object.entries({
+    md: 'markdown',
+    markdown: 'markdown',
+    mdown: 'markdown',
+    mkd: 'markdown',
+    txt: 'text',
+    text: 'text',
+    html: 'html',
+    htm: 'html',
+    xhtml: 'html',
+    pdf: 'pdf',
+  }),
+);
 
 /**
  * Declared MIME type first, then the file extension, then the bytes. `text/plain` is only a weak
@@ -98,8 +102,8 @@ const EXTENSION_FORMATS: Record<string, DocumentFormat> = {
  */
 export function detectFormat(input: ExtractInput): DocumentFormat {
   const mime = (input.mimeType ?? '').split(';')[0].trim().toLowerCase();
-  const byExtension = EXTENSION_FORMATS[extensionOf(input.filename)];
-  const byMime = MIME_FORMATS[mime];
+  const byExtension = EXTENSION_FORMATS.get(extensionOf(input.filename));
+  const byMime = MIME_FORMATS.get(mime);
   if (byMime && byMime !== 'text') return byMime;
   if (byMime === 'text') return byExtension === 'markdown' ? 'markdown' : 'text';
   if (byExtension) return byExtension;
