@@ -67,7 +67,7 @@ const comparable = (events: ResponseStreamEvent[]) =>
   JSON.parse(
     JSON.stringify(events)
       .replace(/_fake\d+/g, '_fakeN')
-      .replace(/"created_at":\d+/g, '"created_at":0'),
+      .replace(/"(created_at|completed_at)":\d+/g, '"$1":0'),
   );
 
 describe('against the fake model, the same as the openai client alone', () => {
@@ -254,6 +254,73 @@ describe('against a raw server', () => {
     expect(webSettled).toBe(false);
     gate.open();
     expect(Buffer.from((await web).value!).toString()).toContain('d3');
+  });
+
+  it('counts a last event the server did not close with a blank line, as the client does', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`${sse(event(1))}${event(2)}\n`);
+    };
+    const { events, error } = await collect(responseEvents(await post()));
+    expect(error).toBeUndefined();
+    expect(deltas(events)).toBe('d1d2');
+  });
+
+  it('yields nothing more once aborted, not even the rest of the same chunk', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sse(event(1), event(2), event(3)));
+    };
+    const controller = new AbortController();
+    const response = await modelFetch()(url, { method: 'POST', body: '{}', signal: controller.signal });
+    const seen: ResponseStreamEvent[] = [];
+    for await (const e of responseEvents(response, controller.signal)) {
+      seen.push(e);
+      controller.abort();
+    }
+    expect(deltas(seen)).toBe('d1');
+  });
+
+  it('holds back only event streams for the gate: a JSON answer is read at once', async () => {
+    answer = (res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"bad"}}');
+    };
+    const gate = new ReadGate();
+    gate.close();
+    const response = await withReadGate(gate, () => post());
+    expect(await response.json()).toEqual({ error: { message: 'bad' } });
+    gate.open();
+  });
+
+  it('fails a request whose status a Response cannot carry, without taking the process down', async () => {
+    answer = (res) => {
+      res.writeHead(999);
+      res.end('?');
+    };
+    await expect(post()).rejects.toThrow();
+    answer = (res) => {
+      res.writeHead(205);
+      res.end();
+    };
+    const reset = await post();
+    expect(reset.status).toBe(205);
+    expect(reset.body).toBeNull();
+  });
+
+  it("leaves a redirected request to the platform's fetch, which follows it", async () => {
+    answer = (res) => {
+      res.writeHead(307, { location: '/elsewhere' });
+      res.end();
+    };
+    const calls: unknown[] = [];
+    const fallback = ((input: string) => {
+      calls.push(input);
+      return Promise.resolve(new Response('{"followed":true}'));
+    }) as unknown as typeof fetch;
+    const response = await post(modelFetch(fallback));
+    expect(await response.json()).toEqual({ followed: true });
+    expect(calls).toEqual([url]);
   });
 
   it('keeps the connection for the next request once an answer is read', async () => {

@@ -16,7 +16,8 @@
  *
  * It must never change what is read, only when: every byte in order, and abort passed on.
  * Requests it does not handle (a body that is not a string, such as an audio upload; a scheme
- * other than http and https) go to the platform's `fetch` untouched. Retries, timeouts and error
+ * other than http and https) go to the platform's `fetch` untouched, and so does a request the
+ * server redirects (the platform's `fetch` follows redirects). Retries, timeouts and error
  * mapping stay with the OpenAI client, which calls this once per attempt.
  */
 import http, { type IncomingMessage } from 'node:http';
@@ -47,6 +48,8 @@ export class ModelBody {
   /** The next chunk once the gate lets it be read; null at the end of the body. */
   async read(): Promise<Buffer | null> {
     if (this.gate?.closed) await openOrAborted(this.gate, this.signal);
+    // Aborted (perhaps while waiting for the gate): what already arrived is not handed out.
+    if (this.signal?.aborted) throw abortReason(this.signal);
     return this.next();
   }
 
@@ -66,7 +69,7 @@ export class ModelBody {
     if (chunk !== null) return Promise.resolve(chunk);
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended || message.readableEnded) return Promise.resolve(null);
-    if (message.destroyed) return Promise.reject(this.failure ?? closedMidAnswer(undefined));
+    if (message.destroyed) return Promise.reject(this.failure ?? closedMidAnswer(message.errored));
     return new Promise((resolve, reject) => {
       const settle = (): void => {
         message.off('readable', settle);
@@ -81,6 +84,11 @@ export class ModelBody {
       message.on('error', settle);
     });
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('The model request was aborted.', 'AbortError');
 }
 
 function closedMidAnswer(cause: unknown): Error {
@@ -103,8 +111,13 @@ export function modelBodyOf(response: Response): ModelBody | undefined {
  * NODE_USE_ENV_PROXY=1 (or `--use-env-proxy`), HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply.
  */
 export function modelFetch(fallback: Fetch = globalThis.fetch, env: NodeJS.ProcessEnv = process.env): Fetch {
-  const proxied = env.NODE_USE_ENV_PROXY === '1' || process.execArgv.includes('--use-env-proxy');
-  const options = { keepAlive: true, ...(proxied ? { proxyEnv: env } : {}) };
+  const proxied =
+    env.NODE_USE_ENV_PROXY === '1' ||
+    process.execArgv.includes('--use-env-proxy') ||
+    (env.NODE_OPTIONS ?? '').includes('--use-env-proxy');
+  // An idle connection is dropped after 4 s, as the platform's fetch does: servers that close
+  // idle connections themselves after about 5 s would otherwise race a request on it.
+  const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, ...(proxied ? { proxyEnv: env } : {}) };
   const agents: Record<string, http.Agent> = {
     'http:': new http.Agent(options),
     'https:': new https.Agent(options),
@@ -116,9 +129,14 @@ export function modelFetch(fallback: Fetch = globalThis.fetch, env: NodeJS.Proce
     const body = init?.body;
     if (!agent || (body != null && typeof body !== 'string')) return fallback(input, init);
     // Looked up when the request starts: the SDK starts it inside the turn's scope.
-    return request(url, agent, init ?? {}, body ?? undefined, currentReadGate());
+    return request(url, agent, init ?? {}, body ?? undefined, currentReadGate()).then(
+      (response) => response ?? fallback(input, init),
+    );
   };
 }
+
+const IDLE_SOCKET_MS = 4000;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function request(
   url: URL,
@@ -126,7 +144,7 @@ function request(
   init: RequestInit,
   body: string | undefined,
   gate: ReadGate | undefined,
-): Promise<Response> {
+): Promise<Response | undefined> {
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((value, name) => (headers[name] = value));
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
@@ -137,7 +155,19 @@ function request(
   const send = url.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
     const req = send(url, { method: init.method ?? 'GET', headers, agent, signal }, (message) => {
-      resolve(answer(url, message, gate, signal));
+      if (REDIRECTS.has(message.statusCode ?? 0) && message.headers.location) {
+        // Left to the platform's fetch, which follows it (undefined: ask it).
+        message.resume();
+        resolve(undefined);
+        return;
+      }
+      try {
+        resolve(answer(url, message, gate, signal));
+      } catch (error) {
+        // A status a Response cannot carry (below 200, above 599): the connection is not used.
+        message.destroy();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
     // Before the answer this rejects the fetch (the client retries or maps it); after it, the
     // same failure reaches the body's reader through the message.
@@ -156,8 +186,15 @@ function answer(
   const raw = message.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
   const status = message.statusCode ?? 502;
-  const source = new ModelBody(decoded(message, headers.get('content-encoding')), gate, signal);
-  const empty = status === 204 || status === 304;
+  // Only an event stream waits for the turn's client; an error's JSON, an embedding or a title
+  // is read at once, whatever the client does.
+  const streamed = (headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+  const source = new ModelBody(
+    decoded(message, headers.get('content-encoding')),
+    streamed ? gate : undefined,
+    signal,
+  );
+  const empty = status === 204 || status === 205 || status === 304;
   const response = new Response(empty ? null : webBody(source), {
     status,
     statusText: message.statusMessage ?? '',
@@ -170,7 +207,8 @@ function answer(
   return response;
 }
 
-function decoded(message: IncomingMessage, encoding: string | null): Readable {
+function decoded(message: IncomingMessage, header: string | null): Readable {
+  const encoding = header?.trim().toLowerCase();
   const decoder =
     encoding === 'gzip' || encoding === 'x-gzip'
       ? zlib.createGunzip()

@@ -70,12 +70,17 @@ export async function* responseEvents(
   const parser = createParser({ onEvent: (message) => messages.push(message) });
   let finished = false;
   let sentinel = false;
+  let ended = false;
   try {
-    while (!sentinel) {
+    while (!sentinel && !ended) {
       const chunk = await source.read();
-      if (chunk === null) break;
-      parser.feed(decoder.decode(chunk, { stream: true }));
+      // At the end, an event the server did not close with a blank line still counts, as it does
+      // for the client's own decoder.
+      if (chunk === null) ended = true;
+      parser.feed(chunk === null ? `${decoder.decode()}\n\n` : decoder.decode(chunk, { stream: true }));
       for (let i = 0; i < messages.length && !sentinel; i++) {
+        // Nothing more once the request is aborted, even what already arrived with the same chunk.
+        if (signal?.aborted) return;
         const message = messages[i];
         if (message.data === '[DONE]') sentinel = true;
         else yield parse(message, response.headers);
