@@ -84,10 +84,15 @@ describe('against the fake model, the same as the openai client alone', () => {
   it('gives the SDK the request id with the stream', async () => {
     fake.enqueue(textTurn('hi'));
     const created = lean().responses.create({ model: 'gpt-test', input: 'Hi', stream: true });
-    const withResponse = (created as unknown as { withResponse(): Promise<{ request_id: string | null }> })
-      .withResponse;
-    const { request_id } = await withResponse.call(created);
-    expect(typeof request_id === 'string' || request_id === null).toBe(true);
+    const withResponse = (
+      created as unknown as {
+        withResponse(): Promise<{ request_id: string | null; data: AsyncIterable<ResponseStreamEvent> }>;
+      }
+    ).withResponse;
+    const { request_id, data } = await withResponse.call(created);
+    // The fake numbers its answers' x-request-id headers.
+    expect(request_id).toMatch(/^req_fake\d{4}$/);
+    expect(deltas((await collect(data)).events)).toBe('hi');
     expect(fake.requests).toHaveLength(1);
   });
 
@@ -174,25 +179,29 @@ describe('against a raw server', () => {
   });
 
   const post = (fetch = modelFetch()) => fetch(url, { method: 'POST', body: '{}' });
+  /** An answer that starts an event stream, then writes `body` and ends it (or leaves it open). */
+  const eventStream =
+    (body: string, end = true) =>
+    (res: ServerResponse): void => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (end) res.end(body);
+      else res.write(body);
+    };
   const sse = (...events: string[]) => events.map((e) => `${e}\n\n`).join('');
   const event = (n: number) =>
     `data: ${JSON.stringify({ type: 'response.output_text.delta', delta: `d${n}` })}`;
 
   it('stops at [DONE] and reads nothing after it', async () => {
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(sse(event(1), `event: response.output_text.delta\n${event(2)}`, 'data: [DONE]', event(3)));
-    };
+    answer = eventStream(
+      sse(event(1), `event: response.output_text.delta\n${event(2)}`, 'data: [DONE]', event(3)),
+    );
     const { events, error } = await collect(responseEvents(await post()));
     expect(error).toBeUndefined();
     expect(deltas(events)).toBe('d1d2');
   });
 
   it('raises a SyntaxError for an event that is not JSON', async () => {
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(sse(event(1), 'data: {not json'));
-    };
+    answer = eventStream(sse(event(1), 'data: {not json'));
     const { events, error } = await collect(responseEvents(await post()));
     expect(deltas(events)).toBe('d1');
     expect(error).toBeInstanceOf(SyntaxError);
@@ -226,8 +235,7 @@ describe('against a raw server', () => {
   it("reads nothing more while the turn's read gate is closed, on both of a body's sides", async () => {
     let last!: () => void;
     answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(sse(event(1)));
+      eventStream(sse(event(1)), false)(res);
       setTimeout(() => res.write(sse(event(2))), 20);
       last = () => res.end(sse(event(3)));
     };
@@ -257,20 +265,14 @@ describe('against a raw server', () => {
   });
 
   it('counts a last event the server did not close with a blank line, as the client does', async () => {
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(`${sse(event(1))}${event(2)}\n`);
-    };
+    answer = eventStream(`${sse(event(1))}${event(2)}\n`);
     const { events, error } = await collect(responseEvents(await post()));
     expect(error).toBeUndefined();
     expect(deltas(events)).toBe('d1d2');
   });
 
   it('yields nothing more once aborted, not even the rest of the same chunk', async () => {
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(sse(event(1), event(2), event(3)));
-    };
+    answer = eventStream(sse(event(1), event(2), event(3)), false);
     const controller = new AbortController();
     const response = await modelFetch()(url, { method: 'POST', body: '{}', signal: controller.signal });
     const seen: ResponseStreamEvent[] = [];
@@ -324,10 +326,7 @@ describe('against a raw server', () => {
   });
 
   it('keeps the connection for the next request once an answer is read', async () => {
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(sse(event(1)));
-    };
+    answer = eventStream(sse(event(1)));
     const fetch = modelFetch();
     const before = connections;
     for (let i = 0; i < 3; i++) await collect(responseEvents(await post(fetch)));

@@ -146,7 +146,9 @@ function request(
   gate: ReadGate | undefined,
 ): Promise<Response | undefined> {
   const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+  // The client hands over a Headers object; anything else is read through one.
+  const given = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
+  given.forEach((value, name) => (headers[name] = value));
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   // The platform's fetch decodes compressed answers itself; asking for none keeps the bytes as
   // they are on the wire (a server that compresses anyway is decoded below).
