@@ -29,6 +29,8 @@ export interface ModelTiming {
   /** Text deltas the fake handed to its socket, and whether it wrote the whole answer. */
   deltasWritten: number;
   completed: boolean;
+  /** The request's JSON body, when the report asked for bodies. */
+  body?: unknown;
 }
 
 export interface StreamedAnswer {
@@ -44,7 +46,10 @@ export type FromFakeModel =
   | { type: 'configured' }
   | { type: 'streams'; open: number; closedByGateway: number; completed: number };
 export type ToFakeModel =
-  { type: 'report' } | { type: 'stop' } | { type: 'streams' } | ({ type: 'configure' } & StreamedAnswer);
+  | { type: 'report'; bodies?: boolean }
+  | { type: 'stop' }
+  | { type: 'streams' }
+  | ({ type: 'configure' } & StreamedAnswer);
 
 const ROOT = join(__dirname, '..', '..');
 const MARKER = /\[bench:([\w-]+)\]/;
@@ -125,6 +130,7 @@ async function main(): Promise<void> {
             firstDeltaAt: request.firstDeltaAt,
             deltasWritten: request.deltasWritten,
             completed: request.completedAt !== undefined,
+            ...(message.bodies ? { body: request.body } : {}),
           });
         }
       }

@@ -24,10 +24,25 @@ export interface StreamResult {
 
 /** Posts one streaming request and reads it to the end. */
 export async function streamTurn(url: string, user: string, body: unknown): Promise<StreamResult> {
+  return streamPost(`${url}/chatkit`, { 'X-User-ID': user }, body, '.content_part.text_delta"');
+}
+
+/**
+ * Posts `body` as JSON to `url` and reads the event stream to its end; `firstWord` is a substring
+ * of the first frame that counts as the first word (the time to it is `ttftMs`). Shared by the
+ * gateway's turns and a model request sent straight to the fake model, so both pay the same
+ * client.
+ */
+export async function streamPost(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+  firstWord: string,
+): Promise<StreamResult> {
   const startedAt = now();
-  const res = await fetch(`${url}/chatkit`, {
+  const res = await fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-User-ID': user },
+    headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
   if (res.status !== 200) return { startedAt, error: `HTTP ${res.status}: ${await res.text()}` };
@@ -45,10 +60,12 @@ export async function streamTurn(url: string, user: string, body: unknown): Prom
     while ((end = buffer.indexOf('\n\n')) >= 0) {
       const frame = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      if (!frame.startsWith('data: ')) continue;
-      if (ttftMs === undefined && frame.includes('.content_part.text_delta"')) ttftMs = now() - startedAt;
+      // A ChatKit frame is one data line; the model's has an event line before it.
+      const data = frame.indexOf('data: ');
+      if (data < 0) continue;
+      if (ttftMs === undefined && frame.includes(firstWord)) ttftMs = now() - startedAt;
       else if (frame.includes('"thread.created"'))
-        threadId = (JSON.parse(frame.slice(6)) as { thread: { id: string } }).thread.id;
+        threadId = (JSON.parse(frame.slice(data + 6)) as { thread: { id: string } }).thread.id;
       else if (frame.startsWith('data: {"type":"error"')) error = frame.slice(6);
     }
   }
