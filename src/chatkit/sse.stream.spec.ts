@@ -147,6 +147,54 @@ describe('SseStream', () => {
     }
   });
 
+  it('sends the headers with the first burst, in one socket write, or alone at the end of a quiet turn', async () => {
+    for (const quiet of [false, true]) {
+      const ex = await exchange();
+      try {
+        // What reaches the socket's own writers: one call is one system call (a corked
+        // burst of the chunked encoding's pieces goes to _writev at once).
+        const socketWrites: string[] = [];
+        const socket = ex.res.socket as unknown as {
+          _write(chunk: Buffer | string, encoding: string, cb: () => void): void;
+          _writev(chunks: { chunk: Buffer | string }[], cb: () => void): void;
+        };
+        const write = socket._write.bind(socket);
+        const writev = socket._writev.bind(socket);
+        socket._write = (chunk, encoding, cb) => {
+          socketWrites.push(chunk.toString());
+          write(chunk, encoding, cb);
+        };
+        socket._writev = (chunks, cb) => {
+          socketWrites.push(chunks.map(({ chunk }) => chunk.toString()).join(''));
+          writev(chunks, cb);
+        };
+        let received = '';
+        ex.client.on('data', (data: Buffer) => (received += data.toString()));
+        const sse = new SseStream(ex.res, options(), clientGoneSignal(ex.res));
+        sse.open();
+        // Nothing leaves in the turn that opened the stream (a turn's model request goes first).
+        expect(socketWrites).toEqual([]);
+        if (!quiet) await sse.send(delta(3));
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(socketWrites).toHaveLength(1);
+        expect(socketWrites[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+        expect(socketWrites[0]).toContain('Content-Type: text/event-stream');
+        if (quiet) expect(socketWrites[0]).not.toContain('data: ');
+        else expect(socketWrites[0]).toContain('"delta":"xxx"');
+        // The headers reach a client that waits for them before any event.
+        await new Promise<void>((resolve) => {
+          const check = (): void => void (received.includes('\r\n\r\n') ? resolve() : setTimeout(check, 5));
+          check();
+        });
+        sse.end();
+        await once(ex.client, 'end');
+        expect(received.match(/HTTP\/1\.1 200/g)).toHaveLength(1);
+      } finally {
+        await ex.close();
+      }
+    }
+  });
+
   it('cuts a client that leaves the buffer full past the slow-reader timeout', async () => {
     const ex = await exchange({ paused: true });
     try {

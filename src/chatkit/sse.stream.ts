@@ -107,7 +107,10 @@ export class SseStream {
     this.res.setHeader('Cache-Control', 'no-cache, no-transform');
     this.res.setHeader('X-Accel-Buffering', 'no');
     this.res.setHeader('Connection', 'keep-alive');
-    this.res.flushHeaders();
+    // The headers leave with the first burst, at the end of this turn of the event loop at the
+    // latest: one system call instead of two, made after whatever this turn still starts (a
+    // turn's model request goes out before the client is written to).
+    this.scheduleFlush();
     this.armHeartbeat();
   }
 
@@ -119,10 +122,7 @@ export class SseStream {
     this.pendingBytes += Buffer.byteLength(frame);
     this.armHeartbeat();
     if (this.pendingBytes + this.res.writableLength < this.options.bufferBytes) {
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flushTurn);
-      }
+      this.scheduleFlush();
       return;
     }
     this.flush();
@@ -133,9 +133,18 @@ export class SseStream {
     }
   }
 
-  /** Hands the burst to the response as one chunk. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushTurn);
+  }
+
+  /** Hands the burst to the response as one chunk (the headers alone if there is none yet). */
   private flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0) {
+      if (!this.res.headersSent && !this.signal.aborted && !this.res.destroyed) this.res.flushHeaders();
+      return;
+    }
     const chunk = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
