@@ -21,8 +21,11 @@
  *   `--sql-turns` sequential turns minus the idle traffic counted over as long with no requests;
  * - [ttft]: the time the gateway adds before the first word (client time to first text delta minus
  *   the fake model's own, request arrival to first delta written), deltas 50 ms apart: p50 at one
- *   stream, then p50/p99 under an open-loop load of `--rate` new add_user_message turns per second
- *   for `--seconds` (arrivals on a schedule; answers of 40 deltas keep ~100 streams open);
+ *   stream, less the same figure for the same client sending the gateway's own last model request
+ *   straight to the fake (the client's and the fake's share, with no gateway in between); then
+ *   p50/p99 under an open-loop load of `--rate` new add_user_message turns per second for
+ *   `--seconds` (arrivals on a schedule; answers of 40 deltas keep ~100 streams open), as the
+ *   client sees them;
  * - [rss]: the gateway's VmRSS idle and with `--streams` open streams (threads.create from many
  *   users) whose model sent one delta and stalled, then whether every model request was cancelled
  *   once all clients disconnected (the fake model's open requests and the active-streams gauge).

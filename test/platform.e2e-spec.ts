@@ -4,7 +4,7 @@
  * and comes back.
  */
 import { spawnSync } from 'node:child_process';
-import { startApp, tokenFor, type TestApp } from 'test/support/test-app';
+import { startApp, tokenFor, uniqueUser, type TestApp } from 'test/support/test-app';
 import { TcpProxy } from 'test/support/tcp-proxy';
 
 describe('request ids, errors, metrics and OpenAPI', () => {
@@ -19,6 +19,34 @@ describe('request ids, errors, metrics and OpenAPI', () => {
     expect(mine.headers.get('x-request-id')).toBe('req-abc-123');
     const generated = await fetch(`${app.url}/health/live`);
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers a GET's JSON with an ETag that revalidates to 304, and a POST's JSON without one", async () => {
+    const user = uniqueUser('etag');
+    const posted = await app.fetch('/chatkit', {
+      method: 'POST',
+      user,
+      json: { type: 'threads.list', params: {} },
+    });
+    expect(posted.status).toBe(200);
+    expect(posted.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(posted.headers.get('etag')).toBeNull();
+    const body = await posted.text();
+    expect(JSON.parse(body)).toEqual({ data: [], has_more: false });
+    expect(Number(posted.headers.get('content-length'))).toBe(Buffer.byteLength(body));
+
+    const got = await app.fetch('/chatkit/threads', { user });
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await got.json()).toEqual({ data: [], has_more: false });
+    const etag = got.headers.get('etag');
+    expect(etag).toMatch(/^W\/"/);
+    // fetch adds `Cache-Control: no-cache` (which asks for a full answer) unless one is given.
+    const again = await app.fetch('/chatkit/threads', {
+      user,
+      headers: { 'If-None-Match': etag!, 'Cache-Control': 'max-age=0' },
+    });
+    expect(again.status).toBe(304);
   });
 
   it('answers unknown routes with the standard error body', async () => {

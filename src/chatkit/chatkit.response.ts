@@ -10,7 +10,18 @@ import { clientGoneSignal, SseStream, type SseOptions } from 'src/chatkit/sse.st
 import type { ChatKitConfig } from 'src/config/chatkit.config';
 
 export function sendJson(res: Response, value: unknown): void {
-  res.status(200).type('application/json').send(toWireJson(value));
+  const body = toWireJson(value);
+  // A GET is answered by Express, whose ETag lets the client revalidate (304 Not Modified). No
+  // client revalidates a POST: its answer is written as it is, with no hash of the body and no
+  // parse of the content type we set.
+  if (res.req.method === 'GET' || res.req.method === 'HEAD') {
+    res.status(200).type('application/json').send(body);
+    return;
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /**
