@@ -1,6 +1,6 @@
 /**
  * The read gate of one streaming turn: closed while the turn's client has a full buffer, open
- * otherwise. The SSE writer enters it (an AsyncLocalStorage scope) around each pull of the
+ * otherwise. The SSE writer enters it (an AsyncLocalStorage scope) around its pulls of the
  * turn's events, so the pipeline and the responder behind it run inside it, and whatever reads
  * on the turn's behalf — the model's HTTP response — can find it and stop reading while it is
  * closed; the writer also opens and closes it. That carries a slow client's backpressure past

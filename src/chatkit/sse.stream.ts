@@ -159,13 +159,18 @@ export class SseStream {
    * full. After the client left, events are still pulled, but dropped: the producer sees the
    * abort itself and winds down (storing what must be kept) before the response is ended.
    */
-  async write(events: AsyncIterable<ThreadStreamEvent>): Promise<void> {
+  write(events: AsyncIterable<ThreadStreamEvent>): Promise<void> {
+    // Entered once for the whole stream: every pull below, and whatever it starts, runs inside.
+    return withReadGate(this.readGate, () => this.writeAll(events));
+  }
+
+  private async writeAll(events: AsyncIterable<ThreadStreamEvent>): Promise<void> {
     const iterator = events[Symbol.asyncIterator]();
     let done = false;
     try {
       this.open();
       for (;;) {
-        const next = await withReadGate(this.readGate, () => iterator.next());
+        const next = await iterator.next();
         if (next.done) {
           done = true;
           break;

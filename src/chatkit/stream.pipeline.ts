@@ -13,7 +13,7 @@
  * It pulls the responder's next event only when its own consumer asks for one, so a slow reader
  * slows the responder instead of filling memory. It knows nothing of HTTP and must never write to
  * a response: the SSE writer (sse.stream.ts) consumes it, and enters the turn's read gate around
- * each pull, so the responder's work runs inside that gate.
+ * its pulls, so the responder's work runs inside that gate.
  *
  * Hidden-context items are stored but never streamed — for any event kind, not only `done`
  * (the reference leaks them on `added`/`replaced`).
@@ -91,17 +91,19 @@ export async function* runPipeline(
   const pending = new Map<string, ThreadItem>();
   // Checked after every event, but only a recorded change costs anything: the responder says
   // what it changed (context.updateThread), so nothing is compared per token.
-  const threadChanged = (): ThreadStreamEvent[] => {
+  // One event or none: yielded with a plain `yield`, as a `yield*` of an array would wrap it in
+  // an async iterator (and an await) for every event of the turn.
+  const threadChanged = (): ThreadStreamEvent | undefined => {
     const change = changes.take();
-    if (!change) return [];
+    if (!change) return undefined;
     const { stored, visible } = applyThreadChange(thread, change);
-    if (!stored) return [];
+    if (!stored) return undefined;
     writes.saveThread(thread);
     // The wire thread always carries `metadata: {}`, so a private-metadata change (the agent's
     // token counts, every turn) would send a thread.updated that says nothing; the reference
     // sends one anyway.
-    if (!visible) return [];
-    return [{ type: 'thread.updated', thread: toWireThread(thread) }];
+    if (!visible) return undefined;
+    return { type: 'thread.updated', thread: toWireThread(thread) };
   };
 
   const iterator = events[Symbol.asyncIterator]();
@@ -135,7 +137,8 @@ export async function* runPipeline(
           hooks.onFirstEvent?.();
         }
         if (handleEvent(next.value, pending, writes)) yield next.value;
-        yield* threadChanged();
+        const updated = threadChanged();
+        if (updated) yield updated;
         if (options.progress && performance.now() >= nextProgressAt) {
           nextProgressAt = performance.now() + options.progress.everyMs;
           options.progress.save(progressSoFar(writes, pending));
@@ -144,7 +147,7 @@ export async function* runPipeline(
       if (!signal.aborted) {
         const changed = threadChanged();
         ended = true;
-        yield* changed;
+        if (changed) yield changed;
         return 'completed';
       }
     } catch (err) {
@@ -157,7 +160,8 @@ export async function* runPipeline(
         if (!(err instanceof CustomStreamError))
           logger.warn(`stream failed: ${(err as Error)?.message ?? String(err)}`);
         yield errorEvent(err);
-        yield* threadChanged();
+        const changed = threadChanged();
+        if (changed) yield changed;
         return 'failed';
       }
     }
