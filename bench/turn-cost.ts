@@ -85,6 +85,8 @@ const { values } = parseArgs({
     // Another checkout whose dist/ (built there beforehand) is the gateway measured: a before/after
     // pair in one window runs this script twice, once with --root <checkout of the old commit>.
     root: { type: 'string' },
+    // Flags for the gateway's node (space-separated), e.g. a V8 flag not allowed in NODE_OPTIONS.
+    'node-args': { type: 'string' },
     pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
@@ -459,6 +461,34 @@ async function sqlRows(g: Gateway, counts: () => Promise<RoundTripCounts>): Prom
   await measure('threads.create', (i) => createThread(g.server.url, user, `sql thread ${i}`));
 }
 
+type GcTotals = Map<string, { count: number; seconds: number }>;
+
+/** The gateway's own GC pauses so far, by kind, from its Prometheus metrics (prom-client's). */
+async function gatewayGc(url: string): Promise<GcTotals> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const totals: GcTotals = new Map();
+  for (const [, field, kind, value] of text.matchAll(
+    /nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} ([\d.e+-]+)/g,
+  )) {
+    const entry = totals.get(kind) ?? { count: 0, seconds: 0 };
+    if (field === 'sum') entry.seconds = Number(value);
+    else entry.count = Number(value);
+    totals.set(kind, entry);
+  }
+  return totals;
+}
+
+/** "N minor (X ms each on average), …" between two readings. */
+function gcSince(before: GcTotals, after: GcTotals): string {
+  const parts: string[] = [];
+  for (const [kind, { count, seconds }] of after) {
+    const n = count - (before.get(kind)?.count ?? 0);
+    const ms = (seconds - (before.get(kind)?.seconds ?? 0)) * 1000;
+    if (n > 0) parts.push(`${n} ${kind} pauses, ${ms.toFixed(0)} ms in all (${(ms / n).toFixed(1)} ms each)`);
+  }
+  return parts.length ? parts.join(', ') : 'none';
+}
+
 async function ttftRows(g: Gateway): Promise<void> {
   const users = 50;
   const perUser = Math.max(4, Math.ceil((rate * 4) / users));
@@ -576,6 +606,7 @@ async function ttftRows(g: Gateway): Promise<void> {
   let maxOpen = 0;
   const lateness: number[] = [];
   const pending: Promise<Sample | undefined>[] = [];
+  const gcBefore = await gatewayGc(g.server.url);
   const start = now() + 100;
   for (let i = 0; i < arrivals; i++) {
     const due = start + i * interval;
@@ -590,6 +621,7 @@ async function ttftRows(g: Gateway): Promise<void> {
     await Promise.all(pending),
     await modelTimings(g.model),
   );
+  const gc = gcSince(gcBefore, await gatewayGc(g.server.url));
   await configureModel(g.model, FAST);
   lateness.sort((a, b) => a - b);
   const note =
@@ -598,7 +630,8 @@ async function ttftRows(g: Gateway): Promise<void> {
     (turnFailures ? `, ${turnFailures} failed` : '') +
     `; arrival lateness p99 ${ms(percentile(lateness, 99), 1)} ms; before the model had the request: ` +
     `p50 ${ms(percentile(loadedBefore, 50), 1)}, p99 ${ms(percentile(loadedBefore, 99), 1)} ms; ` +
-    'as the client sees it (the direct-request floor of the row above is not subtracted)';
+    'as the client sees it (the direct-request floor of the row above is not subtracted); ' +
+    `the gateway's garbage collection meanwhile: ${gc}`;
   log(
     `ttft: ${rate}/s open loop p50 ${ms(percentile(loaded, 50))} p99 ${ms(percentile(loaded, 99))} ms; ${note}`,
   );
@@ -752,6 +785,8 @@ function revision(): string {
   }
 }
 
+const nodeArgs = values['node-args']?.split(' ').filter(Boolean) ?? [];
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadStart = loadAverage();
@@ -822,7 +857,7 @@ async function main(): Promise<void> {
     });
     await configureModel(fake.child, FAST);
     env.OPENAI_BASE_URL = fake.baseURL;
-    const server = await startServer(env, { built: true, root: values.root });
+    const server = await startServer(env, { built: true, root: values.root, nodeArgs });
     cleanups.push(() => server.stop());
     const g: Gateway = { server, model: fake.child, modelURL: fake.baseURL, run };
     log(`gateway pid ${server.pid} at ${server.url}`);
@@ -845,7 +880,7 @@ async function main(): Promise<void> {
         // A second gateway, on the same database through the round-trip proxy.
         const counted = await startServer(
           { ...env, DATABASE_URL: proxiedDatabaseUrl },
-          { built: true, root: values.root },
+          { built: true, root: values.root, nodeArgs },
         );
         try {
           await drive(20, (worker, n) =>
@@ -868,7 +903,7 @@ async function main(): Promise<void> {
       // A fresh process: after the other phases the idle heap still shrinks by more than the
       // streams hold, which would make "above idle" meaningless.
       await server.stop();
-      const fresh = await startServer(env, { built: true, root: values.root });
+      const fresh = await startServer(env, { built: true, root: values.root, nodeArgs });
       cleanups.push(() => fresh.stop());
       await drive(20, (worker, n) =>
         createThread(fresh.url, `bench-${run}-warm-${worker}`, `warm ${n}`).then(() => undefined),
