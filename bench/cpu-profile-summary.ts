@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { placeOf } from 'bench/support/profile-places';
 
 interface ProfileNode {
   id: number;
@@ -32,16 +33,6 @@ const { values, positionals } = parseArgs({
     functions: { type: 'string', default: '3' },
   },
 });
-
-/** Where a frame's code lives: `pkg:<name>`, `app:<path>`, `node:<module>` or a V8 pseudo-frame. */
-function placeOf(url: string, functionName: string): string {
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return `pkg:${pkg[1]}`;
-  if (url.startsWith('node:')) return url;
-  const app = /\/(dist\/)?(src\/.+)$/.exec(url);
-  return app ? `app:${app[2]}` : url;
-}
 
 function main(): void {
   const file = positionals[0];

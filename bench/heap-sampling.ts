@@ -15,6 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { placeOf } from 'bench/support/profile-places';
 
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -31,16 +32,6 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
-
-/** Where a frame's code lives: `pkg:<name>`, `app:<path>`, `node:<module>` or a V8 pseudo-frame. */
-function placeOf(url: string, functionName: string): string {
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return `pkg:${pkg[1]}`;
-  if (url.startsWith('node:')) return url;
-  const app = /\/(dist\/)?(src\/.*)$/.exec(url);
-  return app ? `app:${app[2]}` : url;
-}
 
 /** Sends inspector commands over one WebSocket; resolves each with its result. */
 async function inspector(port: string): Promise<{
@@ -116,24 +107,21 @@ async function main(): Promise<void> {
   };
   walk(profile.head, undefined, undefined);
 
-  const top = Number(values.top);
-  const share = (bytes: number) => `${((bytes / total) * 100).toFixed(1)}%`;
+  /** The heaviest `--top` entries of `bytes` as a markdown table headed `column`. */
+  const table = (column: string, bytes: Map<string, number>): string[] => [
+    `| share | ${column} |`,
+    '|---|---|',
+    ...[...bytes.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, Number(values.top))
+      .map(([name, size]) => `| ${((size / total) * 100).toFixed(1)}% | ${name} |`),
+  ];
   const lines = [
     `allocated ${(total / 1048576).toFixed(1)} MB in ${values.seconds} s (sampled every ${values.interval} bytes)`,
     '',
-    '| share | where |',
-    '|---|---|',
-    ...[...byPlace.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([place, bytes]) => `| ${share(bytes)} | ${place} |`),
+    ...table('where', byPlace),
     '',
-    '| share | frame |',
-    '|---|---|',
-    ...[...byFrame.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([frame, bytes]) => `| ${share(bytes)} | ${frame} |`),
+    ...table('frame', byFrame),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -553,19 +553,21 @@ async function ttftRows(g: Gateway): Promise<void> {
   await configureModel(g.model, { deltas: 3, deltaDelayMs: 50 });
   for (let i = 0; i < 5; i++) await turn(`warm-${i}`);
   await modelTimings(g.model);
+  const turns = 30;
   const single: (Sample | undefined)[] = [];
-  for (let i = 0; i < 30; i++) single.push(await turn(`one-${i}`));
+  for (let i = 0; i < turns; i++) single.push(await turn(`one-${i}`));
   const singleTimings = await modelTimings(g.model, true);
   const { added: one, beforeModel } = split(single, singleTimings);
   // The same client sending the gateway's last model request straight to the fake model: what
   // the client, the loopback and the fake's own parsing add without a gateway in between.
-  const sent = singleTimings.find((t) => t.marker === 'one-29')?.body;
+  const last = `one-${turns - 1}`;
+  const sent = singleTimings.find((t) => t.marker === last)?.body;
   if (!sent) throw new Error('ttft: the fake model did not record the last single-stream request');
   const direct: (Sample | undefined)[] = [];
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < turns; i++) {
     const marker = `direct-${i}`;
     const body = JSON.parse(
-      JSON.stringify(sent).replaceAll('[bench:one-29]', `[bench:${marker}]`),
+      JSON.stringify(sent).replaceAll(`[bench:${last}]`, `[bench:${marker}]`),
     ) as unknown;
     const result = await streamPost(
       `${g.modelURL}/responses`,
@@ -800,8 +802,8 @@ async function main(): Promise<void> {
 
   const run = Date.now().toString(36);
   const cleanups: (() => Promise<unknown>)[] = [];
-  let counts: (() => Promise<RoundTripCounts>) | undefined;
-  let proxiedDatabaseUrl: string | undefined;
+  /** The [sql] phase's way to the database: through the round-trip proxy, and its counts. */
+  let counted: { databaseUrl: string; counts: () => Promise<RoundTripCounts> } | undefined;
   const env: Record<string, string> = {
     AUTH_DEV_MODE: 'true',
     RATE_LIMIT_ENABLED: 'false',
@@ -842,10 +844,9 @@ async function main(): Promise<void> {
         // hop and a process to wake per round trip, which the other rows would measure.
         const proxy = await startRoundTripProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
         cleanups.push(() => proxy.stop());
-        counts = proxy.counts;
         const proxied = new URL(url);
         proxied.host = `127.0.0.1:${proxy.port}`;
-        proxiedDatabaseUrl = proxied.toString();
+        counted = { databaseUrl: proxied.toString(), counts: proxy.counts };
       }
     }
     log(`database: ${database}`);
@@ -857,15 +858,18 @@ async function main(): Promise<void> {
     });
     await configureModel(fake.child, FAST);
     env.OPENAI_BASE_URL = fake.baseURL;
-    const server = await startServer(env, { built: true, root: values.root, nodeArgs });
+    /** A gateway on `env` (and `over`), warmed: the code paths loaded and the pool filled once. */
+    const startGateway = async (over: Record<string, string> = {}): Promise<RunningServer> => {
+      const started = await startServer({ ...env, ...over }, { built: true, root: values.root, nodeArgs });
+      await drive(20, (worker, n) =>
+        createThread(started.url, `bench-${run}-warm-${worker}`, `warm ${n}`).then(() => undefined),
+      );
+      return started;
+    };
+    const server = await startGateway();
     cleanups.push(() => server.stop());
     const g: Gateway = { server, model: fake.child, modelURL: fake.baseURL, run };
     log(`gateway pid ${server.pid} at ${server.url}`);
-
-    // Unmeasured: load the code paths and fill the pool once.
-    await drive(20, (worker, n) =>
-      createThread(server.url, `bench-${run}-warm-${worker}`, `warm ${n}`).then(() => undefined),
-    );
     await modelTimings(fake.child);
     // Over 5 s: at 100 ticks a second a shorter window is mostly rounding.
     const idleStart = cpuMsOf(server.pid);
@@ -876,19 +880,13 @@ async function main(): Promise<void> {
     if (['floors', 'create', 'add', 'items', 'threads'].some((key) => only.has(key)))
       await cpuRows(g, fake.baseURL);
     if (only.has('sql')) {
-      if (counts && proxiedDatabaseUrl) {
+      if (counted) {
         // A second gateway, on the same database through the round-trip proxy.
-        const counted = await startServer(
-          { ...env, DATABASE_URL: proxiedDatabaseUrl },
-          { built: true, root: values.root, nodeArgs },
-        );
+        const second = await startGateway({ DATABASE_URL: counted.databaseUrl });
         try {
-          await drive(20, (worker, n) =>
-            createThread(counted.url, `bench-${run}-warm-${worker}`, `warm ${n}`).then(() => undefined),
-          );
-          await sqlRows({ ...g, server: counted }, counts);
+          await sqlRows({ ...g, server: second }, counted.counts);
         } finally {
-          await counted.stop();
+          await second.stop();
         }
       } else
         rows.push({
@@ -903,11 +901,8 @@ async function main(): Promise<void> {
       // A fresh process: after the other phases the idle heap still shrinks by more than the
       // streams hold, which would make "above idle" meaningless.
       await server.stop();
-      const fresh = await startServer(env, { built: true, root: values.root, nodeArgs });
+      const fresh = await startGateway();
       cleanups.push(() => fresh.stop());
-      await drive(20, (worker, n) =>
-        createThread(fresh.url, `bench-${run}-warm-${worker}`, `warm ${n}`).then(() => undefined),
-      );
       await rssRows({ ...g, server: fresh });
     }
 

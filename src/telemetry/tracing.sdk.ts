@@ -37,6 +37,13 @@ function keysOnly(search: string): string {
   return redacted.toString();
 }
 
+/** An outgoing request's path split at its query, the query's values redacted; undefined without one. */
+function redactedPath(path: string): { pathname: string; search: string } | undefined {
+  const query = path.indexOf('?');
+  if (query === -1) return undefined;
+  return { pathname: path.slice(0, query), search: keysOnly(path.slice(query + 1)) };
+}
+
 export function createInstrumentations(): InstrumentationBase[] {
   return [
     new HttpInstrumentation({
@@ -49,12 +56,11 @@ export function createInstrumentations(): InstrumentationBase[] {
           return;
         }
         // Outgoing (the model API, whose requests go over node:http): the same, in the full URL too.
-        const query = req.path.indexOf('?');
-        if (query === -1) return;
-        const search = keysOnly(req.path.slice(query + 1));
+        const redacted = redactedPath(req.path);
+        if (!redacted) return;
         const host = String(req.getHeader('host') ?? req.host);
-        span.setAttribute('url.full', `${req.protocol}//${host}${req.path.slice(0, query)}?${search}`);
-        span.setAttribute('url.query', search);
+        span.setAttribute('url.full', `${req.protocol}//${host}${redacted.pathname}?${redacted.search}`);
+        span.setAttribute('url.query', redacted.search);
       },
     }),
     // Route handlers only: a span per middleware (body parsers, the request log) on every request
@@ -67,12 +73,11 @@ export function createInstrumentations(): InstrumentationBase[] {
     // Outgoing fetch (embeddings, uploads to the model API): a query string keeps its keys only.
     new UndiciInstrumentation({
       startSpanHook: (request) => {
-        const query = request.path.indexOf('?');
-        if (query === -1) return {};
-        const search = keysOnly(request.path.slice(query + 1));
+        const redacted = redactedPath(request.path);
+        if (!redacted) return {};
         return {
-          'url.full': `${request.origin}${request.path.slice(0, query)}?${search}`,
-          'url.query': `?${search}`,
+          'url.full': `${request.origin}${redacted.pathname}?${redacted.search}`,
+          'url.query': `?${redacted.search}`,
         };
       },
     }),
