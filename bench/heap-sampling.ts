@@ -9,7 +9,11 @@
  * promise, a Map) counts for whoever asked for it; the heaviest such frames follow.
  *
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/heap-sampling.ts \
- *     [--port 9339] [--seconds 10] [--interval 8192] [--top 25] [--out <file.heapprofile>]
+ *     [--port 9339] [--seconds 10] [--interval 8192] [--top 25] [--live] [--out <file.heapprofile>]
+ *
+ * `--live` counts instead only what was allocated in the window and is still reachable at its end
+ * (a full collection is forced first, a pause of its own): the work in flight at that moment,
+ * which is what each young-generation collection has to copy.
  *
  * `--out` keeps the raw profile (Chrome DevTools opens it). Only connects to 127.0.0.1.
  */
@@ -30,8 +34,11 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '8192' },
     top: { type: 'string', default: '25' },
     out: { type: 'string' },
+    live: { type: 'boolean', default: false },
   },
 });
+/** With --live: only what was allocated in the window and is still reachable at its end. */
+const live = values.live!;
 
 /** Sends inspector commands over one WebSocket; resolves each with its result. */
 async function inspector(port: string): Promise<{
@@ -79,10 +86,13 @@ async function main(): Promise<void> {
   await session.send('HeapProfiler.enable');
   await session.send('HeapProfiler.startSampling', {
     samplingInterval: Number(values.interval),
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMajorGC: !live,
+    includeObjectsCollectedByMinorGC: !live,
   });
   await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
+  // A full collection first, so that what is left is what the process still holds: the work in
+  // flight at that moment (and any cache that grew in the window), not garbage not yet swept.
+  if (live) await session.send('HeapProfiler.collectGarbage');
   const { profile } = (await session.send('HeapProfiler.stopSampling')) as {
     profile: { head: SamplingNode };
   };
@@ -117,7 +127,9 @@ async function main(): Promise<void> {
       .map(([name, size]) => `| ${((size / total) * 100).toFixed(1)}% | ${name} |`),
   ];
   const lines = [
-    `allocated ${(total / 1048576).toFixed(1)} MB in ${values.seconds} s (sampled every ${values.interval} bytes)`,
+    live
+      ? `still reachable after ${values.seconds} s: ${(total / 1048576).toFixed(1)} MB allocated in the window (sampled every ${values.interval} bytes)`
+      : `allocated ${(total / 1048576).toFixed(1)} MB in ${values.seconds} s (sampled every ${values.interval} bytes)`,
     '',
     ...table('where', byPlace),
     '',
