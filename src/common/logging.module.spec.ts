@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import {
   AppLogger,
   createRequestLogger,
+  requestLoggerTo,
   resolveLogFormat,
   traceFields,
   type RequestLogger,
@@ -126,6 +127,44 @@ describe('the request logger', () => {
     await fetch(`${url}/metrics`, { headers: { 'X-Request-ID': 'scrape' } });
     expect((await linesFor('probe')).filter((l) => l.res)).toEqual([]);
     expect((await linesFor('scrape')).filter((l) => l.res)).toEqual([]);
+  });
+});
+
+describe('requestLoggerTo', () => {
+  it('removes the redacted paths from what the app logs, and writes completion lines in full', async () => {
+    const sink = new Lines();
+    const requestLogger = requestLoggerTo(sink, 'info');
+    requestLogger.logger.info(
+      {
+        req: { headers: { cookie: 'c' } },
+        call: { authorization: 'Bearer t', token: 't', password: 'p', kept: 1 },
+      },
+      'calling',
+    );
+    requestLogger.logger.child({ req: { id: 'r' } }).warn({ upstream: { token: 't' } }, 'child');
+    const server = createServer((req, res) => requestLogger(req, res, () => res.end('{}')));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      await fetch(`http://127.0.0.1:${port}/things?token=t`, { headers: { 'X-Request-ID': 'plain-line' } });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const [calling, child, done] = sink.lines;
+    expect(calling).toMatchObject({ msg: 'calling', req: {}, call: { kept: 1 } });
+    expect(calling.req).toEqual({});
+    expect(calling.call).toEqual({ kept: 1 });
+    expect(child).toMatchObject({ msg: 'child', upstream: {} });
+    expect(child.upstream).toEqual({});
+    expect(done).toMatchObject({
+      level: 30,
+      req: { id: 'plain-line', method: 'GET', path: '/things' },
+      res: { statusCode: 200 },
+      route: 'unmatched',
+    });
+    expect(JSON.stringify(sink.lines)).not.toMatch(/Bearer|"t"|"p"|cookie/);
   });
 });
 

@@ -123,7 +123,13 @@ function levelOf(status: number, err: Error | undefined): 'error' | 'warn' | 'in
   return err || status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
 }
 
-export function createRequestLogger(root: PinoInstance): RequestLogger {
+/**
+ * The request-logging middleware over `root`. Completion lines are written through `lines` when
+ * given: a logger on the same destination without the redaction, whose copy of every line cost
+ * more than the rest of the line. A completion line holds only the fields built below, none of
+ * them a redacted path, except a failure's `err`: a line with one still goes through `root`.
+ */
+export function createRequestLogger(root: PinoInstance, lines: PinoInstance = root): RequestLogger {
   const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const id = requestIdFor(req, res);
     (req as IncomingMessage & { id: string }).id = id;
@@ -154,7 +160,7 @@ export function createRequestLogger(root: PinoInstance): RequestLogger {
       const message = err
         ? `${req.method} ${route} ${status}`
         : `${req.method} ${route} ${status} ${responseTime}ms`;
-      root[levelOf(status, failure)](fields, message);
+      (err ? root : lines)[levelOf(status, failure)](fields, message);
     };
     res.on('finish', complete);
     res.on('close', complete);
@@ -186,6 +192,19 @@ export class AppLogger extends Logger {
   }
 }
 
+/** Never written, whatever the app logs: removed from the line (the last line of defence). */
+export const REDACTED_PATHS = ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'];
+
+/** The root logger (redacting) and the request-logging middleware over it, both to `destination`. */
+export function requestLoggerTo(destination: DestinationStream, level: string): RequestLogger {
+  // A fresh object each time: pino merges the line's own fields into it.
+  const options = { level, mixin: () => traceFields() };
+  return createRequestLogger(
+    pino({ ...options, redact: { paths: REDACTED_PATHS, remove: true } }, destination),
+    pino(options, destination),
+  );
+}
+
 function destinationFor(app: AppConfig, auth: AuthConfig): DestinationStream {
   const format = resolveLogFormat(app.logFormat, {
     nodeEnv: app.nodeEnv,
@@ -212,21 +231,7 @@ function destinationFor(app: AppConfig, auth: AuthConfig): DestinationStream {
       provide: REQUEST_LOGGER,
       inject: [appConfig.KEY, LOG_DESTINATION],
       useFactory: (config: AppConfig, destination: DestinationStream): RequestLogger =>
-        createRequestLogger(
-          pino(
-            {
-              level: config.logLevel,
-              // A fresh object each time: pino merges the line's own fields into it.
-              mixin: () => traceFields(),
-              // Last line of defence for the app's own log calls; request lines carry none of these.
-              redact: {
-                paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'],
-                remove: true,
-              },
-            },
-            destination,
-          ),
-        ),
+        requestLoggerTo(destination, config.logLevel),
     },
     // nestjs-pino's Logger for Nest (app.useLogger), on the same root logger; its per-request
     // binding is the AsyncLocalStorage filled by the middleware above (no middleware of its own).
