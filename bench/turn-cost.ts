@@ -14,7 +14,8 @@
  *   with 12 text deltas, no delay), items.list of 20 items, threads.list of 20 threads; these and
  *   the floors are measured in turn, `--rounds` times over, and each row gives the median;
  * - [floors]: the same answer through a bare Agents SDK streamed run (and one given the input of an
- *   add turn: ten messages and an abort signal), through the bare `openai`
+ *   add turn: ten messages and an abort signal, first all as the run's input, then handed over as
+ *   the gateway does, the question as the input and the rest put back by a filter), through the bare `openai`
  *   client (each in its own process, no tools, no database, no HTTP server), and a bare `node:http`
  *   server answering a canned ChatKit-like stream of about twenty events, CPU per operation;
  * - [sql] (server database only): SQL round trips per add_user_message and per create turn, from
@@ -286,6 +287,7 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
 
   const sdk: number[] = [];
   const sdkHistory: number[] = [];
+  const sdkSplit: number[] = [];
   const openai: number[] = [];
   const http = newSeries();
   const create = newSeries();
@@ -300,6 +302,8 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
       log(`floor: Agents SDK streamed run ${ms(sdk.at(-1))} ms CPU each`);
       sdkHistory.push(await measureClientFloor('sdk-history', run));
       log(`floor: Agents SDK streamed run with an add turn's input ${ms(sdkHistory.at(-1))} ms CPU each`);
+      sdkSplit.push(await measureClientFloor('sdk-history-split', run));
+      log(`floor: the same, history put in front by a filter ${ms(sdkSplit.at(-1))} ms CPU each`);
       openai.push(await measureClientFloor('openai', run));
       log(`floor: openai client stream ${ms(openai.at(-1))} ms CPU each`);
       record(http, await httpFloor());
@@ -351,6 +355,17 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
         notes: sdkHistory.length > 1 ? `rounds ${listed(sdkHistory)}` : '',
       },
       {
+        row: "floor: the same input handed over as the gateway does: the question as the run's input, the earlier messages put in front of each model call by a filter — CPU ms/run",
+        value: ms(median(sdkSplit)),
+        target: '—',
+        notes: [
+          `${signed(median(sdkSplit.map((v, i) => v - sdkHistory[i])))} against the whole history as input (median of the rounds)`,
+          sdkSplit.length > 1 ? `rounds ${listed(sdkSplit)}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      },
+      {
         row: 'floor: bare `openai` client streaming the same answer — CPU ms/stream',
         value: ms(median(openai)),
         target: '—',
@@ -394,7 +409,7 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
   if (only.has('create'))
     rows.push(turnRow('threads.create (full turn, with title) — server CPU ms/op', create, 1.5));
   if (only.has('add'))
-    rows.push(turnRow('threads.add_user_message (full turn) — server CPU ms/op', add, 1, sdkHistory));
+    rows.push(turnRow('threads.add_user_message (full turn) — server CPU ms/op', add, 1, sdkSplit));
   const readRow = (row: string, series: Series): Row => ({
     row,
     value: ms(median(series.perOp)),

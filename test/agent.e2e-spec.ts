@@ -353,6 +353,43 @@ describe('agent over the Responses API', () => {
     ]);
   });
 
+  it('gives every model call of a turn the whole history first, the tool loop included', async () => {
+    const user = uniqueUser();
+    toolCalls.length = 0;
+    const { threadId } = await createThread(user, 'Hello there', textTurn('Hi! How can I help?'));
+    h.fake.enqueue(
+      toolCallTurn('lookup_order', { order_id: 'B-2' }, { callId: 'call_history' }),
+      textTurn('Order B-2 has shipped.'),
+    );
+    const before = h.fake.requestsTo('/v1/responses').length;
+    const res = await chatkit(h.app, user, {
+      type: 'threads.add_user_message',
+      params: { thread_id: threadId, input: userInput('Where is my order B-2?') },
+    });
+    expect(res.status).toBe(200);
+    const [first, second, ...rest] = h.fake.requestsTo('/v1/responses').slice(before).map(bodyOf);
+    expect(rest).toEqual([]);
+    const history = [
+      expect.objectContaining({ role: 'user', content: [{ type: 'input_text', text: 'Hello there' }] }),
+      expect.objectContaining({
+        role: 'assistant',
+        content: [expect.objectContaining({ text: 'Hi! How can I help?' })],
+      }),
+      expect.objectContaining({
+        role: 'user',
+        content: [{ type: 'input_text', text: 'Where is my order B-2?' }],
+      }),
+    ];
+    expect(first.input).toEqual(history);
+    expect(second.input).toEqual([
+      ...history,
+      expect.objectContaining({ type: 'function_call', call_id: 'call_history', name: 'lookup_order' }),
+      expect.objectContaining({ type: 'function_call_output', call_id: 'call_history' }),
+    ]);
+    expect(second.instructions).toBe(first.instructions);
+    expect(toolCalls).toEqual([{ orderId: 'B-2', userId: user, threadId }]);
+  });
+
   it('searches the knowledge base with search_knowledge_base, scoped to the user', async () => {
     const org = `org-agent-${Date.now().toString(36)}`;
     const admin = await tokenFor(uniqueUser('kb-admin'), { org, roles: ['admin'] });

@@ -7,8 +7,12 @@
  *   event: what any gateway built on the SDK pays per turn before it stores or sends anything;
  * - `sdk-history`: the same run with what the gateway gives the SDK on an add turn of the
  *   benchmark: its last ten messages (as the gateway converts them: user text, completed assistant
- *   messages), the question last, and an abort signal. The SDK copies and tracks every input item
- *   on every run, so this is its own cost for that turn, not the gateway's;
+ *   messages), the question last, and an abort signal, all as the run's input. The SDK copies and
+ *   tracks every input item on every run, so this is its own cost for that turn, not the gateway's;
+ * - `sdk-history-split`: the same input as the gateway now hands it over: the question as the
+ *   run's input, the earlier messages put in front of each model call by a callModelInputFilter
+ *   (splitHistory and withEarlierItems of src/agent/history.converter.ts). The model gets the same
+ *   request; the difference from `sdk-history` is what that spares the SDK;
  * - `openai`: the bare `openai` client streaming the same response and reading every event;
  * - `http`: a bare `node:http` server that reads a JSON body and answers with a canned ChatKit-like
  *   SSE stream of about twenty events; the parent drives it and reads its CPU from /proc.
@@ -30,8 +34,9 @@ import {
   setTracingDisabled,
   type AgentInputItem,
 } from '@openai/agents';
+import { splitHistory, withEarlierItems } from 'src/agent/history.converter';
 
-export type FloorKind = 'sdk' | 'sdk-history' | 'openai' | 'http';
+export type FloorKind = 'sdk' | 'sdk-history' | 'sdk-history-split' | 'openai' | 'http';
 
 interface FloorRun {
   baseURL: string;
@@ -122,7 +127,7 @@ export function historyInput(i: number): AgentInputItem[] {
   return items;
 }
 
-async function sdkFloor(run: FloorRun, withHistory: boolean): Promise<void> {
+async function sdkFloor(run: FloorRun, history: 'none' | 'input' | 'split'): Promise<void> {
   setTraceProcessors([]);
   setTracingDisabled(true);
   const client = new OpenAI({ apiKey: 'bench', baseURL: run.baseURL, maxRetries: 0 });
@@ -132,9 +137,20 @@ async function sdkFloor(run: FloorRun, withHistory: boolean): Promise<void> {
   });
   const agent = new Agent({ name: 'Assistant', instructions: 'You are a helpful assistant.', model: MODEL });
   await measure(run, async (i) => {
-    const result = withHistory
-      ? await runner.run(agent, historyInput(i), { stream: true, signal: new AbortController().signal })
-      : await runner.run(agent, `question ${i}`, { stream: true });
+    const { earlier, last } = splitHistory(historyInput(i));
+    const result =
+      history === 'none'
+        ? await runner.run(agent, `question ${i}`, { stream: true })
+        : history === 'input'
+          ? await runner.run(agent, [...earlier, ...last], {
+              stream: true,
+              signal: new AbortController().signal,
+            })
+          : await runner.run(agent, last, {
+              stream: true,
+              signal: new AbortController().signal,
+              callModelInputFilter: withEarlierItems(earlier),
+            });
     for await (const event of result) void event;
     await result.completed;
   });
@@ -230,7 +246,7 @@ if (require.main === module) {
       ? httpFloor()
       : kind === 'openai'
         ? openaiFloor(run!)
-        : sdkFloor(run!, kind === 'sdk-history');
+        : sdkFloor(run!, kind === 'sdk-history' ? 'input' : kind === 'sdk-history-split' ? 'split' : 'none');
   done.catch((error: unknown) => {
     console.error(error);
     process.exit(1);

@@ -20,8 +20,10 @@ import { mapAgentStream, type RunUsage } from 'src/agent/agent-stream.mapper';
 import { AgentTools, type AgentRunContext } from 'src/agent/agent-tools.registry';
 import {
   lastUserMessage,
+  splitHistory,
   toAgentInput,
   userMessageText,
+  withEarlierItems,
   type AttachmentReader,
 } from 'src/agent/history.converter';
 import { AGENT_RUNNER, OPENAI_CLIENT } from 'src/agent/model-provider';
@@ -178,11 +180,13 @@ export class AgentService implements Responder {
         emit: (event) => void toolEvents.push(event),
       };
       modelCalled = true;
-      const result = await this.runner.run(this.agentFor(input, model), modelInput, {
+      const { earlier, last } = splitHistory(modelInput);
+      const result = await this.runner.run(this.agentFor(input, model), last, {
         stream: true,
         signal,
         context: runContext,
         maxTurns: this.config.maxTurns,
+        callModelInputFilter: earlier.length ? withEarlierItems(earlier) : undefined,
       });
       const summary = yield* mapAgentStream(result, {
         threadId: thread.id,

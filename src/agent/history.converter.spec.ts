@@ -5,7 +5,9 @@ import type { Attachment, ThreadItem } from 'src/protocol/chatkit.schemas';
 import {
   NO_ATTACHMENTS,
   estimateTokens,
+  splitHistory,
   toAgentInput,
+  withEarlierItems,
   type AttachmentReader,
   type HistoryOptions,
 } from 'src/agent/history.converter';
@@ -414,5 +416,45 @@ describe('toAgentInput: trimming', () => {
     expect(text).toBeGreaterThanOrEqual(100);
     expect(text).toBeLessThan(110);
     expect(image).toBeGreaterThan(500);
+  });
+});
+
+describe('splitHistory and withEarlierItems', () => {
+  const user = (text: string): AgentInputItem => ({ role: 'user', content: text });
+  const call: AgentInputItem = { type: 'function_call', callId: 'c1', name: 'lookup', arguments: '{}' };
+  const output: AgentInputItem = {
+    type: 'function_call_result',
+    callId: 'c1',
+    name: 'lookup',
+    status: 'completed',
+    output: 'done',
+  };
+
+  it('gives the run the last item only, and nothing apart when there is one', () => {
+    const input = [user('a'), user('b'), call, output];
+    expect(splitHistory(input)).toEqual({ earlier: [user('a'), user('b'), call], last: [output] });
+    expect(splitHistory([user('q')])).toEqual({ earlier: [], last: [user('q')] });
+    expect(splitHistory([])).toEqual({ earlier: [], last: [] });
+  });
+
+  it('puts the earlier items back in front of every call, instructions untouched', async () => {
+    const { earlier, last } = splitHistory([user('a'), user('b'), user('q')]);
+    const filter = withEarlierItems(earlier);
+    expect(filter.preserveInputIdentity).toBe(true);
+    const agent = {} as Parameters<typeof filter>[0]['agent'];
+    const first = await filter({
+      modelData: { instructions: 'be brief', input: last },
+      agent,
+      context: undefined,
+    });
+    expect(first).toEqual({ instructions: 'be brief', input: [user('a'), user('b'), user('q')] });
+    // After a tool call the run's own input has grown: the history still comes first, once.
+    const second = await filter({
+      modelData: { instructions: 'be brief', input: [...last, call, output] },
+      agent,
+      context: undefined,
+    });
+    expect(second.input).toEqual([user('a'), user('b'), user('q'), call, output]);
+    expect(earlier).toEqual([user('a'), user('b')]);
   });
 });

@@ -9,6 +9,7 @@
  */
 import type {
   AgentInputItem,
+  CallModelInputFilter,
   AssistantMessageItem as ModelAssistantMessage,
   UserMessageItem as ModelUserMessage,
 } from '@openai/agents';
@@ -371,4 +372,32 @@ export async function toAgentInput(
     groups.push(converted);
   }
   return groups.reverse().flat();
+}
+
+/**
+ * A turn's model input as the run gets it: the last item as the run's own input, the items before
+ * it apart. The SDK copies every item of a run's input, and keys each by its JSON, to keep a
+ * session in step with what the model saw; this server keeps no SDK session (the thread is the
+ * history), so that work bought nothing for the ten messages of history of every turn.
+ */
+export function splitHistory(input: AgentInputItem[]): { earlier: AgentInputItem[]; last: AgentInputItem[] } {
+  return input.length > 1
+    ? { earlier: input.slice(0, -1), last: input.slice(-1) }
+    : { earlier: [], last: input };
+}
+
+/**
+ * Puts `earlier` back in front of every model call's input (the run's first call and each one
+ * after a tool call), so the model gets the same request as with the whole history as input (a
+ * continued turn's tool call and its result stay side by side: the call ends `earlier`).
+ * The items are never changed, here or by the SDK, which copies what the filter returns.
+ */
+export function withEarlierItems(earlier: AgentInputItem[]): CallModelInputFilter {
+  return Object.assign(
+    ({ modelData }: Parameters<CallModelInputFilter>[0]) => ({
+      ...modelData,
+      input: [...earlier, ...modelData.input],
+    }),
+    { preserveInputIdentity: true },
+  );
 }
