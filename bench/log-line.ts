@@ -1,16 +1,16 @@
 /**
  * What one log line costs with and without the redaction the root logger applies (a benchmark,
- * not a test): the same request-completion fields, written by pino with the app's options
- * (REDACTED_PATHS removed, the trace mixin) to a sink that drops the bytes, in turns, so that
- * both see the same machine. Prints µs per line for each, the cheapest of the rounds.
+ * not a test): the same request-completion fields, written by the app's two loggers (appLoggers
+ * in src/common/logging.module.ts) to a sink that drops the bytes, in turns, so that both see
+ * the same machine. Prints µs per line for each, the cheapest of the rounds.
  *
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/log-line.ts \
  *     [--lines 200000] [--rounds 5]
  */
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
-import { REDACTED_PATHS, traceFields } from 'src/common/logging.module';
+import type { Logger } from 'pino';
+import { appLoggers } from 'src/common/logging.module';
 
 const { values } = parseArgs({
   options: {
@@ -22,13 +22,11 @@ const lines = Number(values.lines);
 const rounds = Number(values.rounds);
 
 const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-const options = { level: 'info', mixin: () => traceFields() };
+// The two loggers exactly as the app builds them.
+const { root, lines: plain } = appLoggers(sink, 'info');
 const loggers: Record<string, Logger> = {
-  'with the redaction (app logs, lines with an err)': pino(
-    { ...options, redact: { paths: REDACTED_PATHS, remove: true } },
-    sink,
-  ),
-  'without (request completion lines)': pino(options, sink),
+  'with the redaction (app logs, lines with an err)': root,
+  'without (request completion lines)': plain,
 };
 
 /** The fields of a completion line, as createRequestLogger writes them. */

@@ -241,7 +241,7 @@ const seriesNote = (series: Series): string =>
  * target compares, round by round, the turn with the SDK floor of the same round, and takes the
  * median of those differences.
  */
-async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
+async function cpuRows(g: Gateway): Promise<void> {
   const floors = only.has('floors');
   // Ten threads per add worker, used in turn, so no thread grows past a dozen turns of history
   // however many rounds run; one thread of ten turns (twenty items) per items worker; twenty
@@ -297,7 +297,7 @@ async function cpuRows(g: Gateway, baseURL: string): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) log(`round ${round} of ${rounds}`);
     if (floors) {
-      const run = { baseURL, ops, concurrency, warmup };
+      const run = { baseURL: g.modelURL, ops, concurrency, warmup };
       sdk.push(await measureClientFloor('sdk', run));
       log(`floor: Agents SDK streamed run ${ms(sdk.at(-1))} ms CPU each`);
       // The two ways of handing over the same input, in turns, first one then the other: the
@@ -899,8 +899,7 @@ async function main(): Promise<void> {
     idleCpuPerS = (cpuMsOf(server.pid) - idleStart) / 5;
     log(`gateway idle CPU ${idleCpuPerS.toFixed(1)} ms/s`);
 
-    if (['floors', 'create', 'add', 'items', 'threads'].some((key) => only.has(key)))
-      await cpuRows(g, fake.baseURL);
+    if (['floors', 'create', 'add', 'items', 'threads'].some((key) => only.has(key))) await cpuRows(g);
     if (only.has('sql')) {
       if (counted) {
         // A second gateway, on the same database through the round-trip proxy.

@@ -127,7 +127,9 @@ export function historyInput(i: number): AgentInputItem[] {
   return items;
 }
 
-async function sdkFloor(run: FloorRun, history: 'none' | 'input' | 'split'): Promise<void> {
+type SdkFloorKind = Extract<FloorKind, 'sdk' | 'sdk-history' | 'sdk-history-split'>;
+
+async function sdkFloor(run: FloorRun, kind: SdkFloorKind): Promise<void> {
   setTraceProcessors([]);
   setTracingDisabled(true);
   const client = new OpenAI({ apiKey: 'bench', baseURL: run.baseURL, maxRetries: 0 });
@@ -136,21 +138,16 @@ async function sdkFloor(run: FloorRun, history: 'none' | 'input' | 'split'): Pro
     tracingDisabled: true,
   });
   const agent = new Agent({ name: 'Assistant', instructions: 'You are a helpful assistant.', model: MODEL });
-  await measure(run, async (i) => {
+  /** The run of operation `i`, its input handed over as `kind` says. */
+  const start = (i: number) => {
+    if (kind === 'sdk') return runner.run(agent, `question ${i}`, { stream: true });
+    const signal = new AbortController().signal;
+    if (kind === 'sdk-history') return runner.run(agent, historyInput(i), { stream: true, signal });
     const { earlier, last } = splitHistory(historyInput(i));
-    const result =
-      history === 'none'
-        ? await runner.run(agent, `question ${i}`, { stream: true })
-        : history === 'input'
-          ? await runner.run(agent, [...earlier, ...last], {
-              stream: true,
-              signal: new AbortController().signal,
-            })
-          : await runner.run(agent, last, {
-              stream: true,
-              signal: new AbortController().signal,
-              callModelInputFilter: withEarlierItems(earlier),
-            });
+    return runner.run(agent, last, { stream: true, signal, callModelInputFilter: withEarlierItems(earlier) });
+  };
+  await measure(run, async (i) => {
+    const result = await start(i);
     for await (const event of result) void event;
     await result.completed;
   });
@@ -241,12 +238,7 @@ async function httpFloor(): Promise<void> {
 if (require.main === module) {
   const kind = process.argv[2] as FloorKind;
   const run = kind === 'http' ? undefined : (JSON.parse(process.argv[3]) as FloorRun);
-  const done =
-    kind === 'http'
-      ? httpFloor()
-      : kind === 'openai'
-        ? openaiFloor(run!)
-        : sdkFloor(run!, kind === 'sdk-history' ? 'input' : kind === 'sdk-history-split' ? 'split' : 'none');
+  const done = kind === 'http' ? httpFloor() : kind === 'openai' ? openaiFloor(run!) : sdkFloor(run!, kind);
   done.catch((error: unknown) => {
     console.error(error);
     process.exit(1);

@@ -193,16 +193,28 @@ export class AppLogger extends Logger {
 }
 
 /** Never written, whatever the app logs: removed from the line (the last line of defence). */
-export const REDACTED_PATHS = ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'];
+const REDACTED_PATHS = ['req.headers', 'res.headers', '*.authorization', '*.password', '*.token'];
 
-/** The root logger (redacting) and the request-logging middleware over it, both to `destination`. */
-export function requestLoggerTo(destination: DestinationStream, level: string): RequestLogger {
+/**
+ * The app's two loggers on `destination`: `root`, which redacts, for everything the app logs and
+ * for failed requests' lines, and `lines`, the same without the redaction, for completion lines.
+ */
+export function appLoggers(
+  destination: DestinationStream,
+  level: string,
+): { root: PinoInstance; lines: PinoInstance } {
   // A fresh object each time: pino merges the line's own fields into it.
   const options = { level, mixin: () => traceFields() };
-  return createRequestLogger(
-    pino({ ...options, redact: { paths: REDACTED_PATHS, remove: true } }, destination),
-    pino(options, destination),
-  );
+  return {
+    root: pino({ ...options, redact: { paths: REDACTED_PATHS, remove: true } }, destination),
+    lines: pino(options, destination),
+  };
+}
+
+/** The root logger and the request-logging middleware over it, both to `destination`. */
+export function requestLoggerTo(destination: DestinationStream, level: string): RequestLogger {
+  const { root, lines } = appLoggers(destination, level);
+  return createRequestLogger(root, lines);
 }
 
 function destinationFor(app: AppConfig, auth: AuthConfig): DestinationStream {
